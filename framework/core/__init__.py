@@ -1,0 +1,93 @@
+"""The numerical core: NumPy only, usable from a notebook with no Hydra or MLflow."""
+
+from framework.core.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from framework.core.errors import (
+    FileFormatError,
+    FrameworkError,
+    InvalidValueError,
+    NotBuiltError,
+    ShapeError,
+)
+from framework.core.initializers import (
+    Constant,
+    GlorotNormal,
+    GlorotUniform,
+    HeNormal,
+    HeUniform,
+    Initializer,
+    LecunNormal,
+    Normal,
+    Ones,
+    Uniform,
+    Zeros,
+)
+from framework.core.layer import Layer
+from framework.core.layers import BatchNorm, Dense, Dropout
+from framework.core.losses import (
+    MSE,
+    BinaryCrossEntropy,
+    CrossEntropy,
+    Loss,
+    SoftmaxCrossEntropy,
+)
+from framework.core.model import Sequential
+from framework.core.optimizers import (
+    SGD,
+    Adam,
+    AdamW,
+    Optimizer,
+    RMSprop,
+    clip_grad_norm,
+)
+from framework.core.parameter import Parameter
+
+LAYERS = (Dense, Dropout, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)
+LOSSES = (MSE, CrossEntropy, SoftmaxCrossEntropy, BinaryCrossEntropy)
+OPTIMIZERS = (SGD, RMSprop, Adam, AdamW)
+INITIALIZERS = (Zeros, Ones, Constant, Normal, Uniform, GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal)
+
+__all__ = [
+    "Adam",
+    "AdamW",
+    "BatchNorm",
+    "BinaryCrossEntropy",
+    "Constant",
+    "CrossEntropy",
+    "Dense",
+    "Dropout",
+    "FileFormatError",
+    "FrameworkError",
+    "GlorotNormal",
+    "GlorotUniform",
+    "HeNormal",
+    "HeUniform",
+    "Identity",
+    "Initializer",
+    "InvalidValueError",
+    "Layer",
+    "LeakyReLU",
+    "LecunNormal",
+    "Loss",
+    "MSE",
+    "Normal",
+    "NotBuiltError",
+    "Ones",
+    "Optimizer",
+    "Parameter",
+    "RMSprop",
+    "ReLU",
+    "SGD",
+    "Sequential",
+    "ShapeError",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "Uniform",
+    "Zeros",
+    "clip_grad_norm",
+    "LAYERS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "INITIALIZERS",
+]

@@ -1,0 +1,106 @@
+"""Activation layers: element-wise functions and softmax, forward and backward side by side."""
+
+import numpy as np
+
+from framework.core.layer import Layer
+from framework.core.validation import check_number
+
+
+class ReLU(Layer):
+    """``max(0, x)``; gradient 1 where x > 0, else 0."""
+
+    name = "relu"
+
+    def forward(self, x, training=False):
+        self.y = np.maximum(x, 0)
+        return self.y
+
+    def backward(self, grad):
+        return grad * (self.y > 0)
+
+
+class LeakyReLU(Layer):
+    """``x`` where x > 0, else ``alpha * x``; gradient 1 or ``alpha``."""
+
+    name = "leaky_relu"
+
+    def __init__(self, alpha: float = 0.01):
+        super().__init__()
+        self.alpha = check_number("LeakyReLU", "alpha", alpha, low=0)
+
+    def forward(self, x, training=False):
+        self.positive = x > 0
+        return np.where(self.positive, x, x * self.dtype.type(self.alpha))
+
+    def backward(self, grad):
+        return np.where(self.positive, grad, grad * self.dtype.type(self.alpha))
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(-x))`` without overflow: exp is only taken of ``-|x|``."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``; gradient ``s * (1 - s)``."""
+
+    name = "sigmoid"
+
+    def forward(self, x, training=False):
+        self.s = sigmoid(x)
+        return self.s
+
+    def backward(self, grad):
+        return grad * self.s * (1 - self.s)
+
+
+class Tanh(Layer):
+    """``tanh(x)``; gradient ``1 - tanh(x)^2``."""
+
+    name = "tanh"
+
+    def forward(self, x, training=False):
+        self.t = np.tanh(x)
+        return self.t
+
+    def backward(self, grad):
+        return grad * (1 - self.t * self.t)
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, shifted by the row maximum so exp never overflows."""
+    z = np.exp(x - x.max(axis=1, keepdims=True))
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class Softmax(Layer):
+    """Row-wise softmax. Backward applies the Jacobian ``diag(s) - s s^T`` to every
+    row at once: ``s * (g - sum(g * s))``. For classification, prefer a linear
+    output with the fused ``softmax_cross_entropy`` loss: it is faster and stabler."""
+
+    name = "softmax"
+
+    def forward(self, x, training=False):
+        self.s = softmax(x)
+        return self.s
+
+    def backward(self, grad):
+        s = self.s
+        return s * (grad - (grad * s).sum(axis=1, keepdims=True))
+
+
+class Identity(Layer):
+    """Passes its input through; a placeholder activation (``activation: identity``)."""
+
+    name = "identity"
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad):
+        return grad

@@ -1,0 +1,22 @@
+"""Exceptions of the framework. Each subclasses the built-in it refines, so
+``except ValueError`` keeps working for callers who do not know ours."""
+
+
+class FrameworkError(Exception):
+    """Base class of every error the framework raises on purpose."""
+
+
+class ShapeError(FrameworkError, ValueError):
+    """An array does not have the shape a layer or loss expects."""
+
+
+class InvalidValueError(FrameworkError, ValueError):
+    """A hyperparameter or input value is outside what is accepted."""
+
+
+class NotBuiltError(FrameworkError, RuntimeError):
+    """A model or layer was used before ``build``."""
+
+
+class FileFormatError(FrameworkError, ValueError):
+    """A file is truncated, corrupt or not of the expected format."""

@@ -1,0 +1,57 @@
+"""Small checks shared by every component, each raising an error that names
+the owner, the argument, the accepted range and the value that came."""
+
+import math
+from numbers import Real
+
+import numpy as np
+
+from framework.core.errors import InvalidValueError
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_number(owner: str, name: str, value, *, low=None, high=None, low_open=False, high_open=False):
+    """Return ``value`` as a float after checking it is a finite real number in range.
+
+    ``low_open``/``high_open`` exclude the bound itself, so ``low=0, low_open=True``
+    means "greater than 0".
+    """
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise InvalidValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+        raise InvalidValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+    return value
+
+
+def check_positive_int(owner: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_float_dtype(owner: str, dtype) -> np.dtype:
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}") from exc
+    if dtype not in FLOAT_DTYPES:
+        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype.name}")
+    return dtype
+
+
+def check_finite(owner: str, name: str, array: np.ndarray) -> None:
+    """Refuse NaN or infinity, saying where the first one is."""
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        value = array[tuple(bad)]
+        raise InvalidValueError(
+            f"{owner}: {name} contains {value} at index {tuple(int(i) for i in bad)}; "
+            "inputs must be finite (clean or impute the data first)"
+        )
