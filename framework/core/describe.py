@@ -4,15 +4,21 @@ arguments that differ from their defaults, e.g. ``Dense(units=16)``."""
 import inspect
 
 
-def describe(component) -> str:
-    try:
-        signature = inspect.signature(type(component).__init__)
-    except (TypeError, ValueError):
-        signature = None
-    shown = []
-    for key, value in component.get_config().items():
-        parameter = signature.parameters.get(key) if signature else None
-        if parameter is not None and parameter.default is not inspect.Parameter.empty and parameter.default == value:
+def constructor_defaults(cls) -> dict:
+    """Default values of keyword arguments, following ``**kwargs`` into base classes."""
+    defaults: dict = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None or init is object.__init__:
             continue
-        shown.append(f"{key}={value!r}")
+        for parameter in inspect.signature(init).parameters.values():
+            if parameter.default is not inspect.Parameter.empty:
+                defaults.setdefault(parameter.name, parameter.default)
+    return defaults
+
+
+def describe(component) -> str:
+    defaults = constructor_defaults(type(component))
+    missing = object()
+    shown = [f"{key}={value!r}" for key, value in component.get_config().items() if defaults.get(key, missing) != value]
     return f"{type(component).__name__}({', '.join(shown)})"

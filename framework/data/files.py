@@ -1,0 +1,206 @@
+"""User data from files: ``npz`` (NumPy archives) and ``csv`` (numeric tables).
+
+When a file gives no test arrays, ``test_fraction`` of its samples is held out as the test
+set (a permutation drawn from the generator). Classification labels must be integer class
+indices; ``num_classes`` defaults to the largest label + 1.
+"""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from framework.core.errors import FileFormatError, InvalidValueError
+from framework.core.npz import load_npz
+from framework.core.validation import check_positive_int
+from framework.data.base import Dataset, RawData, check_fraction, check_task
+from framework.data.splits import holdout
+
+
+class FileDataset(Dataset):
+    """Options shared by the file-backed datasets: the file, the task, classes and the test split."""
+
+    def __init__(self, *, path, task="classification", num_classes=None, test_fraction=0.2, **common):
+        super().__init__(**common)
+        if path is None or str(path) == "":
+            raise InvalidValueError(f"{self.name}: the path option is required; give the file to read", "path")
+        self.path = str(path)
+        self.task = check_task(self.name, task)
+        self.num_classes = None if num_classes is None else check_positive_int(self.name, "num_classes", num_classes)
+        self.test_fraction = check_fraction(self.name, "test_fraction", test_fraction)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "path": self.path,
+            "task": self.task,
+            "num_classes": self.num_classes,
+            "test_fraction": self.test_fraction,
+        }
+
+    def _raw_data(self, rng, x, y, test=None, *, value_range=None) -> RawData:
+        """Wrap the arrays read, holding out a test split when ``test`` is None."""
+        source = str(Path(self.path).expanduser())
+        if test is None:
+            if len(x) != len(y):
+                raise FileFormatError(f"{source}: {len(x)} samples but {len(y)} labels; give one label per sample")
+            x, y, x_test, y_test = holdout(rng, x, y, self.test_fraction, owner=self.name, option="test_fraction")
+            test_source = source
+        else:
+            x_test, y_test, test_source = test
+        return RawData(
+            x,
+            y,
+            x_test,
+            y_test,
+            task=self.task,
+            num_classes=self.num_classes,
+            value_range=value_range,
+            train_source=source,
+            test_source=test_source,
+        )
+
+
+class NpzDataset(FileDataset):
+    """Arrays from an ``.npz`` file: ``x_key``/``y_key`` for training and optional test keys.
+
+    ``x`` may have any per-sample shape; ``uint8`` images count as pixels in [0, 255] for ``scale``.
+    """
+
+    name = "npz"
+
+    def __init__(self, *, path=None, x_key="x", y_key="y", x_test_key=None, y_test_key=None, **options):
+        super().__init__(path=path, **options)
+        if (x_test_key is None) != (y_test_key is None):
+            raise InvalidValueError(
+                f"{self.name}: give both x_test_key and y_test_key, or neither (to hold out test_fraction); "
+                f"got x_test_key={x_test_key!r}, y_test_key={y_test_key!r}",
+                "x_test_key" if y_test_key is None else "y_test_key",
+            )
+        self.x_key, self.y_key = x_key, y_key
+        self.x_test_key, self.y_test_key = x_test_key, y_test_key
+
+    def get_config(self) -> dict:
+        keys = {"x_key": self.x_key, "y_key": self.y_key, "x_test_key": self.x_test_key, "y_test_key": self.y_test_key}
+        return {**super().get_config(), **keys}
+
+    def raw(self, rng) -> RawData:
+        path = Path(self.path).expanduser()
+        arrays = load_npz(path)
+        wanted = [self.x_key, self.y_key] + ([self.x_test_key, self.y_test_key] if self.x_test_key else [])
+        for key in wanted:
+            if key not in arrays:
+                raise FileFormatError(
+                    f"{path}: no array named {key!r}; the file holds {sorted(arrays) or 'no arrays'}; "
+                    "set x_key/y_key (and x_test_key/y_test_key) to the names in the file"
+                )
+        x = arrays[self.x_key]
+        value_range = (0.0, 255.0) if x.dtype == np.uint8 else None
+        test = None
+        if self.x_test_key is not None:
+            test = (arrays[self.x_test_key], arrays[self.y_test_key], str(path))
+        return self._raw_data(rng, x, arrays[self.y_key], test, value_range=value_range)
+
+
+class CsvDataset(FileDataset):
+    """A numeric table: one sample per row, ``label_column`` (name or index) is the target.
+
+    ``header=True`` reads column names from the first row. Every cell must be a finite number.
+    """
+
+    name = "csv"
+
+    def __init__(self, *, path=None, label_column=-1, header=True, delimiter=",", **options):
+        super().__init__(path=path, **options)
+        if isinstance(label_column, bool) or not isinstance(label_column, (int, str)):
+            raise InvalidValueError(
+                f"{self.name}: label_column must be a column name or index, got {label_column!r}", "label_column"
+            )
+        if isinstance(label_column, str) and not header:
+            raise InvalidValueError(
+                f"{self.name}: label_column={label_column!r} is a name, which needs header=True; "
+                "give the column index instead",
+                "label_column",
+            )
+        if not isinstance(header, bool):
+            raise InvalidValueError(f"{self.name}: header must be true or false, got {header!r}", "header")
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise InvalidValueError(f"{self.name}: delimiter must be one character, got {delimiter!r}", "delimiter")
+        self.label_column, self.header, self.delimiter = label_column, header, delimiter
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "label_column": self.label_column,
+            "header": self.header,
+            "delimiter": self.delimiter,
+        }
+
+    def raw(self, rng) -> RawData:
+        table = read_numeric_csv(Path(self.path).expanduser(), header=self.header, delimiter=self.delimiter)
+        label = self._label_index(table)
+        values = table.values
+        x = np.delete(values, label, axis=1)
+        return self._raw_data(rng, x, values[:, label])
+
+    def _label_index(self, table: "NumericTable") -> int:
+        width = table.values.shape[1]
+        if isinstance(self.label_column, str):
+            if self.label_column not in table.columns:
+                raise InvalidValueError(
+                    f"{table.path}: label_column={self.label_column!r} is not a column; the columns are {table.columns}",
+                    "label_column",
+                )
+            return table.columns.index(self.label_column)
+        if not -width <= self.label_column < width:
+            raise InvalidValueError(
+                f"{table.path}: label_column={self.label_column} is outside the {width} columns; "
+                f"give an index in [{-width}, {width})",
+                "label_column",
+            )
+        return self.label_column % width
+
+
+class NumericTable:
+    def __init__(self, path: Path, columns: list[str], values: np.ndarray):
+        self.path, self.columns, self.values = path, columns, values
+
+
+def read_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTable:
+    """Parse a CSV of numbers into a float64 array, naming line, column and cell of any bad one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file; check the path option")
+    rows = []
+    columns = None
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank line
+            if columns is None:
+                columns = [cell.strip() for cell in cells] if header else [f"#{i + 1}" for i in range(len(cells))]
+                if header:
+                    continue
+            if len(cells) != len(columns):
+                raise FileFormatError(
+                    f"{path}: line {reader.line_num} has {len(cells)} cells but the table has {len(columns)} columns; "
+                    f"fix that line (is the delimiter {delimiter!r} right?)"
+                )
+            rows.append([_number(path, reader.line_num, columns[i], cell) for i, cell in enumerate(cells)])
+    if not rows:
+        raise FileFormatError(f"{path}: no data rows; the file must hold at least one row of numbers")
+    return NumericTable(path, columns, np.array(rows, dtype=np.float64))
+
+
+def _number(path: Path, line: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise FileFormatError(
+            f"{path}: line {line}, column {column!r}: cell {cell!r} is not a finite number; "
+            "every cell must be numeric (encode categories as numbers, fill or drop missing values)"
+        )
+    return value
