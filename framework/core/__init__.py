@@ -30,6 +30,15 @@ from framework.core.losses import (
     Loss,
     SoftmaxCrossEntropy,
 )
+from framework.core.metrics import (
+    METRICS,
+    Accuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    Metric,
+    TopKAccuracy,
+    confusion_matrix,
+)
 from framework.core.model import Sequential
 from framework.core.optimizers import (
     SGD,
@@ -90,4 +99,11 @@ __all__ = [
     "LOSSES",
     "OPTIMIZERS",
     "INITIALIZERS",
+    "METRICS",
+    "Metric",
+    "Accuracy",
+    "TopKAccuracy",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "confusion_matrix",
 ]

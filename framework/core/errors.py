@@ -11,7 +11,13 @@ class ShapeError(FrameworkError, ValueError):
 
 
 class InvalidValueError(FrameworkError, ValueError):
-    """A hyperparameter or input value is outside what is accepted."""
+    """A hyperparameter or input value is outside what is accepted. ``argument``
+    names the constructor argument at fault, when there is one, so a caller that
+    built the component from a config can name the config path."""
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
 
 
 class NotBuiltError(FrameworkError, RuntimeError):

@@ -85,7 +85,7 @@ class SGD(Optimizer):
         self.weight_decay = check_number("SGD", "weight_decay", weight_decay, low=0)
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
-            raise InvalidValueError("SGD: nesterov=True needs momentum > 0, got momentum=0")
+            raise InvalidValueError("SGD: nesterov=True needs momentum > 0, got momentum=0", "nesterov")
         self.slots = ("velocity",) if self.momentum else ()
 
     def update(self, w, grad, state):

@@ -18,7 +18,7 @@ def check_number(owner: str, name: str, value, *, low=None, high=None, low_open=
     means "greater than 0".
     """
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise InvalidValueError(f"{owner}: {name} must be a finite number, got {value!r}")
+        raise InvalidValueError(f"{owner}: {name} must be a finite number, got {value!r}", name)
     value = float(value)
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
@@ -26,13 +26,13 @@ def check_number(owner: str, name: str, value, *, low=None, high=None, low_open=
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
         interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise InvalidValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+        raise InvalidValueError(f"{owner}: {name} must be in {interval}, got {value!r}", name)
     return value
 
 
 def check_positive_int(owner: str, name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+        raise InvalidValueError(f"{owner}: {name} must be a positive integer, got {value!r}", name)
     return int(value)
 
 
@@ -40,9 +40,9 @@ def check_float_dtype(owner: str, dtype) -> np.dtype:
     try:
         dtype = np.dtype(dtype)
     except TypeError as exc:
-        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}") from exc
+        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}", "dtype") from exc
     if dtype not in FLOAT_DTYPES:
-        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype.name}")
+        raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype.name}", "dtype")
     return dtype
 
 

@@ -1,0 +1,24 @@
+"""Registers the numerical core's layers, losses, optimizers and initializers."""
+
+from framework import hookimpl
+from framework.core import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS
+
+
+@hookimpl
+def framework_register_layers():
+    return list(LAYERS)
+
+
+@hookimpl
+def framework_register_losses():
+    return list(LOSSES)
+
+
+@hookimpl
+def framework_register_optimizers():
+    return list(OPTIMIZERS)
+
+
+@hookimpl
+def framework_register_initializers():
+    return list(INITIALIZERS)

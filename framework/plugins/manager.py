@@ -1,0 +1,181 @@
+"""Builds the plugin manager in one visible order, like pytest and pluggy's own
+example: add the hookspecs, register the built-in plugins, load the entry points
+of installed distributions, check every implementation against its spec. Then
+the registration hooks fill one registry per kind of component.
+"""
+
+import functools
+import os
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pluggy
+
+import framework
+from framework import hookspecs
+from framework.core.errors import FrameworkError
+from framework.plugins.registry import Origin, Registry
+
+ENTRY_POINT_GROUP = "framework"
+DISABLE_AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
+DISABLE_PLUGINS_ENV = "FRAMEWORK_DISABLE_PLUGINS"
+
+#: The framework's own features, registered exactly as third-party plugins are.
+BUILTIN_PLUGINS = (
+    "framework.builtin.components",
+    "framework.builtin.metrics",
+    "framework.builtin.schedules",
+    "framework.builtin.datasets",
+)
+
+#: Registration hook -> registry kind (singular, as used in messages).
+KINDS = {
+    "framework_register_layers": "layer",
+    "framework_register_losses": "loss",
+    "framework_register_optimizers": "optimizer",
+    "framework_register_schedules": "schedule",
+    "framework_register_callbacks": "callback",
+    "framework_register_datasets": "dataset",
+    "framework_register_metrics": "metric",
+    "framework_register_initializers": "initializer",
+}
+
+
+class PluginError(FrameworkError, RuntimeError):
+    """A plugin could not be imported, registered or called."""
+
+
+class FrameworkPluginManager(pluggy.PluginManager):
+    """Accepts unmarked ``framework_*`` methods as hook implementations, so a
+    callback class needs no decorator on its lifecycle methods (as in pytest)."""
+
+    def parse_hookimpl_opts(self, plugin, name):
+        options = super().parse_hookimpl_opts(plugin, name)
+        if options is None and name.startswith("framework_") and callable(getattr(plugin, name, None)):
+            return {}
+        return options
+
+
+@dataclass
+class Plugins:
+    """The plugin manager, where each plugin came from, and the registries."""
+
+    manager: FrameworkPluginManager
+    origins: dict[str, Origin] = field(default_factory=dict)
+    registries: dict[str, Registry] = field(default_factory=dict)
+
+    def registry(self, kind: str) -> Registry:
+        return self.registries[kind]
+
+    def get(self, kind: str, name: str) -> type:
+        return self.registries[kind].get(name)
+
+    @property
+    def hook(self):
+        return self.manager.hook
+
+    def config_dirs(self) -> list[Path]:
+        dirs = []
+        for impl in self.manager.hook.framework_config_dirs.get_hookimpls():
+            for entry in _call_registration(impl, self.origins[impl.plugin_name], "framework_config_dirs"):
+                path = Path(entry)
+                if not path.is_dir():
+                    origin = self.origins[impl.plugin_name]
+                    raise PluginError(f"{origin}: config directory {path} from framework_config_dirs does not exist")
+                dirs.append(path)
+        return dirs
+
+    def plugin_hooks(self, plugin_name: str) -> list[str]:
+        plugin = self.manager.get_plugin(plugin_name)
+        return sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ())
+
+
+def blocked_from_environment() -> list[str]:
+    return [name.strip() for name in os.environ.get(DISABLE_PLUGINS_ENV, "").split(",") if name.strip()]
+
+
+def autoload_enabled() -> bool:
+    return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+def build_plugins(
+    *, autoload: bool | None = None, disable: list[str] | None = None, extra: list | None = None
+) -> Plugins:
+    """Create the plugin manager and the registries.
+
+    ``autoload=None`` follows ``FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD``; ``disable``
+    (plus ``FRAMEWORK_DISABLE_PLUGINS``, comma-separated) blocks plugins by name;
+    ``extra`` registers additional plugin objects (handy in tests and notebooks).
+    """
+    manager = FrameworkPluginManager("framework")
+    manager.add_hookspecs(hookspecs)
+    plugins = Plugins(manager)
+    for name in [*(disable or []), *blocked_from_environment()]:
+        manager.set_blocked(name)
+
+    own = Origin("", "framework", framework.__version__)
+    for module_name in BUILTIN_PLUGINS:
+        if not manager.is_blocked(module_name):
+            _register(
+                plugins, import_module(module_name), module_name, Origin(module_name, own.distribution, own.version)
+            )
+
+    if autoload_enabled() if autoload is None else autoload:
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name) is not None:
+                continue
+            dist = entry_point.dist
+            origin = Origin(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                raise PluginError(
+                    f'Error importing plugin "{entry_point.name}" (entry point {entry_point.value!r} of '
+                    f"{origin.distribution} {origin.version}): {type(exc).__name__}: {exc}"
+                ) from exc
+            _register(plugins, plugin, entry_point.name, origin)
+
+    for index, plugin in enumerate(extra or []):
+        name = getattr(plugin, "__name__", None) or f"extra-{index}-{type(plugin).__name__}"
+        _register(plugins, plugin, name, Origin(name, "(registered in code)", "-"))
+
+    try:
+        manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = manager.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"{plugins.origins.get(name, name)}: {exc}") from exc
+
+    for hook_name, kind in KINDS.items():
+        registry = plugins.registries[kind] = Registry(kind)
+        for impl in getattr(manager.hook, hook_name).get_hookimpls():
+            for cls in _call_registration(impl, plugins.origins[impl.plugin_name], hook_name):
+                registry.add(cls, plugins.origins[impl.plugin_name])
+    return plugins
+
+
+@functools.cache
+def default_plugins() -> Plugins:
+    """The plugins as configured by the environment, built once per process."""
+    return build_plugins()
+
+
+def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
+    try:
+        plugins.manager.register(plugin, name=name)
+    except (pluggy.PluginValidationError, ValueError) as exc:
+        raise PluginError(f"{origin} could not be registered: {exc}") from exc
+    plugins.origins[name] = origin
+
+
+def _call_registration(impl, origin: Origin, hook_name: str) -> list:
+    try:
+        result = impl.function()
+    except Exception as exc:
+        raise PluginError(f"{origin} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+    if result is None:
+        return []
+    if not isinstance(result, (list, tuple)):
+        raise PluginError(f"{origin}: {hook_name} must return a list, got {type(result).__name__}")
+    return list(result)

@@ -1,0 +1,1 @@
+"""Training: the Trainer, its lifecycle hooks, callbacks, schedules and checkpoints."""

@@ -1,0 +1,168 @@
+"""Learning-rate schedules. ``value(epoch, base_lr, total_epochs)`` gives the
+learning rate at a fractional epoch (0 at the start of training, 1.5 halfway
+through the second epoch); ``observe(epoch, logs)`` lets a schedule react to
+what an epoch measured (reduce on plateau). State round-trips for exact resume."""
+
+import math
+from typing import ClassVar
+
+from framework.core.describe import describe
+from framework.core.errors import InvalidValueError
+from framework.core.validation import check_number, check_positive_int
+
+
+class Schedule:
+    name: ClassVar[str] = ""
+
+    def value(self, epoch: float, base_lr: float, total_epochs: int) -> float:
+        raise NotImplementedError
+
+    def observe(self, epoch: int, logs: dict) -> None:
+        """Called after each epoch with its logs; most schedules ignore it."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        return describe(self)
+
+
+class Constant(Schedule):
+    """The base learning rate throughout."""
+
+    name = "constant"
+
+    def value(self, epoch, base_lr, total_epochs):
+        return base_lr
+
+
+class StepDecay(Schedule):
+    """``base_lr * gamma ** floor(epoch / step_size)``."""
+
+    name = "step"
+
+    def __init__(self, step_size: int = 10, gamma: float = 0.1):
+        self.step_size = check_positive_int("step schedule", "step_size", step_size)
+        self.gamma = check_number("step schedule", "gamma", gamma, low=0, high=1, low_open=True)
+
+    def value(self, epoch, base_lr, total_epochs):
+        return base_lr * self.gamma ** math.floor(epoch / self.step_size)
+
+    def get_config(self):
+        return {"step_size": self.step_size, "gamma": self.gamma}
+
+
+class ExponentialDecay(Schedule):
+    """``base_lr * gamma ** floor(epoch)``: multiplied by ``gamma`` after every epoch."""
+
+    name = "exponential"
+
+    def __init__(self, gamma: float = 0.95):
+        self.gamma = check_number("exponential schedule", "gamma", gamma, low=0, high=1, low_open=True)
+
+    def value(self, epoch, base_lr, total_epochs):
+        return base_lr * self.gamma ** math.floor(epoch)
+
+    def get_config(self):
+        return {"gamma": self.gamma}
+
+
+class CosineWithWarmup(Schedule):
+    """Linear warm-up from ``base_lr / warmup_epochs``-ish to ``base_lr`` over
+    ``warmup_epochs``, then a half cosine from ``base_lr`` to ``min_lr`` at the
+    last epoch: ``min_lr + (base_lr - min_lr) * (1 + cos(pi * progress)) / 2``."""
+
+    name = "cosine"
+
+    def __init__(self, warmup_epochs: float = 0.0, min_lr: float = 0.0):
+        self.warmup_epochs = check_number("cosine schedule", "warmup_epochs", warmup_epochs, low=0)
+        self.min_lr = check_number("cosine schedule", "min_lr", min_lr, low=0)
+
+    def value(self, epoch, base_lr, total_epochs):
+        if epoch < self.warmup_epochs:
+            return base_lr * (epoch + 1e-3) / (self.warmup_epochs + 1e-3)
+        span = max(total_epochs - self.warmup_epochs, 1e-12)
+        progress = min(max((epoch - self.warmup_epochs) / span, 0.0), 1.0)
+        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def get_config(self):
+        return {"warmup_epochs": self.warmup_epochs, "min_lr": self.min_lr}
+
+
+class ReduceOnPlateau(Schedule):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    more than ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs;
+    never below ``min_lr``."""
+
+    name = "reduce_on_plateau"
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ):
+        if mode not in ("min", "max"):
+            raise InvalidValueError(f"reduce_on_plateau schedule: mode must be 'min' or 'max', got {mode!r}", "mode")
+        self.monitor, self.mode = monitor, mode
+        self.factor = check_number(
+            "reduce_on_plateau schedule", "factor", factor, low=0, high=1, low_open=True, high_open=True
+        )
+        self.patience = int(check_number("reduce_on_plateau schedule", "patience", patience, low=0))
+        self.min_delta = check_number("reduce_on_plateau schedule", "min_delta", min_delta, low=0)
+        self.cooldown = int(check_number("reduce_on_plateau schedule", "cooldown", cooldown, low=0))
+        self.min_lr = check_number("reduce_on_plateau schedule", "min_lr", min_lr, low=0)
+        self.scale, self.best, self.wait, self.cooling = 1.0, None, 0, 0
+
+    def value(self, epoch, base_lr, total_epochs):
+        return max(base_lr * self.scale, self.min_lr)
+
+    def observe(self, epoch, logs):
+        if self.monitor not in logs:
+            raise InvalidValueError(
+                f"reduce_on_plateau schedule monitors {self.monitor!r}, which this run does not log; "
+                f"logged: {', '.join(sorted(logs))}"
+            )
+        current = logs[self.monitor]
+        improved = self.best is None or (
+            current < self.best - self.min_delta if self.mode == "min" else current > self.best + self.min_delta
+        )
+        if improved:
+            self.best, self.wait = current, 0
+        elif self.cooling > 0:
+            self.cooling -= 1
+        else:
+            self.wait += 1
+            if self.wait > self.patience:
+                self.scale *= self.factor
+                self.wait, self.cooling = 0, self.cooldown
+
+    def state_dict(self):
+        return {"scale": self.scale, "best": self.best, "wait": self.wait, "cooling": self.cooling}
+
+    def load_state_dict(self, state):
+        self.scale, self.best, self.wait, self.cooling = state["scale"], state["best"], state["wait"], state["cooling"]
+
+    def get_config(self):
+        return {
+            "monitor": self.monitor,
+            "mode": self.mode,
+            "factor": self.factor,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "cooldown": self.cooldown,
+            "min_lr": self.min_lr,
+        }
+
+
+SCHEDULES = (Constant, StepDecay, ExponentialDecay, CosineWithWarmup, ReduceOnPlateau)
