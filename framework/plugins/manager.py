@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = (
     "framework.builtin.components",
     "framework.builtin.metrics",
     "framework.builtin.schedules",
+    "framework.builtin.callbacks",
     "framework.builtin.datasets",
 )
 

@@ -1,0 +1,79 @@
+"""The checkpoint file: one ``.npz`` with the model's arrays (``model/...``), the
+optimizer's (``optimizer/...``), callbacks' arrays (``callbacks/<name>/...``) and a
+JSON manifest (``manifest``) holding everything else: format version, position in
+training, RNG state, history, component names and their plugins, versions and the
+run's config. Written atomically; read without pickle."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from framework.core.errors import FileFormatError
+from framework.core.npz import load_npz, save_npz
+
+FORMAT = "framework-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    manifest: dict
+    model: dict[str, np.ndarray]
+    optimizer: dict[str, np.ndarray]
+    callbacks: dict[str, dict]
+
+
+def split_state(state: dict) -> tuple[dict, dict]:
+    """Separate arrays (for the npz) from JSON values (for the manifest)."""
+    arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
+    values = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
+    return arrays, values
+
+
+def write_checkpoint(path, manifest: dict, model: dict, optimizer: dict, callbacks: dict[str, dict]) -> Path:
+    arrays = {f"model/{k}": v for k, v in model.items()}
+    arrays.update({f"optimizer/{k}": v for k, v in optimizer.items()})
+    callback_values = {}
+    for name, state in callbacks.items():
+        callback_arrays, callback_values[name] = split_state(state)
+        arrays.update({f"callbacks/{name}/{k}": v for k, v in callback_arrays.items()})
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "callback_state": callback_values}
+    arrays["manifest"] = np.array(json.dumps(full, default=_json_default))
+    return save_npz(path, arrays)
+
+
+def read_checkpoint(path) -> Checkpoint:
+    path = Path(path)
+    arrays = load_npz(path)
+    if "manifest" not in arrays:
+        raise FileFormatError(f"{path}: not a framework checkpoint (no manifest); was it written by save_weights?")
+    try:
+        manifest = json.loads(str(arrays.pop("manifest")))
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{path}: the checkpoint manifest is not valid JSON ({exc})") from exc
+    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+        raise FileFormatError(
+            f"{path}: unsupported checkpoint format {manifest.get('format')!r} version "
+            f"{manifest.get('format_version')!r}; this framework reads {FORMAT!r} version {FORMAT_VERSION}"
+        )
+    groups: dict[str, dict] = {"model": {}, "optimizer": {}}
+    callbacks: dict[str, dict] = {name: dict(values) for name, values in manifest.pop("callback_state", {}).items()}
+    for key, array in arrays.items():
+        group, _, rest = key.partition("/")
+        if group == "callbacks":
+            name, _, field = rest.partition("/")
+            callbacks.setdefault(name, {})[field] = array
+        elif group in groups:
+            groups[group][rest] = array
+    return Checkpoint(path, manifest, groups["model"], groups["optimizer"], callbacks)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint manifest")

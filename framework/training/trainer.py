@@ -1,0 +1,322 @@
+"""The Trainer: minibatch training with every lifecycle moment a pluggy hook call.
+
+Usable from a notebook with no Hydra or MLflow::
+
+    trainer = Trainer(model, SoftmaxCrossEntropy(), Adam(lr=1e-3), epochs=5, batch_size=64,
+                      metrics=[Accuracy()], rng=np.random.default_rng(0))
+    history = trainer.fit(x_train, y_train, validation_data=(x_val, y_val))
+"""
+
+import math
+import time
+
+import numpy as np
+
+import framework
+from framework import hookspecs
+from framework.core.errors import InvalidValueError, ShapeError
+from framework.core.losses import Loss
+from framework.core.metrics import Metric, confusion_matrix
+from framework.core.model import Sequential
+from framework.core.optimizers import Optimizer, clip_grad_norm
+from framework.core.validation import check_finite, check_number, check_positive_int
+from framework.training.callback import Callback
+from framework.training.checkpoint import read_checkpoint, write_checkpoint
+from framework.training.history import History
+from framework.training.interrupts import stop_after_batch_on_signals
+
+
+def _bare_hook_manager():
+    from framework.plugins.manager import FrameworkPluginManager
+
+    manager = FrameworkPluginManager("framework")
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+class Trainer:
+    """Fits ``model`` with ``loss`` and ``optimizer``.
+
+    State callbacks may read while training: ``epoch`` (1-based, the one running),
+    ``batch``, ``global_step``, ``history``, ``model``, ``optimizer`` (set
+    ``optimizer.lr`` to change the learning rate), ``base_lr``,
+    ``batches_per_epoch``; setting ``should_stop = True`` ends training after the
+    current epoch.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        loss: Loss,
+        optimizer: Optimizer,
+        *,
+        epochs: int = 10,
+        batch_size: int = 32,
+        metrics: list[Metric] = (),
+        callbacks: list[Callback] = (),
+        rng: np.random.Generator | None = None,
+        grad_clip_norm: float | None = None,
+        eval_batch_size: int = 1024,
+        plugins=None,
+        manifest: dict | None = None,
+    ):
+        if not isinstance(model, Sequential):
+            raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
+        if not isinstance(loss, Loss):
+            raise TypeError(f"Trainer: loss must be a Loss, got {type(loss).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"Trainer: optimizer must be an Optimizer, got {type(optimizer).__name__}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("Trainer: pass rng=np.random.default_rng(seed); all randomness comes from it")
+        self.model, self.loss, self.optimizer, self.rng = model, loss, optimizer, rng
+        self.epochs = check_positive_int("Trainer", "epochs", epochs)
+        self.batch_size = check_positive_int("Trainer", "batch_size", batch_size)
+        self.eval_batch_size = check_positive_int("Trainer", "eval_batch_size", eval_batch_size)
+        self.grad_clip_norm = (
+            None
+            if grad_clip_norm is None
+            else check_number("Trainer", "grad_clip_norm", grad_clip_norm, low=0, low_open=True)
+        )
+        self.metrics = list(metrics)
+        self.callbacks = list(callbacks)
+        names = [cb.name or type(cb).__name__ for cb in self.callbacks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise InvalidValueError(f"Trainer: callbacks must have distinct names, {duplicates} appear more than once")
+        self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
+        self.hook = self.hook_manager.hook
+        self.manifest = dict(manifest or {})
+        self.base_lr = optimizer.lr
+        self.history = History()
+        self.epoch = 0
+        self.batch = 0
+        self.global_step = 0
+        self.should_stop = False
+        self._resume_position: tuple[int, np.ndarray | None, dict] | None = None
+        # Batches of the running epoch already applied to the weights (0 between epochs);
+        # with ``_partial`` and ``_permutation`` it is what a mid-epoch checkpoint records.
+        self._batches_done = 0
+        self._partial: dict = {}
+        self._permutation: np.ndarray | None = None
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Number of training batches per epoch (known once ``fit`` has seen the training data)."""
+        if not hasattr(self, "_train_size"):
+            raise AttributeError("Trainer.batches_per_epoch is known only once fit() has been given training data")
+        return math.ceil(self._train_size / self.batch_size)
+
+    # -- the loop -----------------------------------------------------------------
+
+    def fit(self, x, y, validation_data=None, *, resume_from=None) -> History:
+        """Train for ``epochs`` epochs (or until a callback stops it) and return the history.
+
+        ``resume_from`` is a checkpoint path: weights, optimizer, RNG, callbacks and
+        position are restored, and training continues exactly where it stopped.
+        """
+        x, y = self._check_data("training", x, y)
+        if validation_data is not None:
+            validation_data = self._check_data("validation", *validation_data)
+        self.should_stop = False
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
+        with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
+            try:
+                self.hook.framework_fit_start(trainer=self)
+                start = len(self.history) + 1
+                if self.should_stop:
+                    self.history.stop_reason = "early_stopped"
+                    start = self.epochs + 1
+                for epoch in range(start, self.epochs + 1):
+                    self._run_epoch(epoch, x, y, validation_data, interrupt)
+                    if self.should_stop:
+                        self.history.stop_reason = "early_stopped"
+                        break
+                self.hook.framework_fit_end(trainer=self, history=self.history)
+            except BaseException as error:
+                self._notify_exception(error)
+                raise
+        return self.history
+
+    def _run_epoch(self, epoch, x, y, validation_data, interrupt):
+        self.epoch = epoch
+        started = time.perf_counter()
+        first_batch, permutation, partial = 0, None, {}
+        if self._resume_position is not None:
+            first_batch, permutation, partial = self._resume_position
+            self._resume_position = None
+        count = self.batches_per_epoch
+        loss_sum, seen = partial.get("loss_sum", 0.0), partial.get("seen", 0)
+        for metric in self.metrics:
+            metric.reset()
+            if "metrics" in partial:
+                metric.total, metric.count = partial["metrics"][metric.name]
+        self._batches_done, self._permutation = first_batch, permutation
+        self._partial = self._snapshot_partial(loss_sum, seen)
+        self.hook.framework_epoch_start(trainer=self, epoch=epoch)
+        if permutation is None:
+            permutation = self._permutation = self.rng.permutation(len(x))
+        flat = self.model.flat_parameters()
+        x_buffer = np.empty((self.batch_size, *x.shape[1:]), dtype=x.dtype)
+        for batch in range(first_batch, count):
+            self.batch = batch
+            self.hook.framework_batch_start(trainer=self, epoch=epoch, batch=batch)
+            index = permutation[batch * self.batch_size : (batch + 1) * self.batch_size]
+            xb = np.take(x, index, axis=0, out=x_buffer[: len(index)])
+            yb = y[index]
+            output = self.model.forward(xb, training=True)
+            loss_value = self.loss.forward(output, yb)
+            self.model.backward(self.loss.backward())
+            if self.grad_clip_norm is not None:
+                clip_grad_norm(flat, self.grad_clip_norm)
+            self.optimizer.step(flat)
+            self.global_step += 1
+            for metric in self.metrics:
+                metric.update(output, yb)
+            loss_sum += loss_value * len(index)
+            seen += len(index)
+            self._partial = self._snapshot_partial(loss_sum, seen)
+            self._batches_done = batch + 1
+            self.hook.framework_batch_end(trainer=self, epoch=epoch, batch=batch, loss=loss_value)
+            interrupt.raise_if_set()
+        self.batch = count
+        logs = {"epoch": epoch, "loss": loss_sum / max(seen, 1)}
+        logs.update({metric.name: metric.result() for metric in self.metrics})
+        if validation_data is not None:
+            val = {f"val_{k}": v for k, v in self.evaluate(*validation_data).items()}
+            self.hook.framework_validation_end(trainer=self, epoch=epoch, metrics=val)
+            logs.update(val)
+        logs["lr"] = self.optimizer.lr
+        logs["seconds"] = time.perf_counter() - started
+        # The epoch is complete before its epoch_end hooks run, so a checkpoint written
+        # there resumes at the next epoch; entries hooks add to ``logs`` land in the history.
+        self.history.append(logs)
+        logs = self.history.epochs[-1]
+        self._batches_done, self._partial, self._permutation = 0, {}, None
+        self.hook.framework_epoch_end(trainer=self, epoch=epoch, logs=logs)
+
+    def _notify_exception(self, error):
+        try:
+            self.hook.framework_exception(trainer=self, error=error)
+        except Exception as hook_error:  # the original error matters more; keep both visible
+            error.add_note(f"while reporting it, a framework_exception hook failed: {hook_error!r}")
+
+    def _callbacks_registered(self):
+        trainer = self
+
+        class Registered:
+            def __enter__(self):
+                # pluggy calls the most recently registered first: register in reverse
+                # so callbacks run in the order they were given.
+                for callback in reversed(trainer.callbacks):
+                    trainer.hook_manager.register(callback, name=f"callback:{callback.name or id(callback)}")
+
+            def __exit__(self, *exc):
+                for callback in trainer.callbacks:
+                    trainer.hook_manager.unregister(callback)
+
+        return Registered()
+
+    # -- evaluation ---------------------------------------------------------------
+
+    def evaluate(self, x, y, *, with_confusion_matrix: bool = False) -> dict:
+        """Loss and every metric on ``(x, y)`` in evaluation mode, in batches."""
+        for metric in self.metrics:
+            metric.reset()
+        total, outputs = 0.0, []
+        for start in range(0, len(x), self.eval_batch_size):
+            xb, yb = x[start : start + self.eval_batch_size], y[start : start + self.eval_batch_size]
+            output = self.model.forward(xb, training=False)
+            total += self.loss.forward(output, yb) * len(xb)
+            for metric in self.metrics:
+                metric.update(output, yb)
+            if with_confusion_matrix:
+                outputs.append(output)
+        results = {"loss": total / max(len(x), 1)}
+        results.update({metric.name: metric.result() for metric in self.metrics})
+        if with_confusion_matrix:
+            prediction = np.concatenate(outputs)
+            classes = prediction.shape[1] if prediction.shape[1] > 1 else 2
+            results["confusion_matrix"] = confusion_matrix(prediction, y, classes)
+        return results
+
+    def test(self, x, y, *, classification: bool = True) -> dict:
+        """Evaluate the test split once, store it in ``history.test`` with a ``test_`` prefix."""
+        x, y = self._check_data("test", x, y)
+        results = self.evaluate(x, y, with_confusion_matrix=classification)
+        self.history.test = {f"test_{k}" if k != "confusion_matrix" else k: v for k, v in results.items()}
+        return self.history.test
+
+    # -- checkpoints --------------------------------------------------------------
+
+    def checkpoint_manifest(self) -> dict:
+        """Position, RNG and history: everything but the arrays, for the checkpoint manifest."""
+        mid_epoch = self._batches_done > 0
+        return {
+            **self.manifest,
+            "completed_epochs": len(self.history),
+            "batches_done": self._batches_done,
+            "global_step": self.global_step,
+            "partial_epoch": self._partial if mid_epoch else {},
+            "should_stop": self.should_stop,
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.epochs,
+            "epochs": self.epochs,
+            "framework_version": framework.__version__,
+        }
+
+    def _snapshot_partial(self, loss_sum, seen) -> dict:
+        """The running epoch's sums so far (taken at each batch end, before validation resets the metrics)."""
+        metrics = {metric.name: [metric.total, metric.count] for metric in self.metrics}
+        return {"loss_sum": loss_sum, "seen": seen, "metrics": metrics}
+
+    def save_checkpoint(self, path) -> None:
+        """Write everything an exact resume needs to ``path`` (atomically)."""
+        mid_epoch_permutation = {}
+        manifest = self.checkpoint_manifest()
+        if manifest["batches_done"]:
+            mid_epoch_permutation = {"permutation": self._permutation}
+        write_checkpoint(
+            path,
+            manifest,
+            self.model.state_dict(),
+            {**self.optimizer.state_dict(), **{f"trainer/{k}": v for k, v in mid_epoch_permutation.items()}},
+            {callback.name: callback.state_dict() for callback in self.callbacks if callback.name},
+        )
+
+    def load_checkpoint(self, path) -> None:
+        checkpoint = read_checkpoint(path)
+        manifest = checkpoint.manifest
+        self.model.load_state_dict(checkpoint.model, source=str(path))
+        optimizer_state = {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
+        self.optimizer.load_state_dict(optimizer_state)
+        self.rng.bit_generator.state = manifest["rng"]
+        self.history = History(manifest["history"])
+        self.global_step = manifest["global_step"]
+        self.should_stop = bool(manifest.get("should_stop", False))
+        for callback in self.callbacks:
+            if callback.name in checkpoint.callbacks:
+                callback.load_state_dict(checkpoint.callbacks[callback.name])
+        if manifest["batches_done"]:
+            permutation = checkpoint.optimizer["trainer/permutation"]
+            self._resume_position = (manifest["batches_done"], permutation, manifest["partial_epoch"])
+
+    # -- input checks -------------------------------------------------------------
+
+    def _check_data(self, split: str, x, y):
+        x, y = np.asarray(x), np.asarray(y)
+        if len(x) != len(y):
+            raise ShapeError(f"{split} data: {len(x)} inputs but {len(y)} targets")
+        if len(x) == 0:
+            raise ShapeError(f"{split} data is empty")
+        if x.shape[1:] != self.model.input_shape:
+            raise ShapeError(
+                f"{split} data has per-sample shape {x.shape[1:]}, the model was built for {self.model.input_shape}"
+            )
+        if x.dtype != self.model.dtype:
+            x = x.astype(self.model.dtype)
+        check_finite(f"{split} data", "x", x)
+        check_finite(f"{split} data", "y", y)
+        if split == "training":
+            self._train_size = len(x)
+        return x, y
