@@ -16,6 +16,8 @@ class Loss:
     name: ClassVar[str] = ""
     #: "class_index" losses accept integer labels; "same_shape" losses a target shaped like pred.
     target_kind: ClassVar[str] = "same_shape"
+    #: "probabilities" when predictions must already be probabilities (a softmax or sigmoid output).
+    input_kind: ClassVar[str] = "any"
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
@@ -105,6 +107,7 @@ class CrossEntropy(Loss):
 
     name = "cross_entropy"
     target_kind = "class_index"
+    input_kind = "probabilities"
 
     def __init__(self, eps: float = 1e-12):
         self.eps = check_number("CrossEntropy", "eps", eps, low=0, high=1, low_open=True, high_open=True)

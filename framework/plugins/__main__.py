@@ -1,0 +1,128 @@
+"""``python -m framework.plugins``: every plugin and every registered name.
+
+Lists each plugin (name, distribution, version, the hooks it implements, the
+config directories it ships; built-ins marked), then every registered name of
+every kind with the plugin and distribution it comes from. ``--json`` prints the
+same data as JSON (schema in ``docs/plugins.md``). A plugin that cannot be
+loaded is reported in one line on stderr, with exit status 1.
+"""
+
+import argparse
+import json
+import sys
+
+import framework
+from framework.core.errors import FrameworkError
+from framework.plugins.manager import BUILTIN_PLUGINS, KINDS, Plugins, build_plugins
+from framework.plugins.registry import Origin
+
+
+def collect(plugins: Plugins) -> dict:
+    """The listing as plain data: what ``--json`` prints."""
+    config_dirs: dict[str, list[str]] = {}
+    for directory, plugin_name in _config_dirs_by_plugin(plugins):
+        config_dirs.setdefault(plugin_name, []).append(directory)
+    listed = []
+    for name, origin in plugins.origins.items():
+        if plugins.manager.get_plugin(name) is None:
+            continue
+        listed.append(
+            {
+                "name": name,
+                "distribution": origin.distribution,
+                "version": origin.version,
+                "builtin": name in BUILTIN_PLUGINS,
+                "hooks": plugins.plugin_hooks(name),
+                "config_dirs": config_dirs.get(name, []),
+            }
+        )
+    registries = {}
+    for kind in KINDS.values():
+        registries[kind] = [
+            {
+                "name": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                **_origin_fields(origin),
+            }
+            for name, cls, origin in plugins.registry(kind).items()
+        ]
+    blocked = sorted(name for name, plugin in plugins.manager.list_name_plugin() if plugin is None)
+    return {
+        "framework_version": framework.__version__,
+        "blocked": blocked,
+        "plugins": listed,
+        "registries": registries,
+    }
+
+
+def _origin_fields(origin: Origin) -> dict:
+    return {"plugin": origin.plugin, "distribution": origin.distribution, "version": origin.version}
+
+
+def _config_dirs_by_plugin(plugins: Plugins) -> list[tuple[str, str]]:
+    # Plugins.config_dirs() checks every directory (and raises PluginError naming the
+    # plugin); the pairs are read again here, per implementation, to know whose they are.
+    plugins.config_dirs()
+    pairs = []
+    for impl in plugins.hook.framework_config_dirs.get_hookimpls():
+        pairs.extend((str(entry), impl.plugin_name) for entry in impl.function() or ())
+    return pairs
+
+
+def render(data: dict) -> str:
+    """The listing as text."""
+    lines = [f"framework {data['framework_version']}", "", f"Plugins ({len(data['plugins'])}):"]
+    for plugin in data["plugins"]:
+        mark = "  (built-in)" if plugin["builtin"] else ""
+        lines.append(f"  {plugin['name']}  [{plugin['distribution']} {plugin['version']}]{mark}")
+        lines.append(f"      hooks: {', '.join(plugin['hooks']) or '-'}")
+        for directory in plugin["config_dirs"]:
+            lines.append(f"      config dir: {directory}")
+    if data["blocked"]:
+        lines.append(f"Blocked: {', '.join(data['blocked'])}")
+    for kind, entries in data["registries"].items():
+        lines.append("")
+        lines.append(f"{kind} ({len(entries)}):")
+        width = max((len(entry["name"]) for entry in entries), default=0)
+        for entry in entries:
+            lines.append(f"  {entry['name']:<{width}}  {entry['plugin']} [{entry['distribution']} {entry['version']}]")
+        if not entries:
+            lines.append("  (none)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m framework.plugins",
+        description="List the framework's plugins and every name they register.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the listing as JSON")
+    parser.add_argument(
+        "--no-autoload",
+        action="store_true",
+        help="do not load installed plugins (entry points); like FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD=1",
+    )
+    parser.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="PLUGIN",
+        help="block the plugin with this name (repeatable); like FRAMEWORK_DISABLE_PLUGINS=PLUGIN",
+    )
+    args = parser.parse_args(argv)
+    try:
+        plugins = build_plugins(autoload=False if args.no_autoload else None, disable=args.disable)
+        data = collect(plugins)
+    except FrameworkError as exc:
+        message = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(render(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
