@@ -1,7 +1,5 @@
 """scikit-learn's bundled 8x8 handwritten digits (1,797 images, offline)."""
 
-from sklearn.datasets import load_digits
-
 from framework.data.base import Dataset, RawData, check_fraction
 from framework.data.splits import holdout
 
@@ -19,6 +17,8 @@ class Digits(Dataset):
         return {**super().get_config(), "test_fraction": self.test_fraction}
 
     def raw(self, rng) -> RawData:
+        from sklearn.datasets import load_digits  # imported here: it takes a second, and only this dataset needs it
+
         bunch = load_digits()
         x_train, y_train, x_test, y_test = holdout(
             rng, bunch.images, bunch.target, self.test_fraction, owner=self.name, option="test_fraction"

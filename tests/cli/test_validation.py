@@ -1,0 +1,76 @@
+"""Bad config values fail before training with one message naming the config path,
+the bad value and what is accepted."""
+
+import time
+
+import pytest
+
+from framework.builders import ConfigError
+from framework.run import train
+
+from .conftest import run_command
+
+CASES = [
+    (["optimizer.lr=abc"], "optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"),
+    (["optimizer.lr=-0.1"], r"optimizer.lr=-0.1: Adam: lr must be in (0, inf], got -0.1"),
+    (["optimizer=adam", "optimizer.beta1=1.5"], "optimizer.beta1=1.5: Adam: beta1 must be in [0, 1), got 1.5"),
+    (["trainer.epochs=-1"], "trainer.epochs=-1: Trainer: epochs must be a positive integer, got -1"),
+    (["trainer.batch_size=0"], "trainer.batch_size=0: Trainer: batch_size must be a positive integer, got 0"),
+    (["trainer.grad_clip_norm=0"], "trainer.grad_clip_norm=0: Trainer: grad_clip_norm must be in (0, inf]"),
+    (["loss.name=msee"], "loss.name='msee': Unknown loss 'msee'. Did you mean 'mse'?"),
+    (["data.name=digts"], "data.name='digts': Unknown dataset 'digts'. Did you mean 'digits'?"),
+    (["model.activation=rellu"], "model.activation.name='rellu': Unknown layer 'rellu'. Did you mean 'relu'?"),
+    (
+        ["model=sequential", "model.layers.0.name=dnse"],
+        "model.layers[0].name='dnse': Unknown layer 'dnse'. Did you mean 'dense'?",
+    ),
+    (
+        ["model=sequential", "model.layers.2.units=5"],
+        "model.layers[2]: the model ends with output shape (5,) but data 'digits'",
+    ),
+    (["model.hidden=[64,-3]"], "model.hidden=[64, -3]: expected a list of positive layer widths"),
+    (
+        ["model.init=he_nromal"],
+        "model.hidden.init.name='he_nromal': Unknown initializer 'he_nromal'. Did you mean 'he_normal'?",
+    ),
+    (["model.dtype=float16"], "model.dtype='float16': model: dtype must be float32 or float64, got float16"),
+    (["data.val_fraction=1.5"], "data.val_fraction=1.5: digits: val_fraction must be in [0, 1), got 1.5"),
+    (["data.val_fraction=0"], "trainer.monitor='val_loss': data.val_fraction=0 leaves no validation split"),
+    (
+        ["trainer.metrics=[accuracy,mae]"],
+        "trainer.metrics[1]='mae': a regression metric, but the data is classification",
+    ),
+    (
+        ["trainer.metrics=[acuracy]"],
+        "trainer.metrics[0].name='acuracy': Unknown metric 'acuracy'. Did you mean 'accuracy'?",
+    ),
+    (["loss=binary_cross_entropy"], "loss=binary_cross_entropy needs 2 classes, data 'digits' has 10"),
+    (["loss=cross_entropy"], "loss=cross_entropy: takes probabilities, but model.output is a linear dense layer"),
+    (["schedule=step", "schedule.gamma=2"], "schedule.gamma=2: step schedule: gamma must be in (0, 1]"),
+    (["seed=-1"], "seed=-1: expected a non-negative integer"),
+    (["trainer.threads=0"], "trainer.threads=0: expected a positive number of BLAS threads"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "message"), CASES, ids=[" ".join(o) for o, _ in CASES])
+def test_bad_values_fail_before_training_naming_path_value_and_rule(overrides, message, compose_config):
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        train(compose_config("callbacks.progress=null", *overrides), log=lambda *_: None)
+    assert message in str(caught.value)
+    # nothing trained: a failing run never reaches the (much slower) epochs
+    assert time.perf_counter() - started < 30
+
+
+def test_the_command_prints_one_line_without_traceback_and_exits_2(tmp_path):
+    result = run_command("optimizer.lr=abc", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_group_option_lists_the_available_ones(tmp_path):
+    result = run_command("optimizer=adm", f"hydra.run.dir={tmp_path}", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'optimizer/adm'" in result.stderr
+    assert "adam" in result.stderr and "rmsprop" in result.stderr
