@@ -1,19 +1,17 @@
 """A NumPy training framework with plugins, Hydra configs and MLflow tracking.
 
-The numerical core is re-exported here for notebook use::
+The numerical core and the trainer are re-exported here for notebook use::
 
     import numpy as np
     import framework as fw
 
-    model = fw.Sequential([fw.Dense(16), fw.ReLU(), fw.Dense(3)], input_shape=(2,), rng=np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    model = fw.Sequential([fw.Dense(16), fw.ReLU(), fw.Dense(3)], input_shape=(2,), rng=rng)
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
-
-from framework.core import *  # noqa: F403
-from framework.core import __all__ as _core_all
 
 try:
     __version__ = version("framework")
@@ -23,4 +21,27 @@ except PackageNotFoundError:  # running from a source tree that was not installe
 #: Marks a plugin's hook implementations: ``@hookimpl def framework_register_layers(): ...``
 hookimpl = pluggy.HookimplMarker("framework")
 
-__all__ = ["__version__", "hookimpl", *_core_all]
+from framework.core import *  # noqa: E402, F403
+from framework.core import __all__ as _core_all  # noqa: E402
+from framework.core.validation import check_bool, check_float_dtype, check_number, check_positive_int  # noqa: E402
+from framework.training.callback import Callback  # noqa: E402
+from framework.training.history import History  # noqa: E402
+from framework.training.interrupts import Interrupted  # noqa: E402
+from framework.training.schedules import Schedule  # noqa: E402
+from framework.training.trainer import Trainer, TrainerSettings  # noqa: E402
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    *_core_all,
+    "Callback",
+    "History",
+    "Interrupted",
+    "Schedule",
+    "Trainer",
+    "TrainerSettings",
+    "check_bool",
+    "check_float_dtype",
+    "check_number",
+    "check_positive_int",
+]

@@ -114,7 +114,8 @@ def framework_config_dirs():
 
 @hookspec
 def framework_fit_start(trainer):
-    """Before the first epoch. ``trainer.state`` holds the starting epoch (non-zero on resume)."""
+    """Before the first epoch. On a resume, ``trainer.history`` already holds the
+    restored epochs and ``trainer.restored_manifest`` the checkpoint's manifest."""
 
 
 @hookspec
@@ -143,16 +144,19 @@ def framework_validation_end(trainer, epoch, metrics):
 @hookspec
 def framework_epoch_end(trainer, epoch, logs):
     """After the epoch; ``logs`` holds everything recorded for it (``loss``,
-    ``val_loss``, metrics, ``lr``, ``seconds``). Set ``trainer.should_stop = True``
-    to end training after this epoch. Implementations may add entries to ``logs``.
+    ``val_loss``, metrics, ``lr``, ``seconds``) and is already the last entry of
+    ``trainer.history``. Set ``trainer.should_stop = True`` to end training after
+    this epoch. Implementations may add entries to ``logs``.
     """
 
 
 @hookspec
 def framework_fit_end(trainer, history):
-    """After the last epoch, once training finished normally or stopped early.
+    """After the last epoch, once training finished normally or stopped early, and
+    after the test split was evaluated when ``fit`` was given one.
 
-    ``history`` is the ``framework.History`` returned by ``fit``.
+    ``history`` is the ``framework.History`` returned by ``fit``; ``history.test``
+    holds the test results.
     """
 
 

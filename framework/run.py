@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from framework.builders import ConfigError, build_model, construct, instantiate
-from framework.core.npz import save_npz
 from framework.plugins import Plugins, default_plugins
-from framework.training.trainer import Trainer
+from framework.training.trainer import Trainer, TrainerSettings, save_run_arrays
 
 DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
 SPLIT_FREE_MONITORS = ("loss",)
@@ -104,7 +103,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
         if key in trainer_cfg
     }
     full_batch = trainer_arguments.get("batch_size") == "full"
-    construct(_TrainerArguments, {**trainer_arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
+    construct(TrainerSettings, {**trainer_arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
 
     rng = np.random.default_rng(seed)
     with ExitStack() as stack:
@@ -137,16 +136,20 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
         validation = (data.x_val, y_val) if len(data.x_val) else None
         log(f"data: {data.describe()}")
         log(model.summary())
-        history = trainer.fit(data.x_train, y_train, validation, resume_from=trainer_cfg.get("resume"))
-        test = (
-            trainer.test(data.x_test, y_test, classification=data.task == "classification") if len(data.x_test) else {}
+        history = trainer.fit(
+            data.x_train,
+            y_train,
+            validation,
+            test_data=(data.x_test, y_test) if len(data.x_test) else None,
+            classification=data.task == "classification",
+            resume_from=trainer_cfg.get("resume"),
         )
+        test = history.test
 
     last = history.last()
     if monitor not in last:
         raise ConfigError(f"trainer.monitor={monitor!r}: not among the logged values: {', '.join(sorted(last))}")
-    save_npz(output_dir / "weights.npz", model.state_dict())
-    save_npz(output_dir / "history.npz", history.to_arrays())
+    save_run_arrays(trainer, output_dir)
     summary = {
         **{k: v for k, v in last.items() if k != "epoch"},
         **{k: v for k, v in test.items() if k != "confusion_matrix"},
@@ -161,19 +164,6 @@ class _ModelDtype:
         from framework.core.validation import check_float_dtype
 
         check_float_dtype("model", dtype)
-
-
-class _TrainerArguments:
-    """Validates trainer arguments before data is loaded, with the Trainer's own rules."""
-
-    def __init__(self, epochs=10, batch_size=32, eval_batch_size=1024, grad_clip_norm=None):
-        from framework.core.validation import check_number, check_positive_int
-
-        check_positive_int("Trainer", "epochs", epochs)
-        check_positive_int("Trainer", "batch_size", batch_size)
-        check_positive_int("Trainer", "eval_batch_size", eval_batch_size)
-        if grad_clip_norm is not None:
-            check_number("Trainer", "grad_clip_norm", grad_clip_norm, low=0, low_open=True)
 
 
 def build_metrics(plugins: Plugins, names, task: str) -> list:

@@ -36,6 +36,15 @@ def check_positive_int(owner: str, name: str, value) -> int:
     return int(value)
 
 
+def check_bool(owner: str, name: str, value, *, allow_none: bool = False) -> bool | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        accepted = "true, false or None" if allow_none else "true or false"
+        raise InvalidValueError(f"{owner}: {name} must be {accepted}, got {value!r}", name)
+    return bool(value)
+
+
 def check_float_dtype(owner: str, dtype) -> np.dtype:
     try:
         dtype = np.dtype(dtype)

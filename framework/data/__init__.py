@@ -7,7 +7,7 @@ splits = Digits(standardize=True).load(np.random.default_rng(0))
 print(splits.describe())
 """
 
-from framework.data.base import Dataset
+from framework.data.base import Dataset, RawData
 from framework.data.digits import Digits
 from framework.data.files import CsvDataset, NpzDataset
 from framework.data.mnist import MNIST, FashionMNIST
@@ -26,6 +26,7 @@ __all__ = [
     "FashionMNIST",
     "MNIST",
     "NpzDataset",
+    "RawData",
     "RegressionCurve",
     "Spirals",
     "XOR",

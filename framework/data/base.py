@@ -9,7 +9,7 @@ import numpy as np
 
 from framework.core.describe import describe
 from framework.core.errors import FileFormatError, InvalidValueError
-from framework.core.validation import check_finite, check_float_dtype, check_number, check_positive_int
+from framework.core.validation import check_bool, check_finite, check_float_dtype, check_number, check_positive_int
 from framework.data import preprocess
 from framework.data.splits import DataSplits, holdout
 
@@ -35,12 +35,6 @@ class RawData:
     value_range: tuple[float, float] | None = None
     train_source: str = ""
     test_source: str = ""
-
-
-def check_bool(owner: str, name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise InvalidValueError(f"{owner}: {name} must be true or false, got {value!r}", name)
-    return bool(value)
 
 
 def check_fraction(owner: str, name: str, value) -> float:

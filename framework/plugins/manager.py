@@ -125,10 +125,15 @@ def build_plugins(
 
     if autoload_enabled() if autoload is None else autoload:
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            if manager.is_blocked(entry_point.name) or manager.get_plugin(entry_point.name) is not None:
+            if manager.is_blocked(entry_point.name):
                 continue
             dist = entry_point.dist
             origin = Origin(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
+            if manager.get_plugin(entry_point.name) is not None:
+                raise PluginError(
+                    f"two plugins are named {entry_point.name!r}: {plugins.origins[entry_point.name]} and {origin}; "
+                    f"uninstall one, or block the name with {DISABLE_PLUGINS_ENV}={entry_point.name}"
+                )
             try:
                 plugin = entry_point.load()
             except Exception as exc:
@@ -140,7 +145,7 @@ def build_plugins(
 
     for index, plugin in enumerate(extra or []):
         name = getattr(plugin, "__name__", None) or f"extra-{index}-{type(plugin).__name__}"
-        _register(plugins, plugin, name, Origin(name, "(registered in code)", "-"))
+        _register(plugins, plugin, name, Origin(name, "registered in code", ""))
 
     try:
         manager.check_pending()

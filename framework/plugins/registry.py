@@ -26,7 +26,8 @@ class Origin:
     version: str
 
     def __str__(self) -> str:
-        return f"plugin {self.plugin!r} ({self.distribution} {self.version})"
+        source = f"{self.distribution} {self.version}" if self.version else self.distribution
+        return f"plugin {self.plugin!r} ({source})"
 
 
 class Registry:

@@ -9,6 +9,8 @@ Usable from a notebook with no Hydra or MLflow::
 
 import math
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +20,7 @@ from framework.core.errors import InvalidValueError, ShapeError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, confusion_matrix
 from framework.core.model import Sequential
+from framework.core.npz import save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
 from framework.core.validation import check_finite, check_number, check_positive_int
 from framework.training.callback import Callback
@@ -32,6 +35,23 @@ def _bare_hook_manager():
     manager = FrameworkPluginManager("framework")
     manager.add_hookspecs(hookspecs)
     return manager
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    """The trainer's numbers, checked on construction (also used to validate a config early)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    eval_batch_size: int = 1024
+    grad_clip_norm: float | None = None
+
+    def __post_init__(self):
+        check_positive_int("Trainer", "epochs", self.epochs)
+        check_positive_int("Trainer", "batch_size", self.batch_size)
+        check_positive_int("Trainer", "eval_batch_size", self.eval_batch_size)
+        if self.grad_clip_norm is not None:
+            check_number("Trainer", "grad_clip_norm", self.grad_clip_norm, low=0, low_open=True)
 
 
 class Trainer:
@@ -69,14 +89,17 @@ class Trainer:
         if not isinstance(rng, np.random.Generator):
             raise TypeError("Trainer: pass rng=np.random.default_rng(seed); all randomness comes from it")
         self.model, self.loss, self.optimizer, self.rng = model, loss, optimizer, rng
-        self.epochs = check_positive_int("Trainer", "epochs", epochs)
-        self.batch_size = check_positive_int("Trainer", "batch_size", batch_size)
-        self.eval_batch_size = check_positive_int("Trainer", "eval_batch_size", eval_batch_size)
-        self.grad_clip_norm = (
-            None
-            if grad_clip_norm is None
-            else check_number("Trainer", "grad_clip_norm", grad_clip_norm, low=0, low_open=True)
-        )
+        settings = TrainerSettings(epochs, batch_size, eval_batch_size, grad_clip_norm)
+        self.epochs, self.batch_size = int(settings.epochs), int(settings.batch_size)
+        self.eval_batch_size = int(settings.eval_batch_size)
+        self.grad_clip_norm = None if grad_clip_norm is None else float(grad_clip_norm)
+        for index, layer in enumerate(model.layers):
+            layer_rng = getattr(layer, "rng", None)
+            if layer_rng is not None and layer_rng is not rng:
+                raise InvalidValueError(
+                    f"Trainer: layer {index} ({layer!r}) draws from another generator than the trainer's rng, "
+                    "so a checkpoint could not restore it; build the model with the same generator you give the trainer"
+                )
         self.metrics = list(metrics)
         self.callbacks = list(callbacks)
         names = [cb.name or type(cb).__name__ for cb in self.callbacks]
@@ -86,6 +109,8 @@ class Trainer:
         self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
         self.hook = self.hook_manager.hook
         self.manifest = dict(manifest or {})
+        #: The manifest of the checkpoint this fit resumed from (None for a fresh fit).
+        self.restored_manifest: dict | None = None
         self.base_lr = optimizer.lr
         self.history = History()
         self.epoch = 0
@@ -108,15 +133,20 @@ class Trainer:
 
     # -- the loop -----------------------------------------------------------------
 
-    def fit(self, x, y, validation_data=None, *, resume_from=None) -> History:
+    def fit(self, x, y, validation_data=None, *, test_data=None, resume_from=None, classification=None) -> History:
         """Train for ``epochs`` epochs (or until a callback stops it) and return the history.
 
+        With ``test_data``, the test split is evaluated once after the last epoch,
+        before ``framework_fit_end``, into ``history.test`` (with a confusion matrix
+        when ``classification``, by default when the model has several outputs).
         ``resume_from`` is a checkpoint path: weights, optimizer, RNG, callbacks and
         position are restored, and training continues exactly where it stopped.
         """
         x, y = self._check_data("training", x, y)
         if validation_data is not None:
             validation_data = self._check_data("validation", *validation_data)
+        if test_data is not None:
+            test_data = self._check_data("test", *test_data)
         self.should_stop = False
         if resume_from is not None:
             self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
@@ -132,6 +162,8 @@ class Trainer:
                     if self.should_stop:
                         self.history.stop_reason = "early_stopped"
                         break
+                if test_data is not None:
+                    self._test(*test_data, classification)
                 self.hook.framework_fit_end(trainer=self, history=self.history)
             except BaseException as error:
                 self._notify_exception(error)
@@ -240,9 +272,13 @@ class Trainer:
             results["confusion_matrix"] = confusion_matrix(prediction, y, classes)
         return results
 
-    def test(self, x, y, *, classification: bool = True) -> dict:
+    def test(self, x, y, *, classification: bool | None = None) -> dict:
         """Evaluate the test split once, store it in ``history.test`` with a ``test_`` prefix."""
-        x, y = self._check_data("test", x, y)
+        return self._test(*self._check_data("test", x, y), classification)
+
+    def _test(self, x, y, classification: bool | None) -> dict:
+        if classification is None:
+            classification = self.model.output_shape[-1] > 1
         results = self.evaluate(x, y, with_confusion_matrix=classification)
         self.history.test = {f"test_{k}" if k != "confusion_matrix" else k: v for k, v in results.items()}
         return self.history.test
@@ -286,7 +322,7 @@ class Trainer:
 
     def load_checkpoint(self, path) -> None:
         checkpoint = read_checkpoint(path)
-        manifest = checkpoint.manifest
+        manifest = self.restored_manifest = checkpoint.manifest
         self.model.load_state_dict(checkpoint.model, source=str(path))
         optimizer_state = {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
         self.optimizer.load_state_dict(optimizer_state)
@@ -320,3 +356,10 @@ class Trainer:
         if split == "training":
             self._train_size = len(x)
         return x, y
+
+
+def save_run_arrays(trainer: Trainer, directory) -> tuple:
+    """Write the final weights (``weights.npz``) and the per-epoch history (``history.npz``) into ``directory``."""
+    weights = save_npz(Path(directory) / "weights.npz", trainer.model.state_dict())
+    history = save_npz(Path(directory) / "history.npz", trainer.history.to_arrays())
+    return weights, history

@@ -165,3 +165,11 @@ def test_xor_is_learned_to_full_accuracy():
         model.backward(loss.backward())
         optimizer.step(model.flat_parameters())
     assert (model.predict(x).argmax(axis=1) == y).all()
+
+
+@pytest.mark.parametrize("content", [b"", b"abc", b"\x93NUMPY not an archive" * 10])
+def test_files_that_are_not_archives_are_called_corrupt_not_pickled(tmp_path, content):
+    path = tmp_path / "w.npz"
+    path.write_bytes(content)
+    with pytest.raises(FileFormatError, match=r"w.npz: truncated or corrupt .npz file \(no zip archive found\)"):
+        mlp().load_weights(path)

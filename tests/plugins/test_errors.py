@@ -63,7 +63,7 @@ def test_same_name_as_a_builtin_names_both_plugins():
     message = str(caught.value)
     assert message.startswith("optimizer name 'adam' is registered twice")
     assert f"plugin 'framework.builtin.components' (framework {fw.__version__}) (Adam)" in message
-    assert "by plugin 'my_optimizers' ((registered in code) -) (" in message
+    assert "by plugin 'my_optimizers' (registered in code) (" in message
     assert "MyAdam)" in message
     assert "FRAMEWORK_DISABLE_PLUGINS" in message
 
@@ -109,6 +109,17 @@ def test_any_exception_at_import_is_reported_the_same_way(make_distribution):
         build_plugins()
 
 
+def test_two_distributions_with_the_same_entry_point_name_are_both_named(make_distribution):
+    make_distribution("", entry_point="shared", name="first-dist", version="1.0")
+    make_distribution("", entry_point="shared", name="second-dist", version="2.0")
+    with pytest.raises(PluginError) as caught:
+        build_plugins()
+    message = str(caught.value)
+    assert message.startswith("two plugins are named 'shared': plugin 'shared' (")
+    assert "first-dist 1.0" in message and "second-dist 2.0" in message
+    assert "FRAMEWORK_DISABLE_PLUGINS=shared" in message
+
+
 # -- an exception inside a registration hook ----------------------------------------
 
 
@@ -120,7 +131,7 @@ def test_exception_in_a_registration_hook_names_the_plugin():
     with pytest.raises(PluginError) as caught:
         build_plugins(autoload=False, extra=[plugin])
     assert str(caught.value) == (
-        "plugin 'exploding' ((registered in code) -) failed in framework_register_losses: ValueError: bad table"
+        "plugin 'exploding' (registered in code) failed in framework_register_losses: ValueError: bad table"
     )
     assert isinstance(caught.value.__cause__, ValueError)
 
@@ -188,7 +199,7 @@ def test_hookimpl_with_an_argument_the_spec_lacks_names_the_plugin():
     with pytest.raises(PluginError) as caught:
         build_plugins(autoload=False, extra=[plugin])
     message = str(caught.value)
-    assert message.startswith("plugin 'greedy' ((registered in code) -) could not be registered:")
+    assert message.startswith("plugin 'greedy' (registered in code) could not be registered:")
     assert "framework_epoch_end" in message
     assert "{'optimizer'}" in message
     assert caught.value.__cause__ is not None
@@ -218,7 +229,7 @@ def test_implementation_of_an_unknown_hook_names_the_plugin():
     with pytest.raises(PluginError) as caught:
         build_plugins(autoload=False, extra=[plugin])
     message = str(caught.value)
-    assert message.startswith("plugin 'typist' ((registered in code) -): ")
+    assert message.startswith("plugin 'typist' (registered in code): ")
     assert "unknown hook 'framework_register_layer'" in message
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import framework as fw
-from framework import hookimpl
-from framework.plugins import Callback, build_plugins
+from framework import Callback, hookimpl
+from framework.plugins import build_plugins
 from framework.training.trainer import Trainer
 
 LIFECYCLE = (

@@ -5,20 +5,12 @@ import numpy as np
 import pytest
 
 import framework as fw
-from framework import hookspecs
-from framework.plugins import (
-    BUILTIN_PLUGINS,
-    KINDS,
-    Callback,
-    Dataset,
-    Origin,
-    RawData,
-    Schedule,
-    build_plugins,
-)
+from framework import Callback, Schedule, hookspecs
+from framework.data import Dataset, RawData
+from framework.plugins import BUILTIN_PLUGINS, KINDS, Origin, build_plugins
 from tests.plugins.conftest import plugin_module
 
-IN_CODE = "(registered in code)"
+IN_CODE = "registered in code"
 
 #: Registration hook -> (registry kind, base class of what it registers).
 REGISTRATION_HOOKS = {
@@ -48,7 +40,7 @@ def test_registration_hook_adds_the_class_with_its_origin(hook_name):
     plugins = build_plugins(autoload=False, extra=[plugin])
 
     assert plugins.get(kind, f"plugged_{kind}") is cls
-    assert plugins.registry(kind).origin(f"plugged_{kind}") == Origin("my_plugin", IN_CODE, "-")
+    assert plugins.registry(kind).origin(f"plugged_{kind}") == Origin("my_plugin", IN_CODE, "")
     assert plugins.plugin_hooks("my_plugin") == [hook_name]
     for other_kind in KINDS.values():
         if other_kind != kind:

@@ -31,15 +31,6 @@ def check_optional_positive_int(owner: str, name: str, value, none_means: str) -
     return int(value)
 
 
-def check_bool(owner: str, name: str, value, *, allow_none: bool = False) -> bool | None:
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, bool):
-        accepted = "true, false or None" if allow_none else "true or false"
-        raise InvalidValueError(f"{owner}: {name} must be {accepted}, got {value!r}", name)
-    return value
-
-
 def check_monitor(owner: str, value) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValueError(

@@ -10,10 +10,10 @@ from pathlib import Path
 from framework import hookimpl
 from framework.core.errors import InvalidValueError
 from framework.core.npz import atomic_write
+from framework.core.validation import check_bool
 from framework.training.callback import Callback
 from framework.training.callbacks._common import (
     MODES,
-    check_bool,
     check_choice,
     check_monitor,
     check_optional_positive_int,

@@ -2,11 +2,10 @@
 
 import numpy as np
 
-from framework.core.validation import check_number
+from framework.core.validation import check_bool, check_number
 from framework.training.callback import Callback
 from framework.training.callbacks._common import (
     MODES,
-    check_bool,
     check_choice,
     check_monitor,
     check_non_negative_int,

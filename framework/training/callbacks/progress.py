@@ -5,8 +5,8 @@ import sys
 
 from tqdm import tqdm
 
+from framework.core.validation import check_bool
 from framework.training.callback import Callback
-from framework.training.callbacks._common import check_bool
 
 
 def format_logs(epoch: int, total_epochs: int, logs: dict) -> str:

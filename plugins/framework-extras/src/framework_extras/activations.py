@@ -1,9 +1,7 @@
 """The swish activation, forward and backward side by side."""
 
 import numpy as np
-from framework import Layer
-
-from framework_extras._checks import check_number
+from framework import Layer, check_number
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

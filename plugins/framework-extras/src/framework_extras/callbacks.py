@@ -7,9 +7,7 @@ Each method takes only the hook arguments it uses.
 
 import time
 
-from framework.plugins import Callback
-
-from framework_extras._checks import check_bool
+from framework import Callback, check_bool
 
 
 class Timer(Callback):

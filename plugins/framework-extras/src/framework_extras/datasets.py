@@ -1,9 +1,8 @@
 """The moons dataset: two interleaved half circles, generated from the run's generator."""
 
 import numpy as np
-from framework.plugins import Dataset, RawData
-
-from framework_extras._checks import check_number, check_positive_int
+from framework import check_number, check_positive_int
+from framework.data import Dataset, RawData
 
 
 class Moons(Dataset):

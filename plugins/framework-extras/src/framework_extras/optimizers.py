@@ -2,9 +2,7 @@
 parameters and the state; this module writes only the update rule."""
 
 import numpy as np
-from framework import Optimizer
-
-from framework_extras._checks import check_number
+from framework import Optimizer, check_number
 
 
 class Lion(Optimizer):
