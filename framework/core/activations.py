@@ -16,7 +16,7 @@ class ReLU(Layer):
         return self.y
 
     def backward(self, grad):
-        return grad * (self.y > 0)
+        return np.multiply(grad, self.y > 0, out=grad)
 
 
 class LeakyReLU(Layer):

@@ -6,7 +6,10 @@ every parameter as a view into one flat buffer and initializes it. ``forward``
 computes the output and keeps what ``backward`` needs; ``backward`` takes the
 gradient of the loss with respect to the output, writes the gradients of the
 parameters into their ``grad`` arrays (overwriting, not accumulating) and returns
-the gradient with respect to the input.
+the gradient with respect to the input, unless ``input_grad`` is False (the
+model's first layer during training: nothing uses it), when it may return None.
+``backward`` may overwrite the ``grad`` it is given: it belongs to the caller's
+backward pass, not to the user.
 """
 
 from typing import ClassVar
@@ -30,6 +33,8 @@ class Layer:
         self.input_shape: tuple[int, ...] | None = None
         self.output_shape: tuple[int, ...] | None = None
         self.dtype = np.dtype(np.float32)
+        #: Whether ``backward`` must return the input gradient (False for a model's first layer in training).
+        self.input_grad = True
 
     @property
     def built(self) -> bool:

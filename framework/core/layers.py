@@ -47,7 +47,7 @@ class Dense(Layer):
         np.matmul(self.x.T, grad, out=self.weight.grad)
         if self.bias is not None:
             np.sum(grad, axis=0, out=self.bias.grad)
-        return grad @ self.weight.value.T
+        return grad @ self.weight.value.T if self.input_grad else None
 
     def get_config(self):
         return {

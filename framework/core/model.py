@@ -18,6 +18,16 @@ from framework.core.validation import (
     check_positive_int,
 )
 
+ALIGNMENT = 64
+
+
+def aligned_zeros(size: int, dtype) -> np.ndarray:
+    """A zeroed 1-D array whose first element sits on an ``ALIGNMENT``-byte boundary."""
+    dtype = np.dtype(dtype)
+    raw = np.zeros(size * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size * dtype.itemsize].view(dtype)
+
 
 class Sequential:
     def __init__(
@@ -57,22 +67,25 @@ class Sequential:
         return self
 
     def _allocate(self, rng):
+        # Each parameter starts on a 64-byte boundary (BLAS runs faster on aligned rows);
+        # the padding between them is zero and never trained.
         named = [
             (f"{i}.{layer.name or type(layer).__name__.lower()}.{pname}", p)
             for i, layer in enumerate(self.layers)
             for pname, p in layer.parameters.items()
         ]
-        total = sum(p.size for _, p in named)
-        values = np.empty(total, dtype=self.dtype)
-        grads = np.zeros(total, dtype=self.dtype)
-        offset = 0
+        step = max(1, ALIGNMENT // self.dtype.itemsize)
+        offsets, total = [], 0
+        for _, p in named:
+            offsets.append(total)
+            total += -(-p.size // step) * step
+        values, grads = aligned_zeros(total, self.dtype), aligned_zeros(total, self.dtype)
         self._parameters = []
-        for name, p in named:
+        for (name, p), offset in zip(named, offsets):
             p.name = name
             p.value = values[offset : offset + p.size].reshape(p.shape)
             p.grad = grads[offset : offset + p.size].reshape(p.shape)
             p.value[...] = p.initializer(p.shape, rng, self.dtype)
-            offset += p.size
             self._parameters.append(p)
         self._flat = Parameter("all", (total,), None, values, grads)
 
@@ -107,8 +120,12 @@ class Sequential:
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """Back-propagate ``d loss / d output``; fills every parameter's ``grad``."""
+    def backward(self, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Back-propagate ``d loss / d output``; fills every parameter's ``grad`` and
+        returns ``d loss / d input`` (None with ``input_grad=False``, which saves the
+        first layer's largest product during training). ``grad`` may be overwritten."""
+        if self.layers:
+            self.layers[0].input_grad = input_grad
         for layer in reversed(self.layers):
             grad = layer.backward(grad)
         return grad

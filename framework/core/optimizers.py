@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from framework.core import kernels
 from framework.core.describe import describe
 from framework.core.errors import InvalidValueError
 from framework.core.parameter import Parameter
@@ -179,7 +180,13 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        fused: bool | None = None,
     ):
         super().__init__(lr)
         owner = type(self).__name__
@@ -187,9 +194,35 @@ class Adam(Optimizer):
         self.beta2 = _check_fraction(owner, "beta2", beta2)
         self.eps = check_number(owner, "eps", eps, low=0, low_open=True)
         self.weight_decay = check_number(owner, "weight_decay", weight_decay, low=0)
+        if fused not in (None, True, False):
+            raise InvalidValueError(f"{owner}: fused must be true, false or null (auto), got {fused!r}", "fused")
+        if fused and not kernels.numba_available():
+            raise InvalidValueError(
+                f"{owner}: fused=True needs numba; install it with pip install 'framework[fast]' or use fused=null",
+                "fused",
+            )
+        #: True: the compiled one-pass update; False: NumPy; None: compiled when numba is installed.
+        self.fused = fused
 
     def update(self, w, grad, state):
         t = self.iterations
+        kernel = kernels.adam_kernel() if self.fused is not False and kernels.kernels_enabled() else None
+        if kernel is not None and w.flags.c_contiguous and grad.flags.c_contiguous:
+            kernel(
+                w.reshape(-1),
+                grad.reshape(-1),
+                state["m"].reshape(-1),
+                state["v"].reshape(-1),
+                self.lr,
+                self.beta1,
+                self.beta2,
+                self.eps,
+                1 - self.beta1**t,
+                1 - self.beta2**t,
+                self.weight_decay,
+                self.decoupled,
+            )
+            return
         g = grad
         if self.weight_decay:
             if self.decoupled:
@@ -217,6 +250,7 @@ class Adam(Optimizer):
             "beta2": self.beta2,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
+            "fused": self.fused,
         }
 
 
@@ -228,9 +262,15 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(
-        self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.01
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        fused: bool | None = None,
     ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay)
+        super().__init__(lr, beta1, beta2, eps, weight_decay, fused)
 
 
 def clip_grad_norm(parameters: list[Parameter], max_norm: float) -> float:

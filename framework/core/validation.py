@@ -57,7 +57,8 @@ def check_float_dtype(owner: str, dtype) -> np.dtype:
 
 def check_finite(owner: str, name: str, array: np.ndarray) -> None:
     """Refuse NaN or infinity, saying where the first one is."""
-    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+    # min and max propagate NaN and reach +-inf: two passes and no temporary array.
+    if array.dtype.kind in "fc" and array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
         bad = np.argwhere(~np.isfinite(array))[0]
         value = array[tuple(bad)]
         raise InvalidValueError(

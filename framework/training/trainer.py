@@ -17,6 +17,7 @@ import numpy as np
 import framework
 from framework import hookspecs
 from framework.core.errors import InvalidValueError, ShapeError
+from framework.core.kernels import flush_denormals
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, confusion_matrix
 from framework.core.model import Sequential
@@ -150,7 +151,7 @@ class Trainer:
         self.should_stop = False
         if resume_from is not None:
             self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
-        with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
+        with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt, flush_denormals():
             try:
                 self.hook.framework_fit_start(trainer=self)
                 start = len(self.history) + 1
@@ -198,7 +199,7 @@ class Trainer:
             yb = y[index]
             output = self.model.forward(xb, training=True)
             loss_value = self.loss.forward(output, yb)
-            self.model.backward(self.loss.backward())
+            self.model.backward(self.loss.backward(), input_grad=False)
             if self.grad_clip_norm is not None:
                 clip_grad_norm(flat, self.grad_clip_norm)
             self.optimizer.step(flat)

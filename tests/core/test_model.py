@@ -56,8 +56,11 @@ def test_parameters_are_views_of_one_flat_buffer_under_stable_names():
         "4.dense.weight",
         "4.dense.bias",
     ]
+    assert model.count_parameters() == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 3
     (flat,) = model.flat_parameters()
-    assert flat.size == model.count_parameters() == 4 * 8 + 8 + 8 + 8 + 8 * 3 + 3
+    for p in model.parameters():
+        assert np.shares_memory(p.value, flat.value) and np.shares_memory(p.grad, flat.grad)
+        assert p.value.ctypes.data % 64 == 0, f"{p.name} is not 64-byte aligned"
     flat.value[:] = 7.0
     assert np.all(model.layers[0].weight.value == 7.0)
 
@@ -153,6 +156,30 @@ def test_summary_lists_layers_shapes_and_counts():
     text = mlp().summary()
     assert "Dense(units=8)" in text and "(None, 8)" in text and "40" in text
     assert "83 parameters (float32), input shape (None, 4)" in text
+
+
+def test_padding_between_parameters_stays_zero_through_training():
+    model = mlp()
+    train_steps(model, steps=20)
+    (flat,) = model.flat_parameters()
+    used = np.zeros(flat.size, dtype=bool)
+    base = flat.value.ctypes.data
+    for p in model.parameters():
+        start = (p.value.ctypes.data - base) // flat.value.itemsize
+        used[start : start + p.size] = True
+    assert not used.all(), "this model has padding to check"
+    assert np.all(flat.value[~used] == 0) and np.all(flat.grad[~used] == 0)
+
+
+def test_backward_without_input_gradient_fills_the_same_parameter_gradients():
+    x = np.random.default_rng(1).normal(size=(5, 4))
+    grads = []
+    for input_grad in (True, False):
+        model = mlp(seed=3)
+        returned = model.backward(np.ones((5, 3), np.float32) * model.forward(x, training=False), input_grad)
+        assert (returned is None) != input_grad
+        grads.append(model.flat_parameters()[0].grad.copy())
+    assert np.array_equal(*grads)
 
 
 def test_xor_is_learned_to_full_accuracy():

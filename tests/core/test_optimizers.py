@@ -27,8 +27,11 @@ GOLDEN = [
 ]
 
 
+@pytest.mark.parametrize("kernels", ["compiled", "numpy"])
 @pytest.mark.parametrize(("make", "after_one", "after_two"), GOLDEN)
-def test_two_steps_match_the_update_rule_by_hand(make, after_one, after_two):
+def test_two_steps_match_the_update_rule_by_hand(make, after_one, after_two, kernels, monkeypatch):
+    if kernels == "numpy":
+        monkeypatch.setenv("FRAMEWORK_DISABLE_KERNELS", "1")
     optimizer = make()
     p = Parameter("w", (1,), None, np.array([1.0]), np.array([0.5]))
     optimizer.step([p])
