@@ -53,6 +53,7 @@ def construct(cls, arguments: Mapping, path: str, **fixed):
 
 def instantiate(plugins: Plugins, kind: str, node, path: str, **fixed):
     """Build a registered component from ``{"name": ..., **arguments}`` (or a bare name)."""
+    name_path = path if isinstance(node, str) else f"{path}.name"
     if isinstance(node, str):
         node = {"name": node}
     if not isinstance(node, Mapping) or "name" not in node:
@@ -64,7 +65,7 @@ def instantiate(plugins: Plugins, kind: str, node, path: str, **fixed):
     try:
         cls = plugins.get(kind, node["name"])
     except UnknownNameError as exc:
-        raise ConfigError(f"{path}.name={node['name']!r}: {exc}") from exc
+        raise ConfigError(f"{name_path}={node['name']!r}: {exc}") from exc
     return construct(cls, _resolve_initializers(plugins, arguments, path), path, **fixed)
 
 
@@ -94,8 +95,9 @@ def layer_nodes(model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]
     if not isinstance(hidden, list) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
         raise ConfigError(f"model.hidden={hidden!r}: expected a list of positive layer widths, e.g. [64, 32]")
     activation = model_cfg.get("activation", "relu")
-    activation_node = dict(activation) if isinstance(activation, Mapping) else {"name": activation}
-    init = model_cfg.get("init") or ACTIVATION_INIT.get(activation_node.get("name"), "glorot_uniform")
+    activation_node = dict(activation) if isinstance(activation, Mapping) else activation
+    activation_name = activation_node.get("name") if isinstance(activation_node, Mapping) else activation_node
+    init = model_cfg.get("init") or ACTIVATION_INIT.get(activation_name, "glorot_uniform")
     dropout = model_cfg.get("dropout", 0.0)
     nodes = []
     for width in hidden:
@@ -126,6 +128,8 @@ def build_model(
     plugins: Plugins, model_cfg: Mapping, input_shape, output_units: int, data_name: str, rng, loss=None
 ) -> Sequential:
     nodes = layer_nodes(model_cfg, output_units)
+    if model_cfg.get("type", "mlp") == "mlp" and model_cfg.get("init"):
+        instantiate(plugins, "initializer", model_cfg["init"], "model.init")
     layers = [instantiate(plugins, "layer", node, path) for path, node in nodes]
     model = construct(Sequential, {"dtype": model_cfg.get("dtype", "float32")}, "model", layers=layers)
     try:

@@ -5,6 +5,7 @@ from framework.core.errors import (
     FileFormatError,
     FrameworkError,
     InvalidValueError,
+    MissingFileError,
     NotBuiltError,
     ShapeError,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "Identity",
     "Initializer",
     "InvalidValueError",
+    "MissingFileError",
     "Layer",
     "LeakyReLU",
     "LecunNormal",

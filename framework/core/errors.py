@@ -26,3 +26,7 @@ class NotBuiltError(FrameworkError, RuntimeError):
 
 class FileFormatError(FrameworkError, ValueError):
     """A file is truncated, corrupt or not of the expected format."""
+
+
+class MissingFileError(FrameworkError, FileNotFoundError):
+    """A file the run needs is not there; the message says where to put it."""

@@ -46,7 +46,7 @@ class Dense(Layer):
     def backward(self, grad):
         np.matmul(self.x.T, grad, out=self.weight.grad)
         if self.bias is not None:
-            np.sum(grad, axis=0, out=self.bias.grad)
+            np.add.reduce(grad, axis=0, out=self.bias.grad)
         return grad @ self.weight.value.T if self.input_grad else None
 
     def get_config(self):

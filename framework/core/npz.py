@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError
+from framework.core.errors import FileFormatError, MissingFileError
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
@@ -43,7 +43,7 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory, without pickle."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise FileFormatError(
             f"{path}: truncated or corrupt .npz file (no zip archive found); restore it or use another copy"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError, InvalidValueError
+from framework.core.errors import FileFormatError, InvalidValueError, MissingFileError
 from framework.core.npz import load_npz
 from framework.core.validation import check_positive_int
 from framework.data.base import Dataset, RawData, check_fraction, check_task
@@ -170,7 +170,7 @@ class NumericTable:
 def read_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTable:
     """Parse a CSV of numbers into a float64 array, naming line, column and cell of any bad one."""
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file; check the path option")
+        raise MissingFileError(f"{path}: no such file; check the path option")
     rows = []
     columns = None
     with open(path, newline="", encoding="utf-8-sig") as handle:

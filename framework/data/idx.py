@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError
+from framework.core.errors import FileFormatError, MissingFileError
 
 #: IDX type code -> big-endian NumPy dtype.
 IDX_DTYPES = {
@@ -78,7 +78,7 @@ def read_idx(path, *, expect_ndim: int | None = None) -> np.ndarray:
 
 def _file_bytes(path: Path) -> bytes:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+        raise MissingFileError(f"{path}: no such file")
     data = path.read_bytes()
     if not data.startswith(GZIP_MAGIC):
         return data

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from framework.core.errors import FileFormatError, InvalidValueError
+from framework.core.errors import FileFormatError, InvalidValueError, MissingFileError
 from framework.data.base import Dataset, RawData, check_bool
 from framework.data.download import DATA_DIR_ENV, Fetch, data_directory, download_file, urllib_fetch, verify_md5
 from framework.data.idx import read_idx
@@ -158,7 +158,7 @@ class IdxImageDataset(Dataset):
                     failures.append(str(exc))
             missing = [entry for entry in missing if entry not in downloaded]
         if missing:
-            raise FileNotFoundError(self._missing_message(directory, missing, failures))
+            raise MissingFileError(self._missing_message(directory, missing, failures))
         if self.verify_checksum:
             for entry, path in found.items():
                 if entry not in downloaded and path.name == entry.filename:

@@ -17,7 +17,6 @@ import numpy as np
 import framework
 from framework import hookspecs
 from framework.core.errors import InvalidValueError, ShapeError
-from framework.core.kernels import flush_denormals
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, confusion_matrix
 from framework.core.model import Sequential
@@ -151,7 +150,7 @@ class Trainer:
         self.should_stop = False
         if resume_from is not None:
             self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
-        with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt, flush_denormals():
+        with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
             try:
                 self.hook.framework_fit_start(trainer=self)
                 start = len(self.history) + 1

@@ -1,0 +1,211 @@
+"""The benchmark harness: ``python benchmarks/run.py [--rounds 5] [--quick]``.
+
+Runs every contender on every configuration, one fresh process per measurement,
+interleaved: each round visits all (configuration, contender) pairs in a new
+random order, so slow drifts of a noisy machine hit everyone alike. Reports the
+median and min-max of per-epoch seconds (the first epoch of each process is a
+warm-up and is dropped), peak memory, and the ratios the performance targets are
+stated in. Writes everything to ``benchmarks/results/latest.json``. It measures;
+it does not pass or fail.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MODEL = {"hidden": [256, 128], "lr": 0.001, "optimizer": "adam", "dtype": "float32", "batch": 128}
+
+CONFIGS = {
+    "b128": {**MODEL},
+    "b128-float64": {**MODEL, "dtype": "float64"},
+    "b32": {**MODEL, "batch": 32},
+    "b1024": {**MODEL, "batch": 1024},
+    "nb000-sgd": {**MODEL, "hidden": [16, 16], "optimizer": "sgd", "lr": 0.1},
+    "forward-b1024": {**MODEL, "batch": 1024},
+}
+
+TORCH = importlib.util.find_spec("torch") is not None
+
+
+def contenders_for(config_name: str, tracking: bool) -> list[str]:
+    if config_name.startswith("forward"):
+        return ["forward-framework", *(["forward-torch"] if TORCH else [])]
+    names = ["framework", "numpy", *(["torch", "torch-fused"] if TORCH else [])]
+    if config_name == "b128":
+        names.append("matmul-floor")
+        if tracking:
+            names.append("framework+mlflow")
+    return names
+
+
+def measure(contender: str, config: dict, epochs: int) -> dict:
+    command = [sys.executable, str(HERE / "worker.py"), contender, json.dumps(config), str(epochs)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{contender} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def sweep_seconds(parallel: bool, samples: int, epochs: int, directory: Path) -> float:
+    """Wall time of a two-job sweep of the benchmark model through the command line."""
+    data = directory / "data.npz"
+    if not data.exists():
+        sys.path.insert(0, str(HERE))
+        import numpy as np
+        from contenders import synthetic_mnist
+
+        x, y = synthetic_mnist(samples, np.float32)
+        np.savez(data, x=x, y=y)
+    launcher = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"] if parallel else []
+    command = [
+        sys.executable,
+        "-m",
+        "framework.train",
+        "-m",
+        *launcher,
+        "seed=1,2",
+        "data=npz",
+        f"data.path={data}",
+        "data.scale=false",
+        "model.hidden=[256,128]",
+        "trainer.batch_size=128",
+        f"trainer.epochs={epochs}",
+        "callbacks=none",
+        "logger=none",
+        f"hydra.sweep.dir={directory / ('parallel' if parallel else 'sequential')}",
+    ]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True, cwd=directory)
+    return time.perf_counter() - started
+
+
+def summarize(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per process; the first is a warm-up")
+    parser.add_argument("--samples", type=int, default=60000)
+    parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
+    parser.add_argument("--no-sweep", action="store_true", help="skip the parallel-vs-sequential sweep")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 6,000 samples, 1 round, 2 epochs")
+    parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.epochs, args.samples = 1, 2, 6000
+    tracking = _mlflow_logger_available()
+
+    pairs = [(name, contender) for name in args.configs for contender in contenders_for(name, tracking)]
+    samples: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
+    memory: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
+    order = random.Random(0)
+    for round_index in range(args.rounds):
+        order.shuffle(pairs)
+        for name, contender in pairs:
+            config = {**CONFIGS[name], "samples": args.samples}
+            result = measure(contender, config, args.epochs)
+            samples[(name, contender)] += result["values"][1:]
+            memory[(name, contender)].append(result["peak_rss_mb"])
+            print(
+                f"round {round_index + 1}/{args.rounds}  {name:14s} {contender:18s} {result['values'][1:]}", flush=True
+            )
+
+    table = {
+        f"{name}/{contender}": {**summarize(values), "peak_rss_mb": statistics.median(memory[(name, contender)])}
+        for (name, contender), values in sorted(samples.items())
+    }
+    sweep = {}
+    if not args.no_sweep:
+        with tempfile.TemporaryDirectory() as directory:
+            for parallel in [False, True] * args.rounds:
+                sweep.setdefault("parallel" if parallel else "sequential", []).append(
+                    sweep_seconds(parallel, args.samples, max(args.epochs - 1, 1), Path(directory))
+                )
+        sweep = {key: summarize(values) for key, values in sweep.items()}
+
+    ratios = compute_ratios(table, sweep)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "torch": TORCH},
+        "settings": vars(args) | {"output": str(args.output)},
+        "results": table,
+        "sweep": sweep,
+        "ratios": ratios,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print_report(table, sweep, ratios)
+    print(f"\nwritten to {args.output}")
+
+
+def compute_ratios(table: dict, sweep: dict) -> dict:
+    def median(key):
+        return table[key]["median"] if key in table else None
+
+    def ratio(numerator, denominator, target, comparison="<="):
+        a, b = median(numerator), median(denominator)
+        if a is None or b is None:
+            return None
+        return {"value": a / b, "target": f"{comparison} {target}", "of": f"{numerator} / {denominator}"}
+
+    ratios = {
+        "framework/numpy b128": ratio("b128/framework", "b128/numpy", 1.0),
+        "framework/numpy b32": ratio("b32/framework", "b32/numpy", 1.1),
+        "framework/torch-fused b128": ratio("b128/framework", "b128/torch-fused", 0.8),
+        "framework/matmul-floor b128": ratio("b128/framework", "b128/matmul-floor", 2.0),
+        "tracking on/off b128": ratio("b128/framework+mlflow", "b128/framework", 1.02),
+        "framework/numpy b1024": ratio("b1024/framework", "b1024/numpy", None),
+        "framework/numpy float64": ratio("b128-float64/framework", "b128-float64/numpy", None),
+        "framework/numpy nb000-sgd": ratio("nb000-sgd/framework", "nb000-sgd/numpy", None),
+    }
+    if "b128/framework" in table and "b128/numpy" in table:
+        ratios["peak memory framework/numpy b128"] = {
+            "value": table["b128/framework"]["peak_rss_mb"] / table["b128/numpy"]["peak_rss_mb"],
+            "target": "<= 1.3",
+            "of": "peak RSS of b128/framework / b128/numpy",
+        }
+    if sweep:
+        ratios["sweep sequential/parallel"] = {
+            "value": sweep["sequential"]["median"] / sweep["parallel"]["median"],
+            "target": ">= 1.7",
+            "of": "two-job sweep wall time, sequential / joblib n_jobs=2",
+        }
+    return {key: value for key, value in ratios.items() if value is not None}
+
+
+def print_report(table: dict, sweep: dict, ratios: dict) -> None:
+    print(f"\n{'measurement':36s} {'median':>9s} {'min':>9s} {'max':>9s} {'n':>3s} {'peak MB':>8s}")
+    for key, row in table.items():
+        unit = " samples/s" if key.startswith("forward") else ""
+        print(
+            f"{key:36s} {row['median']:9.3f} {row['min']:9.3f} {row['max']:9.3f} {row['n']:3d} {row['peak_rss_mb']:8.0f}{unit}"
+        )
+    for key, row in sweep.items():
+        print(f"{'sweep/' + key:36s} {row['median']:9.3f} {row['min']:9.3f} {row['max']:9.3f} {row['n']:3d}")
+    print(f"\n{'ratio':36s} {'value':>7s}  target")
+    for key, row in ratios.items():
+        target = row["target"] if "None" not in row["target"] else "(reported)"
+        print(f"{key:36s} {row['value']:7.3f}  {target}")
+
+
+def _mlflow_logger_available() -> bool:
+    try:
+        from framework.plugins import default_plugins
+
+        return "mlflow" in default_plugins().registry("callback")
+    except Exception:
+        return False
+
+
+if __name__ == "__main__":
+    main()
