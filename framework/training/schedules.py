@@ -7,8 +7,14 @@ import math
 from typing import ClassVar
 
 from framework.core.describe import describe
-from framework.core.errors import InvalidValueError
 from framework.core.validation import check_number, check_positive_int
+from framework.training.monitoring import (
+    check_choice,
+    check_monitor,
+    check_non_negative_int,
+    is_improvement,
+    monitored_value,
+)
 
 
 class Schedule:
@@ -96,9 +102,9 @@ class CosineWithWarmup(Schedule):
 
 
 class ReduceOnPlateau(Schedule):
-    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
-    more than ``min_delta`` for ``patience`` epochs, then wait ``cooldown`` epochs;
-    never below ``min_lr``."""
+    """Multiply the learning rate by ``factor`` once ``monitor`` has gone ``patience``
+    epochs without improving by more than ``min_delta`` (the same count as early
+    stopping's), then wait ``cooldown`` epochs; never below ``min_lr``."""
 
     name = "reduce_on_plateau"
 
@@ -112,38 +118,28 @@ class ReduceOnPlateau(Schedule):
         cooldown: int = 0,
         min_lr: float = 0.0,
     ):
-        if mode not in ("min", "max"):
-            raise InvalidValueError(f"reduce_on_plateau schedule: mode must be 'min' or 'max', got {mode!r}", "mode")
-        self.monitor, self.mode = monitor, mode
-        self.factor = check_number(
-            "reduce_on_plateau schedule", "factor", factor, low=0, high=1, low_open=True, high_open=True
-        )
-        self.patience = int(check_number("reduce_on_plateau schedule", "patience", patience, low=0))
-        self.min_delta = check_number("reduce_on_plateau schedule", "min_delta", min_delta, low=0)
-        self.cooldown = int(check_number("reduce_on_plateau schedule", "cooldown", cooldown, low=0))
-        self.min_lr = check_number("reduce_on_plateau schedule", "min_lr", min_lr, low=0)
+        owner = "reduce_on_plateau schedule"
+        self.monitor = check_monitor(owner, monitor)
+        self.mode = check_choice(owner, "mode", mode, ("min", "max"))
+        self.factor = check_number(owner, "factor", factor, low=0, high=1, low_open=True, high_open=True)
+        self.patience = check_non_negative_int(owner, "patience", patience)
+        self.min_delta = check_number(owner, "min_delta", min_delta, low=0)
+        self.cooldown = check_non_negative_int(owner, "cooldown", cooldown)
+        self.min_lr = check_number(owner, "min_lr", min_lr, low=0)
         self.scale, self.best, self.wait, self.cooling = 1.0, None, 0, 0
 
     def value(self, epoch, base_lr, total_epochs):
         return max(base_lr * self.scale, self.min_lr)
 
     def observe(self, epoch, logs):
-        if self.monitor not in logs:
-            raise InvalidValueError(
-                f"reduce_on_plateau schedule monitors {self.monitor!r}, which this run does not log; "
-                f"logged: {', '.join(sorted(logs))}"
-            )
-        current = logs[self.monitor]
-        improved = self.best is None or (
-            current < self.best - self.min_delta if self.mode == "min" else current > self.best + self.min_delta
-        )
-        if improved:
+        current = monitored_value("reduce_on_plateau schedule", self.monitor, logs)
+        if is_improvement(current, self.best, self.mode, self.min_delta):
             self.best, self.wait = current, 0
         elif self.cooling > 0:
             self.cooling -= 1
         else:
             self.wait += 1
-            if self.wait > self.patience:
+            if self.wait >= self.patience:
                 self.scale *= self.factor
                 self.wait, self.cooling = 0, self.cooldown
 

@@ -72,19 +72,21 @@ def test_reduce_on_plateau_reduces_after_patience_and_not_before():
     schedule = ReduceOnPlateau(monitor="score", factor=0.5, patience=2)
     scores = Inject(score=[1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.8])
     rates, _history = rates_per_batch(schedule, 7, scores)
-    # Epochs 3, 4 and 5 do not improve on epoch 2: the third of them exceeds patience=2.
-    assert per_epoch(rates, 7) == pytest.approx([0.1] * 5 + [0.05] * 2)
-    assert schedule.state_dict()["scale"] == 0.5
+    # Epochs 3 and 4 do not improve on epoch 2: after the second of them patience=2 is
+    # reached (as in early stopping), so epoch 5 runs at half the rate; 5 and 6 halve it again.
+    assert per_epoch(rates, 7) == pytest.approx([0.1] * 4 + [0.05] * 2 + [0.025])
+    assert schedule.state_dict()["scale"] == 0.25
 
 
 def test_reduce_on_plateau_keeps_the_rate_while_the_value_improves():
-    schedule = ReduceOnPlateau(monitor="score", factor=0.5, patience=1)
+    schedule = ReduceOnPlateau(monitor="score", factor=0.5, patience=2)
+    # single bad epochs (3 and 5) between improvements never reach patience=2
     rates, _ = rates_per_batch(schedule, 5, Inject(score=[1.0, 0.9, 0.95, 0.8, 0.85]))
     assert set(rates.values()) == {BASE}
 
 
 def test_reduce_on_plateau_on_a_value_that_is_not_logged_is_a_clear_error():
-    with pytest.raises(InvalidValueError, match=r"monitors 'val_loss'.*logged: accuracy, epoch, loss, lr, seconds"):
+    with pytest.raises(InvalidValueError, match=r"reduce_on_plateau schedule: monitor 'val_loss' is not among .*logged: accuracy, epoch, loss, lr, seconds"):
         rates_per_batch(ReduceOnPlateau(), 2)
 
 

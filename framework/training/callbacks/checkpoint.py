@@ -12,7 +12,8 @@ from framework.core.errors import InvalidValueError
 from framework.core.npz import atomic_write
 from framework.core.validation import check_bool
 from framework.training.callback import Callback
-from framework.training.callbacks._common import (
+from framework.training.interrupts import Interrupted
+from framework.training.monitoring import (
     MODES,
     check_choice,
     check_monitor,
@@ -21,7 +22,6 @@ from framework.training.callbacks._common import (
     monitored_value,
     resolve_mode,
 )
-from framework.training.interrupts import Interrupted
 
 LAST, BEST = "last.npz", "best.npz"
 EPOCH_FILE = re.compile(r"epoch-(\d{4,})\.npz")

@@ -4,7 +4,7 @@ import numpy as np
 
 from framework.core.validation import check_bool, check_number
 from framework.training.callback import Callback
-from framework.training.callbacks._common import (
+from framework.training.monitoring import (
     MODES,
     check_choice,
     check_monitor,

@@ -1,4 +1,4 @@
-"""Checks and the "monitor a logged value" logic shared by the built-in callbacks."""
+"""Watching a logged value (shared by callbacks and schedules), and the checks they share."""
 
 import math
 from numbers import Integral
