@@ -104,6 +104,13 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
     }
     full_batch = trainer_arguments.get("batch_size") == "full"
     construct(TrainerSettings, {**trainer_arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
+    # The logger runs after every other callback (at an interruption the checkpoint is
+    # written before the run is marked KILLED); a tracking server is checked before the data loads.
+    logger = build_logger(plugins, cfg)
+    if logger is not None:
+        if hasattr(logger, "preflight"):
+            logger.preflight()
+        callbacks.append(logger)
 
     rng = np.random.default_rng(seed)
     with ExitStack() as stack:
@@ -118,7 +125,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
             trainer_arguments["batch_size"] = len(data.x_train)
         units = _output_units(loss, data)
         model = build_model(plugins, model_cfg, data.input_shape, units, data.name, rng, loss)
-        manifest = {"config": cfg, "components": component_manifest(plugins, cfg, callbacks)}
+        manifest = {"config": cfg, "components": component_manifest(plugins, cfg, callbacks, logger)}
         trainer = Trainer(
             model,
             loss,
@@ -156,6 +163,8 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
     }
     log("result: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary.items()))
     log(f"outputs: {output_dir}")
+    for line in getattr(logger, "summary_lines", list)():
+        log(line)
     return RunResult(float(last[monitor]), monitor, history, output_dir, trainer, summary)
 
 
@@ -191,7 +200,15 @@ def build_callbacks(plugins: Plugins, cfg: Mapping, schedule) -> list:
     return callbacks
 
 
-def component_manifest(plugins: Plugins, cfg: Mapping, callbacks) -> dict:
+def build_logger(plugins: Plugins, cfg: Mapping):
+    """The experiment logger ``logger.name`` names (a registered callback), or None for ``none``."""
+    logger_cfg = _section(cfg, "logger")
+    if logger_cfg.get("name", "none") in ("none", None):
+        return None
+    return instantiate(plugins, "callback", logger_cfg, "logger")
+
+
+def component_manifest(plugins: Plugins, cfg: Mapping, callbacks, logger=None) -> dict:
     """Registry names of the run's components and the plugin distribution each comes from."""
     entries = {}
 
@@ -204,7 +221,10 @@ def component_manifest(plugins: Plugins, cfg: Mapping, callbacks) -> dict:
         if name:
             record(kind, name, key)
     for callback in callbacks:
-        record("callback", callback.name, f"callbacks.{callback.name}")
+        if callback is not logger:
+            record("callback", callback.name, f"callbacks.{callback.name}")
+    if logger is not None:
+        record("callback", logger.name, "logger")
     return entries
 
 

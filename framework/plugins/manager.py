@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "framework.builtin.schedules",
     "framework.builtin.callbacks",
     "framework.builtin.datasets",
+    "framework.builtin.tracking",
 )
 
 #: Registration hook -> registry kind (singular, as used in messages).

@@ -86,7 +86,10 @@ def test_reduce_on_plateau_keeps_the_rate_while_the_value_improves():
 
 
 def test_reduce_on_plateau_on_a_value_that_is_not_logged_is_a_clear_error():
-    with pytest.raises(InvalidValueError, match=r"reduce_on_plateau schedule: monitor 'val_loss' is not among .*logged: accuracy, epoch, loss, lr, seconds"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"reduce_on_plateau schedule: monitor 'val_loss' is not among .*logged: accuracy, epoch, loss, lr, seconds",
+    ):
         rates_per_batch(ReduceOnPlateau(), 2)
 
 

@@ -1,0 +1,30 @@
+"""Experiment tracking with MLflow (``logger=mlflow``); see ``docs/tracking.md``.
+
+- :class:`MLflowLogger`: the callback that records a run (params, per-epoch
+  metrics, tags, artifacts, the pyfunc model, its status).
+- :mod:`framework.tracking.sweep`: the Hydra callback that makes a multirun one
+  parent run with a child run per job and a summary.
+- ``python -m framework.tracking upload <spool>``: sends what an outage kept on disk.
+
+Importing this package does not import mlflow.
+"""
+
+from framework.tracking.logger import MLflowLogger
+from framework.tracking.params import config_params, flatten_config, is_secret_key
+from framework.tracking.store import (
+    TrackingError,
+    TrackingServerUnavailable,
+    check_server,
+    resolve_tracking_uri,
+)
+
+__all__ = [
+    "MLflowLogger",
+    "TrackingError",
+    "TrackingServerUnavailable",
+    "check_server",
+    "config_params",
+    "flatten_config",
+    "is_secret_key",
+    "resolve_tracking_uri",
+]

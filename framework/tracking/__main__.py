@@ -1,0 +1,70 @@
+"""``python -m framework.tracking upload <spool> [...]``: send what a run could not
+deliver to its tracking server (kept in ``<job output dir>/mlflow/spool.jsonl``).
+
+Records are sent in order; each is safe to send twice. What still cannot be
+sent stays in the spool, so the command can simply be run again. Exit status 0
+when every spool is empty afterwards, 1 otherwise, 2 on a usage error.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from framework.tracking.sender import Spool, replay
+from framework.tracking.store import TrackingError, check_server, is_http
+
+SPOOL_NAME = "spool.jsonl"
+
+
+def find_spool(path: Path) -> Path:
+    """A spool file, or the spool of a job output directory (``<dir>/mlflow/spool.jsonl``)."""
+    if path.is_dir():
+        for candidate in (path / "mlflow" / SPOOL_NAME, path / SPOOL_NAME):
+            if candidate.is_file():
+                return candidate
+        raise FileNotFoundError(f"{path}: no {SPOOL_NAME} in it (nor in {path / 'mlflow'})")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such spool file (nothing left to upload?)")
+    return path
+
+
+def upload(path, tracking_uri: str | None = None, out=print) -> int:
+    """Replay one spool; returns how many records are left in it."""
+    spool = Spool(find_spool(Path(path)))
+    records = spool.read()
+    if not records:
+        spool.replace([])
+        out(f"{spool.path}: nothing to upload")
+        return 0
+    uris = {tracking_uri} if tracking_uri else {record.get("tracking_uri") for record in records}
+    for uri in sorted(u for u in uris if u):
+        if is_http(uri):
+            check_server(uri)
+    sent, left = replay(spool, tracking_uri)
+    target = tracking_uri or ", ".join(sorted(u for u in uris if u))
+    if left:
+        out(f"{spool.path}: sent {sent} record(s) to {target}; {left} could not be sent yet and stay in the spool")
+    else:
+        out(f"{spool.path}: sent {sent} record(s) to {target}; nothing left, the spool is removed")
+    return left
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m framework.tracking", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("upload", help="send what an outage kept on disk to the tracking server")
+    up.add_argument("spools", nargs="+", type=Path, help="spool files or job output directories")
+    up.add_argument("--tracking-uri", help="send to this tracking URI instead of the one each record names")
+    args = parser.parse_args(argv)
+    left = 0
+    for path in args.spools:
+        try:
+            left += upload(path, args.tracking_uri)
+        except (FileNotFoundError, TrackingError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            left += 1
+    return 0 if left == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Files the logger uploads, written into the run's staging directory first (so
+they survive an outage and can be uploaded later): the redacted config and Hydra
+files, curves and confusion matrix as PNG, redacted checkpoint copies.
+
+Plots use matplotlib's object API with the Agg canvas: no pyplot, no change to
+the user's backend, no window."""
+
+import enum
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from framework.tracking.params import REDACTED, Redactor, is_secret_segment, redact_config
+
+SKIPPED_CURVES = ("epoch",)
+
+
+def write_yaml(data, path: Path) -> Path:
+    import yaml
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path | enum.Enum):
+        return str(value.name if isinstance(value, enum.Enum) else value)
+    return value
+
+
+def redact_yaml_file(source: Path, target: Path, redactor: Redactor) -> Path:
+    """A copy of a YAML file with secret keys' values (and secret ``key=value`` overrides) replaced."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        data = None
+    if data is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(redactor.text(source.read_text(encoding="utf-8")), encoding="utf-8")
+        return target
+    return write_yaml(_redact_tree(data, redactor), target)
+
+
+def _redact_tree(value, redactor: Redactor):
+    if isinstance(value, dict):
+        return {k: (REDACTED if is_secret_segment(str(k)) else _redact_tree(v, redactor)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, redactor) for v in value]
+    if isinstance(value, str):
+        return redactor.override(value) if "=" in value else redactor.text(value)
+    return value
+
+
+def hydra_files(output_dir: Path | None, staging: Path, redactor: Redactor) -> Path | None:
+    """Redacted copies of ``<output_dir>/.hydra/*.yaml`` in ``staging/hydra``."""
+    if output_dir is None or not (Path(output_dir) / ".hydra").is_dir():
+        return None
+    target = staging / "hydra"
+    for source in sorted((Path(output_dir) / ".hydra").glob("*.yaml")):
+        redact_yaml_file(source, target / source.name, redactor)
+    return target if target.is_dir() else None
+
+
+def redacted_checkpoint(source: Path, target: Path, redactor: Redactor) -> Path:
+    """A copy of a checkpoint whose manifest has its config's secrets replaced (arrays unchanged)."""
+    from framework.core.npz import load_npz, save_npz
+
+    arrays = load_npz(source)
+    if "manifest" in arrays:
+        manifest = json.loads(str(arrays["manifest"]))
+        if "config" in manifest:
+            manifest["config"] = redact_config(manifest["config"])
+        arrays["manifest"] = np.array(redactor.text(json.dumps(manifest)))
+    return save_npz(target, arrays)
+
+
+def copy_checkpoints(directory: Path, staging: Path, redactor: Redactor, needs_redaction: bool) -> list[Path]:
+    """The checkpoint files of ``directory`` copied (redacted when the config has secrets) into ``staging``."""
+    staging.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for source in sorted(Path(directory).glob("*.npz")):
+        target = staging / source.name
+        if needs_redaction:
+            redacted_checkpoint(source, target, redactor)
+        else:
+            shutil.copyfile(source, target)
+        copies.append(target)
+    return copies
+
+
+def _figure(width=6.4, height=4.0):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _integer_epochs(axes) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _finite(values) -> bool:
+    return any(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
+    """One PNG per quantity: ``loss.png`` (training and validation), one per metric, ``lr.png``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keys: dict[str, None] = {}
+    for record in epochs:
+        keys.update(dict.fromkeys(k for k, v in record.items() if isinstance(v, int | float)))
+    steps = [record.get("epoch", index + 1) for index, record in enumerate(epochs)]
+    written = []
+    for key in keys:
+        if key in SKIPPED_CURVES or key.startswith("val_") or key == "seconds":
+            continue
+        series = [(key, "training")] if key != "lr" else [(key, "learning rate")]
+        if f"val_{key}" in keys:
+            series.append((f"val_{key}", "validation"))
+        values = {name: [record.get(name, float("nan")) for record in epochs] for name, _ in series}
+        if not any(_finite(v) for v in values.values()):
+            continue
+        figure = _figure()
+        axes = figure.add_subplot()
+        for name, label in series:
+            axes.plot(steps, values[name], marker="o", markersize=3, label=label)
+        _integer_epochs(axes)
+        axes.set_ylabel(key)
+        axes.set_title(key if key != "lr" else "learning rate")
+        axes.grid(alpha=0.3)
+        axes.legend()
+        figure.tight_layout()
+        path = directory / f"{key}.png"
+        figure.savefig(path)
+        written.append(path)
+    for key in keys:  # validation-only values (added by callbacks) get their own plot
+        if key.startswith("val_") and key[4:] not in keys and _finite([r.get(key) for r in epochs]):
+            figure = _figure()
+            axes = figure.add_subplot()
+            axes.plot(steps, [r.get(key, float("nan")) for r in epochs], marker="o", markersize=3)
+            _integer_epochs(axes)
+            axes.set_title(key)
+            axes.grid(alpha=0.3)
+            figure.tight_layout()
+            path = directory / f"{key}.png"
+            figure.savefig(path)
+            written.append(path)
+    return written
+
+
+def confusion_matrix_plot(matrix, path: Path, title: str = "confusion matrix (test split)") -> Path:
+    matrix = np.asarray(matrix)
+    classes = matrix.shape[0]
+    size = min(10.0, 2.5 + 0.5 * classes)
+    figure = _figure(size + 1, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    axes.set_xticks(range(classes))
+    axes.set_yticks(range(classes))
+    if classes <= 30:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for i in range(classes):
+            for j in range(classes):
+                color = "white" if matrix[i, j] > threshold else "black"
+                axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=color, fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path
+
+
+def confusion_matrix_csv(matrix, path: Path) -> Path:
+    matrix = np.asarray(matrix)
+    header = "true\\predicted," + ",".join(str(j) for j in range(matrix.shape[1]))
+    rows = [f"{i}," + ",".join(str(int(v)) for v in row) for i, row in enumerate(matrix)]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None, path: Path) -> Path:
+    """Left: the monitored value per epoch for every child; right: each child's final value."""
+    figure = _figure(12, 4.8)
+    curves, bars = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    names, finals, colors = [], [], []
+    for child in children:
+        history = child.get("history") or []
+        if history:
+            steps, values = zip(*history)
+            width = 2.5 if child["run_id"] == best_run_id else 1.2
+            curves.plot(steps, values, marker="o", markersize=3, linewidth=width, label=child["name"])
+        final = child.get("final")
+        if final is not None and math.isfinite(final):
+            names.append(child["name"])
+            finals.append(final)
+            colors.append("tab:orange" if child["run_id"] == best_run_id else "tab:blue")
+    _integer_epochs(curves)
+    curves.set_ylabel(monitor)
+    curves.set_title(f"{monitor} per epoch")
+    curves.grid(alpha=0.3)
+    if len(children) <= 12:
+        curves.legend(fontsize=7)
+    positions = range(len(names))
+    bars.barh(list(positions), finals, color=colors)
+    bars.set_yticks(list(positions))
+    bars.set_yticklabels([name if len(name) <= 40 else name[:37] + "..." for name in names], fontsize=7)
+    bars.invert_yaxis()
+    bars.set_xlabel(f"final {monitor}")
+    bars.set_title("final value per run (best in orange)")
+    bars.grid(alpha=0.3, axis="x")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    return path

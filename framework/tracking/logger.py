@@ -1,0 +1,515 @@
+"""The MLflow logger: a callback on the trainer's lifecycle hooks.
+
+``fit_start`` opens the store and experiment, starts a run (or, resuming from a
+checkpoint, reattaches to the run the checkpoint names) and records
+``{"tracking": {"run_id", "tracking_uri", "experiment_id"}}`` in the trainer's
+manifest, so every checkpoint carries it. Each epoch's values are logged with
+``step = epoch``; ``fit_end`` logs the test results, the artifacts and the
+pyfunc model and ends the run FINISHED; ``exception`` ends it FAILED (with the
+error's type and message as tags) or KILLED (Ctrl-C, SIGTERM).
+
+mlflow is imported inside the methods, never when this module is imported: a
+run with ``logger=none`` never loads it.
+"""
+
+import getpass
+import json
+import numbers
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from framework.core.errors import InvalidValueError
+from framework.core.validation import check_bool, check_number
+from framework.tracking.params import (
+    MAX_TAG_VALUE_LENGTH,
+    Redactor,
+    clean_key,
+    config_params,
+    redact_config,
+    truncate,
+)
+from framework.tracking.store import check_server, resolve_tracking_uri, run_url, ui_command
+from framework.training.callback import Callback
+
+#: Set by the sweep callback for the jobs of a multirun: JSON with the parent run and the swept keys.
+PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
+STAGING = "mlflow"
+SPOOL = "spool.jsonl"
+UPLOAD_COMMAND = "python -m framework.tracking upload"
+STALE_ON_RESUME = ("error_type", "error_message", "resume_checkpoint")
+
+
+def _check_optional_str(owner, name, value):
+    if value is not None and not isinstance(value, str):
+        raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
+    return value
+
+
+def _hydra():
+    """Hydra's config of the running job, or None outside a Hydra job."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return HydraConfig.get() if HydraConfig.initialized() else None
+    except Exception:  # pragma: no cover - hydra is a dependency
+        return None
+
+
+def override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def git_commit(directory) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None
+
+
+def command_line() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(os.path.join("framework", "train.py")):
+        return shlex.join(["python", "-m", "framework.train", *argv[1:]])
+    return shlex.join(argv) if argv else ""
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+class MLflowLogger(Callback):
+    """Tracks a run in MLflow (see the module docstring and ``docs/tracking.md``).
+
+    ``tracking_uri`` null means ``$MLFLOW_TRACKING_URI``, else
+    ``sqlite:///<launch dir>/mlflow.db``. ``output_dir`` is where the logger stages
+    files and keeps its spool (``<output_dir>/mlflow/``; a temporary directory when null).
+    ``flush_every_seconds``: metrics are sent by a background thread at most this
+    often (0: after every epoch). ``connect_timeout``: seconds per try when checking
+    that a tracking server answers at the start.
+    """
+
+    name = "mlflow"
+
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment_name: str = "framework",
+        run_name: str | None = None,
+        tags: dict | None = None,
+        log_model: bool = True,
+        log_checkpoints: bool = True,
+        log_plots: bool = True,
+        flush_every_seconds: float = 5.0,
+        connect_timeout: float = 5.0,
+        output_dir: str | None = None,
+        launch_dir: str | None = None,
+    ):
+        owner = "mlflow logger"
+        self.tracking_uri = _check_optional_str(owner, "tracking_uri", tracking_uri)
+        if not isinstance(experiment_name, str) or not experiment_name.strip():
+            raise InvalidValueError(
+                f"{owner}: experiment_name must be a non-empty string, got {experiment_name!r}", "experiment_name"
+            )
+        self.experiment_name = experiment_name
+        self.run_name = _check_optional_str(owner, "run_name", run_name)
+        if tags is not None and not isinstance(tags, dict):
+            raise InvalidValueError(f"{owner}: tags must be a mapping of tag names to values, got {tags!r}", "tags")
+        self.tags = dict(tags or {})
+        self.log_model = check_bool(owner, "log_model", log_model)
+        self.log_checkpoints = check_bool(owner, "log_checkpoints", log_checkpoints)
+        self.log_plots = check_bool(owner, "log_plots", log_plots)
+        self.flush_every_seconds = check_number(owner, "flush_every_seconds", flush_every_seconds, low=0)
+        self.connect_timeout = check_number(owner, "connect_timeout", connect_timeout, low=0, low_open=True)
+        self.output_dir = _check_optional_str(owner, "output_dir", None if output_dir is None else str(output_dir))
+        self.launch_dir = _check_optional_str(owner, "launch_dir", None if launch_dir is None else str(launch_dir))
+        self._reset()
+
+    def _reset(self) -> None:
+        self.uri: str | None = None
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.resumed = False
+        self.status: str | None = None
+        self.sender = None
+        self.staging: Path | None = None
+        self.redactor = Redactor()
+        self._pending = None
+        self._has_secrets = False
+        self._closed = False
+        self._messages: list[str] = []
+
+    def get_config(self) -> dict:
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "run_name": self.run_name,
+            "tags": dict(self.tags),
+            "log_model": self.log_model,
+            "log_checkpoints": self.log_checkpoints,
+            "log_plots": self.log_plots,
+            "flush_every_seconds": self.flush_every_seconds,
+            "connect_timeout": self.connect_timeout,
+            "output_dir": self.output_dir,
+            "launch_dir": self.launch_dir,
+        }
+
+    # -- before training -------------------------------------------------------------
+
+    def preflight(self) -> str:
+        """Resolve the tracking URI and, for a server, check it answers (fails in seconds
+        with :class:`~framework.tracking.store.TrackingServerUnavailable`). No mlflow import."""
+        if self.uri is None:
+            uri = resolve_tracking_uri(self.tracking_uri, self.launch_dir)
+            check_server(uri, timeout=self.connect_timeout)
+            self.uri = uri
+        return self.uri
+
+    # -- hooks -----------------------------------------------------------------------
+
+    def framework_fit_start(self, trainer):
+        from framework.tracking.sender import Sender, Spool
+        from framework.tracking.store import open_experiment
+
+        if self.sender is not None:  # a second fit with the same logger: a new run
+            self._reset()
+        uri = self.preflight()
+        client, self.experiment_id = open_experiment(uri, self.experiment_name)
+        config = trainer.manifest.get("config") or {}
+        self.redactor = Redactor.from_config(config)
+        self._has_secrets = bool(self.redactor.secrets) or redact_config(config) != config
+        self.staging = self._staging_dir()
+        run = self._reattach(client, trainer)
+        parent = self._parent()
+        tags = self._tags(trainer, config, parent)
+        if run is None:
+            run = client.create_run(
+                self.experiment_id,
+                run_name=self._run_name(parent),
+                tags={k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()},
+            )
+            tags = {}
+        self.run_id = run.info.run_id
+        trainer.manifest["tracking"] = {
+            "run_id": self.run_id,
+            "tracking_uri": uri,
+            "experiment_id": self.experiment_id,
+        }
+        self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
+        params = config_params(config)
+        if self.resumed:
+            logged = run.data.params
+            changed = {k: [logged[k], v] for k, v in params.items() if k in logged and logged[k] != v}
+            params = {k: v for k, v in params.items() if k not in logged}
+            if changed:  # params cannot change in MLflow; say what the resumed part ran with
+                tags["resume_changed_params"] = json.dumps(changed)
+            tags["resumed_from"] = str(trainer.manifest.get("config", {}).get("trainer", {}).get("resume") or "")
+            tags["resume_count"] = str(int(run.data.tags.get("resume_count", "0")) + 1)
+        self._put_batch(params=params, tags=tags)
+        if len(trainer.history):  # a resume: epochs the store does not have yet (e.g. lost to a crash)
+            known = self._known_steps(client) if self.resumed else set()
+            for record in trainer.history.epochs:
+                if record.get("epoch") not in known:
+                    self._log_epoch(record.get("epoch"), record, time.time())
+
+    def framework_epoch_start(self, trainer, epoch):
+        self._materialize()
+
+    def framework_epoch_end(self, trainer, epoch, logs):
+        # Logged when the next epoch starts (or at the end), so values that later
+        # epoch_end hooks add to ``logs`` are logged too.
+        self._materialize()
+        self._pending = (epoch, logs, time.time())
+
+    def framework_fit_end(self, trainer, history):
+        if self.sender is None or self._closed:
+            return
+        self._materialize()
+        test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix" and _is_number(v)}
+        now = int(time.time() * 1000)
+        step = len(history)
+        self._put_batch(
+            metrics=[[clean_key(k), float(v), now, step] for k, v in test.items()],
+            tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)},
+        )
+        self._artifacts(trainer, history)
+        if self.log_model:
+            try:
+                from framework.tracking.pyfunc import write_model_files
+
+                model_dir = write_model_files(trainer.model, self.staging / "model")
+                self._put({"op": "log_model", "model_dir": str(model_dir), "name": "model"})
+            except Exception as exc:  # the run's metrics and status matter more than the model
+                self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
+        self._finish("FINISHED", timeout=None)
+
+    def framework_exception(self, trainer, error):
+        if self.sender is None:
+            return
+        if self._closed:  # interrupted while finishing: do not wait any longer
+            self.sender.close(timeout=5)
+            self._report()
+            return
+        from framework.training.interrupts import Interrupted
+
+        self._materialize()
+        killed = isinstance(error, Interrupted | KeyboardInterrupt)
+        tags = {
+            "error_type": type(error).__name__,
+            "error_message": truncate(self.redactor.text(str(error)) or type(error).__name__, MAX_TAG_VALUE_LENGTH),
+            "stop_reason": "interrupted" if killed else "failed",
+            "epochs_completed": str(len(trainer.history)),
+        }
+        checkpoint = getattr(error, "checkpoint", None)
+        if killed and checkpoint:
+            tags["resume_checkpoint"] = str(checkpoint)
+        self._put_batch(tags=tags)
+        try:
+            from framework.training.trainer import save_run_arrays
+
+            arrays = self.staging / "arrays"
+            arrays.mkdir(parents=True, exist_ok=True)
+            _, history_file = save_run_arrays(trainer, arrays)
+            self._put_artifact(history_file)
+            if killed and checkpoint and self.log_checkpoints and Path(checkpoint).is_file():
+                self._put_artifact(self._checkpoint_copy(Path(checkpoint)), "checkpoints")
+        except Exception as exc:  # the error being reported matters more
+            self._messages.append(f"could not stage the artifacts: {exc}")
+        self._finish("KILLED" if killed else "FAILED", timeout=15)
+
+    # -- what run.py prints -----------------------------------------------------------
+
+    def summary_lines(self) -> list[str]:
+        """Where the run was tracked, how to open it, and anything left to upload."""
+        if self.run_id is None:
+            return []
+        lines = [
+            f"mlflow: run {self.run_id} ({self.status or 'RUNNING'}) in experiment {self.experiment_name!r} "
+            f"at {self.uri}",
+            f"mlflow: view it with `{ui_command(self.uri)}`, then {run_url(self.uri, self.experiment_id, self.run_id)}",
+        ]
+        return lines + [f"mlflow: {message}" for message in self._messages]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _staging_dir(self) -> Path:
+        if self.output_dir:
+            directory = Path(self.output_dir) / STAGING
+        else:
+            directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-"))
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def _reattach(self, client, trainer):
+        """The run the checkpoint we resume from was tracked in, when it is in this store."""
+        restored = (trainer.restored_manifest or {}).get("tracking") or {}
+        if not restored.get("run_id") or restored.get("tracking_uri") != self.uri:
+            return None
+        try:
+            run = client.get_run(restored["run_id"])
+        except Exception:
+            return None
+        if run.info.lifecycle_stage == "deleted":
+            return None
+        client.update_run(run.info.run_id, status="RUNNING")
+        for key in STALE_ON_RESUME:  # left by the interruption this run resumes from
+            if key in run.data.tags:
+                client.delete_tag(run.info.run_id, key)
+        self.resumed = True
+        return run
+
+    def _known_steps(self, client) -> set:
+        try:
+            return {metric.step for metric in client.get_metric_history(self.run_id, "loss")}
+        except Exception:
+            return set()
+
+    def _parent(self) -> dict | None:
+        raw = os.environ.get(PARENT_ENV)
+        if not raw:
+            return None
+        try:
+            parent = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+        if parent.get("tracking_uri") != self.uri or str(parent.get("experiment_id")) != str(self.experiment_id):
+            return None  # this job tracks elsewhere than its sweep: no link
+        return parent
+
+    def _run_name(self, parent) -> str | None:
+        if self.run_name:
+            return self.redactor.text(self.run_name)
+        hydra = _hydra()
+        overrides = list(hydra.overrides.task) if hydra is not None else []
+        keys = set((parent or {}).get("sweep_keys") or [])
+        if keys:
+            chosen = [o for o in overrides if override_key(o) in keys]
+        else:
+            chosen = [o for o in overrides if not override_key(o).startswith(("logger", "hydra"))]
+        name = ",".join(self.redactor.override(o) for o in chosen)
+        return name[:250] or None
+
+    def _tags(self, trainer, config, parent) -> dict:
+        import framework
+        from framework.plugins import default_plugins
+
+        tags = {
+            "framework_version": framework.__version__,
+            "mlflow.source.type": "LOCAL",
+            "mlflow.source.name": "framework.train"
+            if "framework.train" in command_line()
+            else (sys.argv[:1] or [""])[0],
+            "mlflow.user": _user(),
+            "command": self.redactor.text(command_line()),
+        }
+        try:
+            origins = default_plugins().origins
+        except Exception:
+            origins = {}
+        plugins = {name: f"{o.distribution} {o.version}".strip() for name, o in origins.items()}
+        tags["plugins"] = json.dumps(plugins)
+        for origin in origins.values():
+            tags[f"plugin.{clean_key(origin.distribution)}"] = origin.version or "-"
+        for label, entry in (trainer.manifest.get("components") or {}).items():
+            tags[f"component.{clean_key(label)}"] = (
+                f"{entry.get('name')} ({entry.get('distribution')} {entry.get('version')})"
+            )
+        commit = git_commit(self.launch_dir or Path.cwd())
+        if commit:
+            tags["mlflow.source.git.commit"] = commit
+            tags["git_commit"] = commit
+        if "seed" in config:
+            tags["seed"] = str(config["seed"])
+        hydra = _hydra()
+        if hydra is not None:
+            tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in hydra.overrides.task)
+            num = hydra.job.get("num")
+            if num is not None:
+                tags["job_num"] = str(num)
+        if self.output_dir:
+            tags["output_dir"] = str(self.output_dir)
+        if parent:
+            tags["mlflow.parentRunId"] = parent["run_id"]
+        tags.update({clean_key(k): self.redactor.text(str(v)) for k, v in self.tags.items()})
+        return tags
+
+    def _put(self, record: dict) -> None:
+        self.sender.put({"tracking_uri": self.uri, "run_id": self.run_id, **record})
+
+    def _put_batch(self, metrics=(), params=None, tags=None) -> None:
+        record = {"op": "log_batch"}
+        if metrics:
+            record["metrics"] = list(metrics)
+        if params:
+            record["params"] = [[k, v] for k, v in params.items()]
+        if tags:
+            record["tags"] = [[clean_key(k), truncate(str(v), MAX_TAG_VALUE_LENGTH)] for k, v in tags.items()]
+        if len(record) > 1:
+            self._put(record)
+
+    def _put_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self._put({"op": "log_artifact", "path": str(path), "artifact_path": artifact_path})
+
+    def _log_epoch(self, epoch, logs, timestamp) -> None:
+        if epoch is None:
+            return
+        ms = int(timestamp * 1000)
+        metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and _is_number(v)]
+        self._put_batch(metrics=metrics)
+
+    def _materialize(self) -> None:
+        if self._pending is not None:
+            epoch, logs, timestamp = self._pending
+            self._pending = None
+            self._log_epoch(epoch, logs, timestamp)
+
+    def _checkpoint_copy(self, path: Path) -> Path:
+        """The checkpoint itself, or a copy with the config's secrets redacted."""
+        if not self._has_secrets:
+            return path
+        from framework.tracking.artifacts import redacted_checkpoint
+
+        return redacted_checkpoint(path, self.staging / "checkpoints" / path.name, self.redactor)
+
+    def _artifacts(self, trainer, history) -> None:
+        from framework.tracking import artifacts
+        from framework.training.trainer import save_run_arrays
+
+        staging = self.staging
+        config = trainer.manifest.get("config") or {}
+        try:
+            self._put_artifact(
+                artifacts.write_yaml(redact_config(config), staging / "config" / "config.yaml"), "config"
+            )
+            hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), staging, self.redactor)
+            if hydra_dir is not None:
+                self._put_artifact(hydra_dir, "config/hydra")
+            arrays = staging / "arrays"
+            arrays.mkdir(parents=True, exist_ok=True)
+            for path in save_run_arrays(trainer, arrays):
+                self._put_artifact(path)
+            if self.log_checkpoints:
+                directory = _checkpoint_directory(trainer)
+                if directory is not None and any(directory.glob("*.npz")):
+                    if self._has_secrets:
+                        copies = artifacts.copy_checkpoints(directory, staging / "checkpoints", self.redactor, True)
+                        for path in copies:
+                            self._put_artifact(path, "checkpoints")
+                    else:
+                        for path in sorted(directory.glob("*.npz")):
+                            self._put_artifact(path, "checkpoints")
+            matrix = (history.test or {}).get("confusion_matrix")
+            if matrix is not None:
+                self._put_artifact(artifacts.confusion_matrix_csv(matrix, staging / "confusion_matrix.csv"))
+            if self.log_plots:
+                plots = artifacts.curve_plots(history.epochs, staging / "plots")
+                if matrix is not None:
+                    plots.append(artifacts.confusion_matrix_plot(matrix, staging / "plots" / "confusion_matrix.png"))
+                if plots:
+                    self._put_artifact(staging / "plots", "plots")
+        except Exception as exc:  # a failed plot must not lose the run's status or metrics
+            self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
+
+    def _finish(self, status: str, timeout: float | None) -> None:
+        self._put({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
+        self.status = status
+        self._closed = True
+        self.sender.close(timeout=timeout)
+        self._report()
+
+    def _report(self) -> None:
+        left = self.sender.pending_in_spool
+        if left:
+            spool = self.sender.spool.path
+            message = (
+                f"{left} record(s) could not be sent to {self.uri} and are kept in {spool}; "
+                f"when the server is back, upload them with: {UPLOAD_COMMAND} {spool}"
+            )
+            self._messages.append(message)
+            print(f"mlflow: {message}", file=sys.stderr, flush=True)
+        elif self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept
+
+
+def _checkpoint_directory(trainer) -> Path | None:
+    for callback in trainer.callbacks:
+        directory = getattr(callback, "directory", None)
+        if callback.name == "checkpoint" and directory:
+            return Path(directory)
+    return None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"

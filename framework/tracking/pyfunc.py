@@ -1,0 +1,142 @@
+"""The trained model as an MLflow pyfunc model.
+
+The logged model holds two artifacts: ``model.json`` (the model's
+``get_config()``: layers by registry name with their arguments, input shape and
+dtype) and ``weights.npz`` (its ``state_dict``). Loading rebuilds the model
+through the framework's registries, so layers from installed plugins work too,
+and loads the weights: ``mlflow.pyfunc.load_model(uri).predict(x)`` returns what
+``model.predict(x)`` returned. The framework (and any plugin whose layers the
+model uses) must be importable where the model is loaded, e.g.
+``mlflow models predict -m <uri> -i input.json --env-manager local``.
+
+Importing this module imports mlflow; the logger imports it only when it logs a model.
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import mlflow
+import mlflow.pyfunc
+import numpy as np
+
+from framework.core.npz import save_npz
+
+CONFIG_FILE, WEIGHTS_FILE = "model.json", "weights.npz"
+
+
+def write_model_files(model, directory) -> Path:
+    """``model.json`` and ``weights.npz`` for ``model`` in ``directory`` (no mlflow needed)."""
+    import framework
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"framework_version": framework.__version__, "model": model.get_config()}
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
+    save_npz(directory / WEIGHTS_FILE, model.state_dict())
+    return directory
+
+
+def build_model(config: dict):
+    """A built ``Sequential`` from ``model.get_config()``, layers made through the registries."""
+    from framework.builders import instantiate
+    from framework.core.model import Sequential
+    from framework.plugins import default_plugins
+
+    plugins = default_plugins()
+    layers = [
+        instantiate(plugins, "layer", dict(node), f"model.layers[{index}]")
+        for index, node in enumerate(config["layers"])
+    ]
+    return Sequential(
+        layers, input_shape=tuple(config["input_shape"]), rng=np.random.default_rng(0), dtype=config["dtype"]
+    )
+
+
+def load_model_files(directory):
+    directory = Path(directory)
+    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    model = build_model(config["model"])
+    model.load_weights(directory / WEIGHTS_FILE)
+    return model
+
+
+class FrameworkModel(mlflow.pyfunc.PythonModel):
+    """pyfunc wrapper: ``predict(x)`` is the framework model's evaluation-mode ``predict``."""
+
+    def load_context(self, context):
+        config = json.loads(Path(context.artifacts["model_config"]).read_text(encoding="utf-8"))
+        self.model = build_model(config["model"])
+        self.model.load_weights(context.artifacts["weights"])
+
+    def predict(self, context, model_input: np.ndarray, params=None):
+        if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
+            model_input = model_input.to_numpy()
+        x = np.asarray(model_input, dtype=self.model.dtype)
+        x = x.reshape(-1, *self.model.input_shape)
+        batch_size = int((params or {}).get("batch_size", 1024))
+        return self.model.predict(x, batch_size=batch_size)
+
+
+def model_metadata(config: dict) -> dict:
+    """Input and output shapes and dtype, recorded in the MLmodel file.
+
+    No MLflow signature is logged on purpose: a tensor signature makes MLflow refuse any
+    input whose dtype is not exactly the model's (float64 arrays, CSV input), while
+    ``predict`` converts inputs to the model's dtype itself."""
+    model = build_model(config["model"])
+    return {
+        "framework_version": config.get("framework_version", ""),
+        "input_shape": [-1, *model.input_shape],
+        "output_shape": [-1, *model.output_shape],
+        "dtype": model.dtype.name,
+        "layers": [layer["name"] for layer in config["model"]["layers"]],
+    }
+
+
+def requirements() -> list[str]:
+    import pluggy
+
+    return [f"mlflow=={mlflow.__version__}", f"numpy=={np.__version__}", f"pluggy=={pluggy.__version__}"]
+
+
+def logged_model_id(client, run_id: str, name: str) -> str | None:
+    run = client.get_run(run_id)
+    outputs = run.outputs.model_outputs if run.outputs is not None else []
+    for output in outputs or []:
+        try:
+            if client.get_logged_model(output.model_id).name == name:
+                return output.model_id
+        except Exception:
+            continue
+    return None
+
+
+def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "model") -> str:
+    """Log the model in ``model_dir`` (from :func:`write_model_files`) to run ``run_id`` as
+    pyfunc model ``name``; once per run (a repeated call returns the first model's id)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    existing = logged_model_id(client, run_id, name)
+    if existing is not None:
+        return existing
+    model_dir = Path(model_dir)
+    config = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        # log_model attaches the model to the active run: resume ours for the call (the
+        # logger marks it FINISHED right after; this is only called for finished runs).
+        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*(input example|signature).*", category=UserWarning)
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(Path(__file__).with_name("model_code.py")),
+                artifacts={"model_config": str(model_dir / CONFIG_FILE), "weights": str(model_dir / WEIGHTS_FILE)},
+                pip_requirements=requirements(),
+                metadata=model_metadata(config),
+            )
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return info.model_id

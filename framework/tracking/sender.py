@@ -1,0 +1,333 @@
+"""Sending to MLflow without slowing training down or losing anything.
+
+Everything the logger records becomes a *record* (a JSON-able dict with an
+``op``). The training thread only appends records to a queue; a background
+thread sends them, at most every ``interval`` seconds (and at once when asked to
+flush), so an epoch pays for a list append, not a database write or an HTTP round
+trip.
+
+When a send fails because the store or server cannot be reached, that record
+and everything after it go to the *spool*: a JSON-lines file on disk. Training
+goes on. Each later flush first replays the spool, so what was kept is delivered
+as soon as the server is back, in order. Whatever is still in the spool when the
+run ends stays there, and ``python -m framework.tracking upload <spool>`` sends
+it later. Every operation is safe to repeat (MLflow ignores a metric logged
+twice with the same step, time and value; params are only re-sent with the same
+value; the model is logged once per run).
+"""
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from framework.tracking.params import batches
+
+#: Error codes that mean "this request is wrong", not "the server is away": retrying cannot help.
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        "INVALID_PARAMETER_VALUE",
+        "RESOURCE_DOES_NOT_EXIST",
+        "RESOURCE_ALREADY_EXISTS",
+        "INVALID_STATE",
+        "BAD_REQUEST",
+        "PERMISSION_DENIED",
+        "UNAUTHENTICATED",
+        "INVALID_REQUEST",
+        "ENDPOINT_NOT_FOUND",
+    }
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` means the store or server could not be reached (worth keeping and retrying)."""
+    if isinstance(error, OSError):  # connection refused/reset, timeouts (requests' errors are OSErrors)
+        return True
+    try:
+        from mlflow.exceptions import MlflowException
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(error, MlflowException):
+        return getattr(error, "error_code", None) not in PERMANENT_ERROR_CODES
+    try:
+        from sqlalchemy.exc import OperationalError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(error, OperationalError)  # "database is locked", a vanished file
+
+
+class Spool:
+    """The JSON-lines file holding what could not be sent yet."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def exists(self) -> bool:
+        return self.path.is_file() and self.path.stat().st_size > 0
+
+    def append(self, records: list[dict]) -> None:
+        if not records:
+            return
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(record) + "\n")
+                handle.flush()
+                import os
+
+                os.fsync(handle.fileno())
+
+    def read(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        records = []
+        with open(self.path, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if line:
+                    try:
+                        records.append(json.loads(line))
+                    except json.JSONDecodeError:  # a line cut by a crash: the rest is still good
+                        continue
+        return records
+
+    def replace(self, records: list[dict]) -> None:
+        """Keep only ``records`` (an empty list removes the file)."""
+        with self._lock:
+            if not records:
+                self.path.unlink(missing_ok=True)
+                return
+            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+            with open(tmp, "w", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(record) + "\n")
+            tmp.replace(self.path)
+
+    def __len__(self) -> int:
+        return len(self.read())
+
+
+# -- the operations ------------------------------------------------------------------
+
+_clients: dict[str, object] = {}
+
+
+def client_for(uri: str):
+    if uri not in _clients:
+        from framework.tracking.store import configure_environment
+
+        configure_environment(uri)
+        from mlflow import MlflowClient
+
+        _clients[uri] = MlflowClient(tracking_uri=uri)
+    return _clients[uri]
+
+
+def execute(record: dict, tracking_uri: str | None = None) -> None:
+    """Carry out one record against its tracking URI (or ``tracking_uri`` when given)."""
+    uri = tracking_uri or record["tracking_uri"]
+    client = client_for(uri)
+    op, run_id = record["op"], record["run_id"]
+    if op == "log_batch":
+        from mlflow.entities import Metric, Param, RunTag
+
+        metrics = [Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in record.get("metrics", [])]
+        params = [Param(k, v) for k, v in record.get("params", [])]
+        tags = [RunTag(k, v) for k, v in record.get("tags", [])]
+        for chunk_metrics, chunk_params, chunk_tags in batches(metrics, params, tags):
+            client.log_batch(run_id, metrics=chunk_metrics, params=chunk_params, tags=chunk_tags, synchronous=True)
+    elif op == "log_artifact":
+        local = Path(record["path"])
+        if local.is_dir():
+            client.log_artifacts(run_id, str(local), record.get("artifact_path"))
+        elif local.is_file():
+            client.log_artifact(run_id, str(local), record.get("artifact_path"))
+        else:
+            raise FileNotFoundError(f"{local}: the file to upload is gone")
+    elif op == "log_model":
+        from framework.tracking.pyfunc import log_framework_model
+
+        log_framework_model(uri, run_id, record["model_dir"], name=record.get("name", "model"))
+    elif op == "terminate":
+        client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
+    elif op == "update_run":
+        client.update_run(run_id, status=record.get("status"))
+    else:
+        raise ValueError(f"unknown spool operation {op!r}")
+
+
+def describe(record: dict) -> str:
+    op = record.get("op")
+    if op == "log_batch":
+        parts = [f"{len(record.get(k, []))} {k}" for k in ("metrics", "params", "tags") if record.get(k)]
+        return "log " + ", ".join(parts or ["nothing"])
+    if op == "log_artifact":
+        return f"upload {record.get('path')}"
+    if op == "terminate":
+        return f"mark the run {record.get('status')}"
+    return str(op)
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def warn(message: str) -> None:
+    print(f"mlflow: {message}", file=sys.stderr, flush=True)
+
+
+def replay(spool: Spool, tracking_uri: str | None = None, on_permanent=warn, execute=execute) -> tuple[int, int]:
+    """Send the spool's records in order. Stops at the first transient failure and keeps
+    that record and the rest; records refused for good are reported and dropped.
+    Returns ``(sent, left)``."""
+    records = spool.read()
+    sent = 0
+    for index, record in enumerate(records):
+        try:
+            execute(record, tracking_uri) if tracking_uri else execute(record)
+        except Exception as exc:
+            if is_transient(exc):
+                spool.replace(records[index:])
+                return sent, len(records) - index
+            on_permanent(f"could not {describe(record)}: {type(exc).__name__}: {exc}")
+            continue
+        sent += 1
+    spool.replace([])
+    return sent, 0
+
+
+class Sender:
+    """The background thread that delivers records (see the module docstring)."""
+
+    def __init__(self, spool: Spool, interval: float = 5.0, execute=execute):
+        self.spool = spool
+        self.interval = float(interval)
+        self._execute = execute
+        self._queue: list[dict] = []
+        self._inflight: list[dict] = []
+        self._cond = threading.Condition()
+        self._last_send = float("-inf")
+        self._flush_requested = False
+        self._closing = False
+        self._abandoned = False
+        self._busy = False
+        #: True from the first failed send until everything kept has been delivered.
+        self.offline = False
+        #: The error that made the sender go offline (for messages).
+        self.last_error: BaseException | None = None
+        #: How many times sending failed and records went to the spool.
+        self.outages = 0
+        self.permanent_errors: list[str] = []
+        self._thread = threading.Thread(target=self._run, name="framework-mlflow-sender", daemon=True)
+        self._thread.start()
+
+    # -- the training thread's side ---------------------------------------------
+
+    def put(self, record: dict) -> None:
+        with self._cond:
+            self._queue.append(record)
+            if time.monotonic() - self._last_send >= self.interval:
+                self._cond.notify()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued now; wait until it is delivered or spooled. False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._flush_requested = True
+            self._cond.notify_all()
+            while self._queue or self._busy or self._flush_requested:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver (or spool) everything and stop the thread. After ``timeout`` seconds,
+        whatever is not confirmed sent is written to the spool and the thread abandoned."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            with self._cond:
+                self._abandoned = True
+                left, self._queue = self._inflight + self._queue, []
+                self._inflight = []
+            self.spool.append(left)
+            self.offline = True
+
+    @property
+    def pending_in_spool(self) -> int:
+        return len(self.spool) if self.spool.exists() else 0
+
+    # -- the sending thread -------------------------------------------------------
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._last_send >= self.interval
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._closing or self._flush_requested or (self._queue and self._due())):
+                    wait = None if not self._queue else max(0.0, self.interval - (time.monotonic() - self._last_send))
+                    self._cond.wait(wait)
+                batch, self._queue = self._queue, []
+                self._inflight = list(batch)
+                self._busy = True
+                self._flush_requested = False
+                closing = self._closing
+            try:
+                self._deliver(batch)
+            except Exception as exc:  # never let the thread die: keep what was not sent
+                self._spool_rest(batch, exc)
+            with self._cond:
+                self._busy = False
+                self._inflight = []
+                self._last_send = time.monotonic()
+                self._cond.notify_all()
+                if self._abandoned or (closing and not self._queue):
+                    return
+
+    def _spool_rest(self, records: list[dict], error: BaseException) -> None:
+        with self._cond:
+            if self._abandoned:
+                return
+        self.spool.append(records)
+        if not self.offline:
+            self.outages += 1
+            warn(
+                f"cannot reach the tracking store ({type(error).__name__}: {_short(error)}); training goes on, "
+                f"what could not be sent is kept in {self.spool.path} and sent when it is back"
+            )
+        self.offline, self.last_error = True, error
+
+    def _deliver(self, batch: list[dict]) -> None:
+        if self.spool.exists():
+            _, left = replay(self.spool, on_permanent=self._permanent, execute=self._execute)
+            if left:
+                self._spool_rest(batch, self.last_error or RuntimeError("server unreachable"))
+                return
+        for index, record in enumerate(batch):
+            with self._cond:
+                if self._abandoned:
+                    return
+                self._inflight = batch[index:]
+            try:
+                self._execute(record)
+            except Exception as exc:
+                if is_transient(exc):
+                    self._spool_rest(batch[index:], exc)
+                    return
+                self._permanent(f"could not {describe(record)}: {type(exc).__name__}: {exc}")
+        if self.offline:
+            self.offline = False
+            warn("the tracking server is reachable again; everything kept on disk was delivered")
+
+    def _permanent(self, message: str) -> None:
+        self.permanent_errors.append(message)
+        warn(message)

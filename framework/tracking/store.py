@@ -1,0 +1,184 @@
+"""Where runs go: the tracking URI, a fast reachability check for servers, and
+creating the store and experiment once (under a lock for SQLite, whose first
+creation by several processes at once fails).
+
+Nothing here imports mlflow at module level."""
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from framework.core.errors import FrameworkError
+
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+DEFAULT_DB = "mlflow.db"
+#: Set for a tracked process when the user did not: MLflow's defaults retry a dead server for minutes.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
+#: Set before mlflow is first imported, unless the user set them: no progress bars or URLs on
+#: stdout (the run prints its own summary), and no usage telemetry sent to MLflow's servers.
+QUIET_DEFAULTS = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+
+
+class TrackingError(FrameworkError, RuntimeError):
+    """Experiment tracking cannot work as configured (the message says what to do)."""
+
+
+class TrackingServerUnavailable(TrackingError):
+    """The tracking server did not answer when the run started."""
+
+
+def launch_dir() -> Path:
+    """The directory the command was started from: Hydra's ``runtime.cwd`` when Hydra runs
+    the job, else the current directory (a notebook, ``train(cfg)`` from Python)."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.cwd)
+    except Exception:  # pragma: no cover - hydra is a dependency; be safe anyway
+        pass
+    return Path.cwd()
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None, directory=None) -> str:
+    """The config value, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<launch dir>/mlflow.db``
+    (the store ``mlflow ui`` opens when started in that directory)."""
+    if tracking_uri:
+        return str(tracking_uri)
+    if os.environ.get(TRACKING_URI_ENV):
+        return os.environ[TRACKING_URI_ENV]
+    base = Path(directory) if directory else launch_dir()
+    return f"sqlite:///{(base / DEFAULT_DB).resolve()}"
+
+
+def is_http(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https")
+
+
+def sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :])
+
+
+def ui_command(uri: str) -> str:
+    """The command that shows ``uri``'s runs in a browser (a server already has its UI)."""
+    if is_http(uri):
+        return f"open {uri.rstrip('/')} in a browser"
+    return f"mlflow ui --backend-store-uri {uri}"
+
+
+def run_url(uri: str, experiment_id: str, run_id: str, ui_address: str = "http://127.0.0.1:5000") -> str:
+    base = uri.rstrip("/") if is_http(uri) else ui_address
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def configure_environment(uri: str) -> None:
+    """Quiet progress bars, no telemetry; for servers, retries and timeouts that fail in
+    seconds, not minutes (only where the user has not set them). Called before mlflow is imported."""
+    for key, value in QUIET_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    if is_http(uri):
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+
+
+def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
+    """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers within
+    ``attempts`` tries of ``timeout`` seconds each (about a second apart)."""
+    if not is_http(uri):
+        return
+    import requests
+
+    health = uri.rstrip("/") + "/health"
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            requests.get(health, timeout=timeout)
+            return  # any HTTP answer: the server is there (auth or routing errors show up later, with their message)
+        except requests.RequestException as exc:
+            last = exc
+        if attempt + 1 < attempts:
+            time.sleep(0.5 * (attempt + 1))
+    reason = type(last).__name__ if last else "no answer"
+    raise TrackingServerUnavailable(
+        f"logger.tracking_uri={uri}: the MLflow tracking server does not answer ({reason} after {attempts} tries of "
+        f"{timeout:g} s); start it (mlflow server --host ... --port ...), or track locally with "
+        f"logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
+    )
+
+
+@contextlib.contextmanager
+def store_lock(uri: str):
+    """For SQLite stores, an exclusive lock held while the store and experiment are created
+    (a lock file in the temporary directory, so the launch directory stays clean)."""
+    path = sqlite_path(uri)
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    lock_path = Path(tempfile.gettempdir()) / f"framework-mlflow-{digest}.lock"
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_experiment(uri: str, experiment_name: str):
+    """An ``MlflowClient`` for ``uri`` and the id of ``experiment_name`` (created when missing),
+    the store created first if needed, under :func:`store_lock`."""
+    configure_environment(uri)
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    path = sqlite_path(uri)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with store_lock(uri):
+            client = MlflowClient(tracking_uri=uri)
+            experiment = client.get_experiment_by_name(experiment_name)
+            if experiment is None:
+                # Artifacts of a local store live beside it (not in whatever directory created it).
+                location = None
+                if path is not None:
+                    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", experiment_name).strip("_") or "experiment"
+                    location = (path.parent.resolve() / "mlruns" / slug).as_uri()
+                try:
+                    experiment_id = client.create_experiment(experiment_name, artifact_location=location)
+                except MlflowException as exc:  # created meanwhile by another process (a server)
+                    experiment = client.get_experiment_by_name(experiment_name)
+                    if experiment is None:
+                        raise exc from None
+                    experiment_id = experiment.experiment_id
+            else:
+                if experiment.lifecycle_stage == "deleted":
+                    raise TrackingError(
+                        f"logger.experiment_name={experiment_name!r}: this experiment was deleted in {uri}; restore it "
+                        f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or use another name"
+                    )
+                experiment_id = experiment.experiment_id
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"logger.tracking_uri={uri}: cannot open the MLflow store: {type(exc).__name__}: {exc}"
+        ) from exc
+    return client, experiment_id

@@ -1,0 +1,367 @@
+"""Sweeps as one parent run with a child run per job.
+
+``conf/logger/mlflow.yaml`` enables :class:`MLflowSweepCallback` as a Hydra
+callback. In a multirun, before any job starts (in the process that launches
+them), it creates the store and the experiment once, then the parent run, and
+hands the parent to the jobs (the ``FRAMEWORK_MLFLOW_PARENT`` environment
+variable, set in each job's process by ``on_job_start``, so it reaches joblib
+workers too). Each job's logger then starts a child run (tag
+``mlflow.parentRunId``) named from the job's swept overrides.
+
+When the sweep ends, the parent gets its summary: ``summary/children.csv`` and
+``summary/children.md`` (each child's swept values, status and final metrics),
+the best child by ``trainer.monitor`` (tags ``best_run_id``, ``best_run_name``,
+``best.<key>``; metrics ``best_<metric>``), and ``summary/comparison.png``. A
+sweep that stops early (a failed job, Ctrl-C, SIGTERM) still ends its parent:
+FAILED, or KILLED when interrupted.
+"""
+
+import atexit
+import csv
+import json
+import math
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key
+from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
+from framework.tracking.sender import warn
+from framework.tracking.store import check_server, open_experiment, resolve_tracking_uri, run_url, ui_command
+
+
+def _select(config: DictConfig, key: str, default=None):
+    try:
+        value = OmegaConf.select(config, key, default=default)
+    except Exception:
+        return default
+    return default if value is None else value
+
+
+def sweep_keys(config: DictConfig) -> list[str]:
+    """The config keys a multirun varies: sweep overrides on the command line (``seed=0,1``,
+    ``lr=interval(...)``) and the sweeper's ``params``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    keys: list[str] = []
+    overrides = list(_select(config, "hydra.overrides.task", []) or [])
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:
+        parsed = []
+    for override in parsed:
+        if override.is_sweep_override():
+            keys.append(override.key_or_group)
+    params = _select(config, "hydra.sweeper.params", {}) or {}
+    keys += [str(key) for key in params]
+    return list(dict.fromkeys(keys))
+
+
+def _mode(config: DictConfig, monitor: str) -> str:
+    direction = _select(config, "hydra.sweeper.direction")
+    if isinstance(direction, str) and direction in ("minimize", "maximize"):
+        return "max" if direction == "maximize" else "min"
+    from framework.training.monitoring import resolve_mode
+
+    return resolve_mode(monitor, "auto", None)
+
+
+def _secrets(config: DictConfig) -> Redactor:
+    try:
+        plain = OmegaConf.to_container(config, resolve=False)
+        plain.pop("hydra", None)
+    except Exception:
+        return Redactor()
+    return Redactor.from_config(plain)
+
+
+class MLflowSweepCallback(Callback):
+    """Parent run for a multirun (see the module docstring). Holds only picklable
+    state: Hydra sends it to joblib workers."""
+
+    def __init__(self) -> None:
+        self.parent: dict | None = None
+        self._done = False
+        self._signalled = False
+        self._previous_sigterm = None
+
+    # -- in the launching process ------------------------------------------------------
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        logger = _select(config, "logger", {})
+        launch = _select(logger, "launch_dir") or _select(config, "hydra.runtime.cwd") or os.getcwd()
+        uri = resolve_tracking_uri(_select(logger, "tracking_uri"), launch)
+        check_server(uri, timeout=float(_select(logger, "connect_timeout", 5.0)))
+        experiment_name = _select(logger, "experiment_name", "framework")
+        client, experiment_id = open_experiment(uri, experiment_name)  # once, before any job starts
+        redactor = _secrets(config)
+        overrides = [redactor.override(o) for o in _select(config, "hydra.overrides.task", []) or []]
+        keys = sweep_keys(config)
+        swept = [o for o in overrides if override_key(o) in keys]
+        name = ("sweep " + " ".join(swept or overrides))[:250].strip()
+        import framework
+
+        tags = {
+            "framework_version": framework.__version__,
+            "sweep": "parent",
+            "sweep_keys": ",".join(keys),
+            "overrides": " ".join(overrides),
+            "command": redactor.text(command_line()),
+            "sweeper": str(_select(config, "hydra.sweeper._target_", "")),
+            "launcher": str(_select(config, "hydra.launcher._target_", "")),
+            "sweep_dir": str(_select(config, "hydra.sweep.dir", "")),
+            "monitor": str(_select(config, "trainer.monitor", "val_loss")),
+            "mlflow.source.type": "LOCAL",
+            "mlflow.source.name": "framework.train",
+        }
+        commit = git_commit(launch)
+        if commit:
+            tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
+        if "seed" not in keys and _select(config, "seed") is not None:
+            tags["seed"] = str(_select(config, "seed"))
+        run = client.create_run(
+            experiment_id,
+            run_name=name or None,
+            tags={k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()},
+        )
+        self.parent = {
+            "run_id": run.info.run_id,
+            "tracking_uri": uri,
+            "experiment_id": str(experiment_id),
+            "experiment_name": experiment_name,
+            "sweep_keys": keys,
+        }
+        os.environ[PARENT_ENV] = json.dumps(self.parent)
+        atexit.register(self._end_if_open)
+        if threading.current_thread() is threading.main_thread():
+            self._previous_sigterm = signal.getsignal(signal.SIGTERM)
+            if self._previous_sigterm in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.parent is None:
+            return
+        try:
+            self.summarize(config)
+            self._terminate("FINISHED")
+        except Exception as exc:
+            warn(
+                f"could not write the sweep summary to parent run {self.parent['run_id']}: {type(exc).__name__}: {exc}"
+            )
+            self._end_if_open()
+        finally:
+            self._done = True
+            os.environ.pop(PARENT_ENV, None)
+            self._restore_sigterm()
+        uri = self.parent["tracking_uri"]
+        print(
+            f"mlflow: sweep parent run {self.parent['run_id']} in experiment {self.parent['experiment_name']!r} at "
+            f"{uri}\nmlflow: view it with `{ui_command(uri)}`, then "
+            f"{run_url(uri, self.parent['experiment_id'], self.parent['run_id'])}"
+        )
+
+    # -- in each job's process -------------------------------------------------------------
+
+    def on_job_start(self, config: DictConfig, **kwargs) -> None:
+        if self.parent is not None:
+            os.environ[PARENT_ENV] = json.dumps(self.parent)
+
+    # -- the summary ---------------------------------------------------------------------
+
+    def children(self, client) -> list:
+        runs, token = [], None
+        while True:
+            page = client.search_runs(
+                [self.parent["experiment_id"]],
+                filter_string=f"tags.`mlflow.parentRunId` = '{self.parent['run_id']}'",
+                max_results=1000,
+                order_by=["attributes.start_time ASC"],
+                page_token=token,
+            )
+            runs += list(page)
+            token = page.token
+            if not token:
+                return runs
+
+    def summarize(self, config: DictConfig) -> dict:
+        """Write the children table, the best child and the comparison plot to the parent run."""
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, RunTag
+
+        from framework.tracking.artifacts import _redact_tree, comparison_plot, write_yaml
+
+        client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
+        parent_id = self.parent["run_id"]
+        monitor = str(_select(config, "trainer.monitor", "val_loss"))
+        mode = _mode(config, monitor)
+        keys = list(self.parent.get("sweep_keys") or [])
+        rows, plotted = [], []
+        metric_names: dict[str, None] = {}
+        for child in self.children(client):
+            overrides = _overrides_of(child)
+            row = {
+                "run_name": child.info.run_name,
+                "run_id": child.info.run_id,
+                "status": child.info.status,
+                "job_num": child.data.tags.get("job_num", ""),
+            }
+            for key in keys:
+                row[key] = overrides.get(key, child.data.params.get(key, ""))
+            row["metrics"] = dict(child.data.metrics)
+            metric_names.update(dict.fromkeys(sorted(child.data.metrics)))
+            rows.append(row)
+            try:
+                history = [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, monitor)]
+            except Exception:
+                history = []
+            plotted.append(
+                {
+                    "run_id": child.info.run_id,
+                    "name": child.info.run_name,
+                    "history": sorted(history),
+                    "final": child.data.metrics.get(monitor),
+                }
+            )
+        candidates = [r for r in rows if r["status"] == "FINISHED" and _finite(r["metrics"].get(monitor))]
+        best = None
+        if candidates:
+            pick = max if mode == "max" else min
+            best = pick(candidates, key=lambda r: r["metrics"][monitor])
+
+        directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-sweep-"))
+        try:
+            columns = ["run_name", "run_id", "status", "job_num", *keys, *metric_names]
+            with open(directory / "children.csv", "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(columns)
+                for r in rows:
+                    writer.writerow([r.get(c, r["metrics"].get(c, "")) for c in columns])
+            (directory / "children.md").write_text(
+                _markdown(rows, keys, list(metric_names), monitor, mode, best), encoding="utf-8"
+            )
+            comparison_plot(plotted, monitor, best and best["run_id"], directory / "comparison.png")
+            client.log_artifacts(parent_id, str(directory), "summary")
+            # The sweep's config as composed (unresolved, with its hydra node), secrets redacted.
+            plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
+            write_yaml(_redact_tree(plain, _secrets(config)), directory / "config" / "multirun.yaml")
+            client.log_artifact(parent_id, str(directory / "config" / "multirun.yaml"), "config")
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+
+        now = int(time.time() * 1000)
+        statuses = [r["status"] for r in rows]
+        metrics = [
+            Metric("children", float(len(rows)), now, 0),
+            Metric("children_finished", float(statuses.count("FINISHED")), now, 0),
+            Metric("children_failed", float(statuses.count("FAILED")), now, 0),
+            Metric("children_killed", float(statuses.count("KILLED")), now, 0),
+        ]
+        tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
+        if best is not None:
+            metrics += [Metric(clean_key(f"best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
+            tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
+            tags += [RunTag(clean_key(f"best.{k}"), truncate(str(best[k]), MAX_TAG_VALUE_LENGTH)) for k in keys]
+        client.log_batch(parent_id, metrics=metrics[:1000], tags=tags[:100])
+        return {"rows": rows, "best": best, "monitor": monitor, "mode": mode}
+
+    # -- ending the parent ---------------------------------------------------------------
+
+    def _terminate(self, status: str) -> None:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
+        client.set_terminated(self.parent["run_id"], status)
+        self._done = True
+
+    def _end_if_open(self) -> None:
+        """At exit: a sweep that did not reach its end ends its parent FAILED or KILLED."""
+        if self._done or self.parent is None:
+            return
+        self._done = True
+        try:
+            from mlflow import MlflowClient
+
+            client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
+            children = self.children(client)
+            killed = self._signalled or any(r.info.status == "KILLED" for r in children)
+            for child in children:  # jobs whose process was killed outright (e.g. parallel workers)
+                if child.info.status == "RUNNING":
+                    client.set_tag(child.info.run_id, "error_message", "the sweep stopped before this job ended")
+                    client.set_terminated(child.info.run_id, "KILLED")
+                    killed = True
+            status = "KILLED" if killed else "FAILED"
+            reason = "interrupted" if killed else "a job failed or the sweep stopped before its end"
+            client.set_tag(self.parent["run_id"], "error_message", reason)
+            client.set_terminated(self.parent["run_id"], status)
+        except Exception as exc:
+            warn(f"could not end sweep parent run {self.parent['run_id']}: {type(exc).__name__}: {exc}")
+
+    def _on_sigterm(self, signum, frame):
+        self._signalled = True
+        raise SystemExit(128 + signum)
+
+    def _restore_sigterm(self) -> None:
+        if (
+            self._previous_sigterm is not None
+            and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGTERM) == self._on_sigterm
+        ):
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+        self._previous_sigterm = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_previous_sigterm"] = None  # handlers are not picklable and belong to the launching process
+        return state
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _overrides_of(run) -> dict[str, str]:
+    """The job's overrides (``key=value``) from its run name and ``overrides`` tag."""
+    import shlex
+
+    found: dict[str, str] = {}
+    text = run.data.tags.get("overrides", "")
+    try:
+        items = shlex.split(text)
+    except ValueError:
+        items = text.split()
+    for item in items + (run.info.run_name or "").split(","):
+        key, sep, value = item.partition("=")
+        if sep:
+            found.setdefault(key.lstrip("+~"), value)
+    return found
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _markdown(rows, keys, metric_names, monitor, mode, best) -> str:
+    lines = [f"# Sweep summary: {len(rows)} run(s), monitored value `{monitor}` ({mode})", ""]
+    if best is not None:
+        lines += [
+            f"Best: **{best['run_name']}** (`{best['run_id']}`), {monitor} = {_format(best['metrics'][monitor])}",
+            "",
+        ]
+    header = ["run", "status", *keys, *metric_names]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("| " + " | ".join("---" for _ in header) + " |")
+    for r in rows:
+        mark = " (best)" if best is not None and r["run_id"] == best["run_id"] else ""
+        cells = [f"{r['run_name']}{mark}", r["status"], *[str(r.get(k, "")) for k in keys]]
+        cells += [_format(r["metrics"][m]) if m in r["metrics"] else "" for m in metric_names]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,264 @@
+"""One tracked run, end to end, against a local SQLite store per test: params,
+metrics per epoch, tags, artifacts, the model, and the run's status on success,
+on an error and on an interruption; resuming continues the same run."""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framework.run import train
+from framework.training.interrupts import Interrupted
+
+from . import plugin
+from .conftest import TINY, all_artifacts, history_of, only_run, run_command
+
+REPO = Path(__file__).resolve().parents[2]
+EPOCH_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+SECRETS = {
+    "storage.api_key": "abcd1234secret",
+    "db.password": "hunter22",
+    "hub.token": "tok-5678",
+    "aws.secret": "aws-9999",
+}
+
+
+def _git_head() -> str | None:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+@pytest.mark.slow
+def test_a_run_records_params_metrics_tags_artifacts_and_model(tracked, client, tmp_path):
+    lines = []
+    secrets = [f"+{key}={value}" for key, value in SECRETS.items()]
+    cfg = tracked(*secrets, "+misc.x_key=visible", f"logger.launch_dir={REPO}", "logger.tags={team: vision}")
+    result = train(cfg, log=lines.append)
+    run = only_run(client)
+    run_id = run.info.run_id
+    assert run.info.status == "FINISHED"
+
+    # params: the resolved config, dotted, readable, and no secret
+    params = run.data.params
+    assert params["optimizer.lr"] == "0.001" and params["optimizer.name"] == "adam"
+    assert params["model.hidden"] == "[64, 32]" and params["trainer.epochs"] == "3"
+    assert params["callbacks.progress"] == "null" and params["seed"] == "0"
+    assert params["misc.x_key"] == "visible"
+    assert not [key for key in params if key.rsplit(".", 1)[-1] in ("api_key", "password", "token", "secret")]
+    everything = json.dumps([params, run.data.tags])
+    assert not [value for value in SECRETS.values() if value in everything]
+
+    # metrics: every epoch value at step = epoch, exactly as in the history; test results at the last step
+    history = result.history
+    for key in EPOCH_KEYS:
+        assert history_of(client, run_id, key) == [(epoch, history[key][epoch - 1]) for epoch in (1, 2, 3)], key
+    for key in ("test_loss", "test_accuracy"):
+        assert history_of(client, run_id, key) == [(3, history.test[key])]
+
+    # tags
+    tags = run.data.tags
+    assert tags["framework_version"] and tags["plugin.framework"] == tags["framework_version"]
+    assert "framework.builtin.tracking" in json.loads(tags["plugins"])
+    assert tags["component.optimizer"].startswith("adam (framework ")
+    assert tags["component.logger"].startswith("mlflow (framework ")
+    assert tags["seed"] == "0" and tags["team"] == "vision"
+    assert tags["stop_reason"] == "completed" and tags["epochs_completed"] == "3"
+    assert tags["command"]
+    if _git_head():
+        assert tags["git_commit"] == tags["mlflow.source.git.commit"] == _git_head()
+
+    # artifacts, the model, and where the run is recorded
+    assert all_artifacts(client, run_id) == [
+        "checkpoints/best.npz",
+        "checkpoints/epoch-0002.npz",
+        "checkpoints/epoch-0003.npz",
+        "checkpoints/last.npz",
+        "config/config.yaml",
+        "confusion_matrix.csv",
+        "history.npz",
+        "plots/accuracy.png",
+        "plots/confusion_matrix.png",
+        "plots/loss.png",
+        "plots/lr.png",
+        "weights.npz",
+    ]
+    downloads = Path(client.download_artifacts(run_id, "", str(tmp_path / "downloaded")))
+    config_text = (downloads / "config" / "config.yaml").read_text()
+    checkpoint_text = str(np.load(downloads / "checkpoints" / "last.npz")["manifest"])
+    for text in (config_text, checkpoint_text):
+        assert not [value for value in SECRETS.values() if value in text]
+    assert "password: '***'" in config_text and "x_key: visible" in config_text
+    weights = np.load(downloads / "weights.npz")
+    for name, array in result.trainer.model.state_dict().items():
+        assert np.array_equal(weights[name], array)
+    assert np.array_equal(np.load(downloads / "history.npz")["val_loss"], history["val_loss"])
+    assert len(run.outputs.model_outputs) == 1
+
+    tracking = result.trainer.manifest["tracking"]
+    assert tracking == {"run_id": run_id, "tracking_uri": client.tracking_uri, "experiment_id": run.info.experiment_id}
+    assert json.loads(str(np.load(tmp_path / "out" / "checkpoints" / "last.npz")["manifest"]))["tracking"] == tracking
+    assert any("mlflow ui --backend-store-uri " + client.tracking_uri in line for line in lines)
+    assert any(run_id in line for line in lines)
+    assert not (tmp_path / "out" / "mlflow").exists()  # everything delivered: staging removed
+
+
+def test_an_error_ends_the_run_failed_with_its_type_and_message(tracked, client):
+    cfg = tracked("+callbacks.fail_at={epoch: 2}", "logger.log_model=false")
+    with pytest.raises(RuntimeError, match="boom at epoch 2"):
+        train(cfg, plugins=plugin.plugins(), log=lambda *_: None)
+    run = only_run(client)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error_type"] == "RuntimeError"
+    assert run.data.tags["error_message"] == "boom at epoch 2"
+    assert run.data.tags["stop_reason"] == "failed"
+    assert [step for step, _ in history_of(client, run.info.run_id, "loss")] == [1]
+    assert "history.npz" in all_artifacts(client, run.info.run_id)
+
+
+def test_an_interrupted_run_is_killed_and_resuming_continues_the_same_run(tracked, client, tmp_path):
+    # SIGTERM as the trainer turns it into an error: in batch 0 of epoch 2, after a checkpoint was written.
+    with pytest.raises(Interrupted) as interrupted:
+        train(tracked("+callbacks.fail_at={epoch: 2, error: sigterm}"), plugins=plugin.plugins(), log=print)
+    checkpoint = interrupted.value.checkpoint
+    run = only_run(client)
+    run_id = run.info.run_id
+    assert run.info.status == "KILLED"
+    assert run.data.tags["error_type"] == "Interrupted"
+    assert run.data.tags["error_message"] == "training interrupted by SIGTERM"
+    assert run.data.tags["resume_checkpoint"] == str(checkpoint)
+    assert "checkpoints/last.npz" in all_artifacts(client, run_id)
+    assert [step for step, _ in history_of(client, run_id, "loss")] == [1]
+
+    # Resume with one more epoch: the same run, no duplicate-param error, steps 2..4 follow step 1.
+    resumed = tracked(f"trainer.resume={checkpoint}", "trainer.epochs=4", output_dir=tmp_path / "out2")
+    result = train(resumed, log=lambda *_: None)
+    run = only_run(client)
+    assert run.info.run_id == run_id and run.info.status == "FINISHED"
+    for key in EPOCH_KEYS:
+        assert history_of(client, run_id, key) == [(e, result.history[key][e - 1]) for e in (1, 2, 3, 4)], key
+    tags = run.data.tags
+    assert tags["resume_count"] == "1" and tags["resumed_from"] == str(checkpoint)
+    changed = json.loads(tags["resume_changed_params"])
+    assert changed["trainer.epochs"] == ["3", "4"]
+    assert "error_type" not in tags and "error_message" not in tags
+    assert run.data.params["trainer.epochs"] == "3"  # params cannot change in MLflow: the tag says what did
+    assert result.trainer.manifest["tracking"]["run_id"] == run_id
+
+
+def test_the_logger_works_in_a_notebook_without_hydra(store, client):
+    import framework as fw
+    from framework.tracking import MLflowLogger
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 2)).astype(np.float32)
+    y = (x[:, 0] * x[:, 1] > 0).astype(int)
+    model = fw.Sequential([fw.Dense(8), fw.Tanh(), fw.Dense(2)], input_shape=(2,), rng=rng)
+    logger = MLflowLogger(tracking_uri=store, experiment_name="notebook", log_model=False, flush_every_seconds=0)
+    trainer = fw.Trainer(
+        model, fw.SoftmaxCrossEntropy(), fw.Adam(lr=0.05), epochs=2, batch_size=16, rng=rng, callbacks=[logger]
+    )
+    trainer.fit(x, y, validation_data=(x[:16], y[:16]))
+    run = only_run(client, "notebook")
+    assert run.info.status == "FINISHED"
+    assert [s for s, _ in history_of(client, run.info.run_id, "val_loss")] == [1, 2]
+    assert not Path(logger.staging).exists()
+
+
+def test_logger_none_never_imports_mlflow(tmp_path):
+    script = f"""
+import sys
+from hydra import compose, initialize_config_dir
+from framework.config_paths import conf_dir
+from framework.run import train
+import framework.tracking, framework.builtin.tracking
+from framework.plugins import default_plugins
+default_plugins()
+with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
+    cfg = compose("config", overrides=["logger=none", "output_dir={tmp_path / "a"}", *{TINY!r}])
+train(cfg, log=lambda *_: None)
+sys.argv = ["framework.train", "logger=none", "hydra.run.dir={tmp_path / "b"}", *{TINY!r}]
+from framework.train import main
+main()
+print("mlflow imported:", "mlflow" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("mlflow imported: False")
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_ends_the_run_killed_with_a_checkpoint_to_resume(tmp_path, store, client):
+    args = [
+        "logger=mlflow",
+        f"logger.tracking_uri={store}",
+        "logger.flush_every_seconds=0",
+        "logger.log_model=false",
+        "trainer.epochs=500",
+        "model.hidden=[256,256]",
+        "callbacks.progress=null",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "framework.train", *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.poll() is None:  # wait until two epochs are recorded
+            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+            if runs and len(client.get_metric_history(runs[0].info.run_id, "loss")) >= 2:
+                break
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "trainer.resume=" in stderr
+    run = only_run(client)
+    assert run.info.status == "KILLED"
+    tags = run.data.tags
+    assert tags["error_type"] == "Interrupted" and "SIGTERM" in tags["error_message"]
+    assert tags["resume_checkpoint"] == str(tmp_path / "run" / "checkpoints" / "last.npz")
+    assert "checkpoints/last.npz" in all_artifacts(client, run.info.run_id)
+    completed = int(tags["epochs_completed"])
+    assert [s for s, _ in history_of(client, run.info.run_id, "loss")] == list(range(1, completed + 1))
+
+
+@pytest.mark.slow
+def test_the_command_tracks_into_the_launch_directory_with_hydra_files_and_redacted_secrets(tmp_path):
+    from mlflow import MlflowClient
+
+    result = run_command(
+        "logger=mlflow", "logger.log_model=false", "+db.password=hunter22", *TINY, "hydra.run.dir=run", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert f"mlflow ui --backend-store-uri {uri}" in result.stdout
+    client = MlflowClient(tracking_uri=uri)
+    run = only_run(client)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["overrides"] == shlex.join(
+        ["logger=mlflow", "logger.log_model=false", "+db.password=***", *TINY]
+    )
+    assert run.info.run_name == ",".join(["+db.password=***", *TINY])  # named from the overrides
+    assert "hunter22" not in json.dumps([run.data.params, run.data.tags])
+    artifacts = all_artifacts(client, run.info.run_id)
+    assert {"config/hydra/config.yaml", "config/hydra/hydra.yaml", "config/hydra/overrides.yaml"} <= set(artifacts)
+    downloaded = Path(client.download_artifacts(run.info.run_id, "config", str(tmp_path / "dl")))
+    for path in downloaded.rglob("*.yaml"):
+        assert "hunter22" not in path.read_text(), path
+    assert (tmp_path / "mlruns").is_dir()  # artifacts beside the store, in the launch directory

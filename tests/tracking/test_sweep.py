@@ -1,0 +1,172 @@
+"""Sweeps: one parent run per multirun, a child run per job named from its swept
+overrides, and a summary on the parent; with the parallel (joblib) launcher and the
+Optuna sweeper, each checked run by run and metric by metric."""
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import TINY, all_artifacts, history_of, run_command
+
+QUICK = ["logger=mlflow", "logger.log_model=false", "logger.log_checkpoints=false", *TINY]
+
+
+def _client(tmp_path):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def _runs(client):
+    experiment = client.get_experiment_by_name("framework")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("sweep") == "parent"]
+    assert len(parents) == 1, [r.info.run_name for r in runs]
+    children = [r for r in runs if r is not parents[0]]
+    return parents[0], children
+
+
+def _check_children_against_their_jobs(client, parent, children):
+    """Each child: linked to the parent, FINISHED, and every metric of every epoch equal to
+    the ``history.npz`` its job wrote."""
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert child.info.status == "FINISHED"
+        history = np.load(Path(child.data.tags["output_dir"]) / "history.npz")
+        epochs = [int(e) for e in history["epoch"]]
+        assert epochs == [1, 2, 3]
+        for key in history.files:
+            if key == "epoch":
+                continue
+            assert history_of(client, child.info.run_id, key) == [
+                (e, float(v)) for e, v in zip(epochs, history[key])
+            ], (
+                child.info.run_name,
+                key,
+            )
+
+
+def _check_summary(client, parent, children, tmp_path, sweep_key):
+    assert parent.info.status == "FINISHED"
+    best = min(children, key=lambda r: r.data.metrics["val_loss"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert parent.data.tags["best_run_name"] == best.info.run_name
+    assert parent.data.metrics["best_val_loss"] == best.data.metrics["val_loss"]
+    assert parent.data.metrics["children"] == len(children) == parent.data.metrics["children_finished"]
+    artifacts = all_artifacts(client, parent.info.run_id)
+    assert {"summary/children.csv", "summary/children.md", "summary/comparison.png", "config/multirun.yaml"} <= set(
+        artifacts
+    )
+    folder = Path(client.download_artifacts(parent.info.run_id, "summary", str(tmp_path / "summary")))
+    with open(folder / "children.csv") as handle:
+        rows = {row["run_id"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == {c.info.run_id for c in children}
+    for child in children:
+        row = rows[child.info.run_id]
+        assert row["status"] == "FINISHED" and row["run_name"] == child.info.run_name
+        assert float(row["val_loss"]) == child.data.metrics["val_loss"]
+        assert row[sweep_key] == child.data.params[sweep_key]
+    assert f"**{best.info.run_name}**" in (folder / "children.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_parallel_sweep_is_a_parent_with_one_child_per_job(tmp_path):
+    result = run_command(
+        "-m",
+        *QUICK,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1,2,3",
+        "hydra.sweep.dir=multirun",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = _client(tmp_path)
+    parent, children = _runs(client)
+    assert parent.info.run_name == "sweep seed=0,1,2,3"
+    assert sorted(c.info.run_name for c in children) == ["seed=0", "seed=1", "seed=2", "seed=3"]
+    for child in children:
+        assert child.data.params["seed"] == child.info.run_name.split("=")[1] == child.data.tags["seed"]
+        assert child.data.tags["job_num"] == child.data.params["seed"]  # seed i is job i
+        assert Path(child.data.tags["output_dir"]) == tmp_path / "multirun" / child.data.tags["job_num"]
+        assert "config/hydra/overrides.yaml" in all_artifacts(client, child.info.run_id)
+    _check_children_against_their_jobs(client, parent, children)
+    _check_summary(client, parent, children, tmp_path, "seed")
+    assert f"sweep parent run {parent.info.run_id}" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_optuna_sweep_with_parallel_jobs_gets_a_parent_and_children(tmp_path):
+    result = run_command(
+        "-m",
+        *QUICK,
+        "hydra/sweeper=optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.n_jobs=2",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "hydra.sweeper.sampler.seed=0",
+        "optimizer.lr=tag(log, interval(1e-3, 1e-1))",
+        "hydra.sweep.dir=multirun",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = _client(tmp_path)
+    parent, children = _runs(client)
+    assert len(children) == 2
+    for child in children:
+        name, _, value = child.info.run_name.partition("=")
+        assert name == "optimizer.lr" and float(value) == float(child.data.params["optimizer.lr"])
+    _check_children_against_their_jobs(client, parent, children)
+    _check_summary(client, parent, children, tmp_path, "optimizer.lr")
+    best_value = float(re.search(r"Best value: (\S+)", result.stdout + result.stderr).group(1))
+    assert parent.data.metrics["best_val_loss"] == pytest.approx(best_value, rel=1e-12)
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_job_fails_still_ends_its_parent(tmp_path):
+    result = run_command("-m", *QUICK, "optimizer.lr=0.01,abc", "hydra.sweep.dir=multirun", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "optimizer.lr='abc'" in result.stderr
+    client = _client(tmp_path)
+    parent, children = _runs(client)
+    assert parent.info.status == "FAILED"
+    assert [c.info.status for c in children] == ["FINISHED"]
+    assert "RUNNING" not in [parent.info.status, *[c.info.status for c in children]]
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_parallel_sweep_leaves_no_run_running(tmp_path):
+    """The workers are killed outright with the launching process: the parent ends them
+    KILLED, then itself."""
+    command = [sys.executable, "-m", "framework.train", "-m", *QUICK, "logger.flush_every_seconds=0"]
+    command += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=1000", "model.hidden=[256,256]"]
+    command += ["seed=0,1", "hydra.sweep.dir=multirun"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        # Both jobs have finished an epoch once their checkpoints exist (and their runs, started
+        # before). The store is not read before: opening it while it is being created would race.
+        checkpoints = [tmp_path / "multirun" / str(job) / "checkpoints" / "last.npz" for job in (0, 1)]
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and process.poll() is None and not all(p.exists() for p in checkpoints):
+            time.sleep(0.2)
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        os.kill(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    parent, children = _runs(_client(tmp_path))
+    assert len(children) == 2
+    assert parent.info.status == "KILLED"
+    assert [c.info.status for c in children] == ["KILLED", "KILLED"]
