@@ -49,15 +49,62 @@ class PluginError(FrameworkError, RuntimeError):
     """A plugin could not be imported, registered or called."""
 
 
+#: Hooks the trainer calls; an unexpected error inside one is reported with its plugin's name.
+LIFECYCLE_HOOKS = frozenset(
+    name
+    for name in dir(hookspecs)
+    if name.startswith("framework_") and name not in KINDS and name != "framework_config_dirs"
+)
+
+
 class FrameworkPluginManager(pluggy.PluginManager):
-    """Accepts unmarked ``framework_*`` methods as hook implementations, so a
-    callback class needs no decorator on its lifecycle methods (as in pytest)."""
+    """A pluggy manager that accepts unmarked ``framework_*`` methods as hook
+    implementations (so a callback class needs no decorator, as in pytest), and
+    that names the plugin when one of its lifecycle hooks fails unexpectedly."""
+
+    def __init__(self, project_name: str = "framework"):
+        super().__init__(project_name)
+        #: Plugin name -> how messages name it, e.g. "plugin 'extras' (framework-extras 0.1.0)".
+        self.descriptions: dict[str, str] = {}
 
     def parse_hookimpl_opts(self, plugin, name):
         options = super().parse_hookimpl_opts(plugin, name)
         if options is None and name.startswith("framework_") and callable(getattr(plugin, name, None)):
             return {}
         return options
+
+    def register(self, plugin, name=None):
+        name = super().register(plugin, name)
+        if name is not None:
+            for caller in self.get_hookcallers(plugin) or ():
+                if caller.name in LIFECYCLE_HOOKS:
+                    for impl in caller.get_hookimpls():
+                        if impl.plugin is plugin:
+                            impl.function = _naming_failures(impl.function, self.describe(name), caller.name)
+        return name
+
+    def describe(self, name: str) -> str:
+        if name in self.descriptions:
+            return self.descriptions[name]
+        kind, _, label = name.partition(":")
+        return f"callback {label!r}" if kind == "callback" and label else f"plugin {name!r}"
+
+
+def _naming_failures(function, owner: str, hook_name: str):
+    """Wrap a lifecycle hook implementation: an unexpected exception becomes a
+    ``PluginError`` naming ``owner``; the framework's own errors (deliberate, already
+    clear) and interruptions pass unchanged."""
+
+    @functools.wraps(function)
+    def guarded(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except FrameworkError:
+            raise
+        except Exception as exc:
+            raise PluginError(f"{owner} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+
+    return guarded
 
 
 @dataclass
@@ -169,9 +216,11 @@ def default_plugins() -> Plugins:
 
 
 def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
+    plugins.manager.descriptions[name] = str(origin)
     try:
         plugins.manager.register(plugin, name=name)
     except (pluggy.PluginValidationError, ValueError) as exc:
+        del plugins.manager.descriptions[name]
         raise PluginError(f"{origin} could not be registered: {exc}") from exc
     plugins.origins[name] = origin
 

@@ -300,3 +300,26 @@ def test_disable_plugins_takes_a_comma_separated_list(make_distribution, monkeyp
     plugins = build_plugins()
     assert "other" not in plugins.registry("layer")
     assert len(plugins.registry("metric")) == 0
+
+
+# -- an exception inside a lifecycle hook ------------------------------------------
+
+
+def test_an_unexpected_error_in_a_lifecycle_hook_names_the_plugin_and_keeps_the_cause():
+    import numpy as np
+
+    import framework as fw
+
+    def framework_epoch_end(trainer, epoch, logs):
+        raise KeyError("val_f1")
+
+    plugins = build_plugins(autoload=False, extra=[plugin_module("reporting", framework_epoch_end=framework_epoch_end)])
+    rng = np.random.default_rng(0)
+    model = fw.Sequential([fw.Dense(2)], input_shape=(3,), rng=rng)
+    trainer = fw.Trainer(model, fw.SoftmaxCrossEntropy(), fw.SGD(), epochs=2, rng=rng, plugins=plugins)
+    with pytest.raises(PluginError) as caught:
+        trainer.fit(rng.normal(size=(8, 3)), rng.integers(0, 2, size=8))
+    assert (
+        str(caught.value) == "plugin 'reporting' (registered in code) failed in framework_epoch_end: KeyError: 'val_f1'"
+    )
+    assert isinstance(caught.value.__cause__, KeyError)

@@ -7,7 +7,7 @@ import pytest
 
 import framework as fw
 from framework import Callback, hookimpl
-from framework.plugins import build_plugins
+from framework.plugins import PluginError, build_plugins
 from framework.training.trainer import Trainer
 
 LIFECYCLE = (
@@ -135,9 +135,10 @@ def test_order_and_callbacks_before_plugins():
 
 def test_exception_instead_of_fit_end():
     calls = []
-    with pytest.raises(RuntimeError, match="stop here"):
+    with pytest.raises(PluginError, match="failed in framework_batch_end: RuntimeError: stop here") as raised:
         fit(calls, fail_at_batch=1)
-    assert calls[-2:] == [("callback", "exception", "RuntimeError"), ("plugin", "exception", "RuntimeError")]
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert calls[-2:] == [("callback", "exception", "PluginError"), ("plugin", "exception", "PluginError")]
     assert not any(event[1] == "fit_end" for event in calls)
 
 

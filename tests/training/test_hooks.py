@@ -3,6 +3,8 @@ callbacks called in the order given, and the built-in callbacks' registration.""
 
 import pytest
 
+from framework.core.errors import InvalidValueError
+from framework.plugins import PluginError
 from framework.plugins.manager import build_plugins
 from framework.training.callbacks import (
     EarlyStopping,
@@ -52,13 +54,24 @@ def test_an_error_calls_the_exception_hook_instead_of_fit_end_and_is_reraised():
     recorder = Recorder()
     error = RuntimeError("boom")
     trainer = make_trainer([recorder, RaiseAt(error, epoch=2, batch=1)], epochs=2, batch_size=10)
-    with pytest.raises(RuntimeError, match="boom") as raised:
+    with pytest.raises(
+        PluginError, match=r"^callback 'raise_at' failed in framework_batch_end: RuntimeError: boom$"
+    ) as raised:
         trainer.fit(x, y, validation_data=blobs(12, seed=1))
-    assert raised.value is error
+    assert raised.value.__cause__ is error
     full = expected_fit_calls(epochs=2, batches=3)
     stop = full.index(("recorder", "batch_end", 2, 1)) + 1
     assert recorder.calls == [*full[:stop], ("recorder", "exception", None, None)]
-    assert recorder.errors == [error]
+    assert recorder.errors == [raised.value]
+
+
+def test_the_framework_s_own_errors_from_hooks_pass_unchanged():
+    x, y = blobs(30)
+    error = InvalidValueError("a deliberate, already clear message")
+    trainer = make_trainer([RaiseAt(error, epoch=1, batch=0)], epochs=1, batch_size=10)
+    with pytest.raises(InvalidValueError) as raised:
+        trainer.fit(x, y)
+    assert raised.value is error
 
 
 def test_a_failing_exception_hook_does_not_hide_the_original_error():
@@ -68,9 +81,12 @@ def test_a_failing_exception_hook_does_not_hide_the_original_error():
 
     x, y = blobs(20)
     trainer = make_trainer([BrokenReporter(), RaiseAt(ValueError("original"), epoch=1, batch=0)], epochs=1)
-    with pytest.raises(ValueError, match="original") as raised:
+    with pytest.raises(
+        PluginError, match="callback 'raise_at' failed in framework_batch_end: ValueError: original"
+    ) as raised:
         trainer.fit(x, y)
-    assert any("disk full" in note for note in raised.value.__notes__)
+    notes = raised.value.__notes__
+    assert any("callback 'recorder' failed in framework_exception: OSError: disk full" in note for note in notes)
 
 
 @pytest.mark.parametrize("order", [("a", "b"), ("b", "a")])
