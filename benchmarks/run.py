@@ -99,11 +99,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
     parser.add_argument("--no-sweep", action="store_true", help="skip the parallel-vs-sequential sweep")
+    parser.add_argument("--sweep-epochs", type=int, default=5, help="epochs per sweep job (start-up is amortized)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6,000 samples, 1 round, 2 epochs")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.epochs, args.samples = 1, 2, 6000
+        args.rounds, args.epochs, args.samples, args.sweep_epochs = 1, 2, 6000, 1
     tracking = _mlflow_logger_available()
 
     pairs = [(name, contender) for name in args.configs for contender in contenders_for(name, tracking)]
@@ -130,7 +131,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             for parallel in [False, True] * args.rounds:
                 sweep.setdefault("parallel" if parallel else "sequential", []).append(
-                    sweep_seconds(parallel, args.samples, max(args.epochs - 1, 1), Path(directory))
+                    sweep_seconds(parallel, args.samples, args.sweep_epochs, Path(directory))
                 )
         sweep = {key: summarize(values) for key, values in sweep.items()}
 
