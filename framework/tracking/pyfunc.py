@@ -13,7 +13,9 @@ Importing this module imports mlflow; the logger imports it only when it logs a 
 """
 
 import json
+import logging
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -128,7 +130,7 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
     try:
         # log_model attaches the model to the active run: resume ours for the call (the
         # logger marks it FINISHED right after; this is only called for finished runs).
-        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
+        with mlflow.start_run(run_id=run_id), warnings.catch_warnings(), _quiet("mlflow.pyfunc"):
             warnings.filterwarnings("ignore", message=".*(input example|signature).*", category=UserWarning)
             info = mlflow.pyfunc.log_model(
                 name=name,
@@ -140,3 +142,16 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
     finally:
         mlflow.set_tracking_uri(previous)
     return info.model_id
+
+
+@contextmanager
+def _quiet(logger_name: str):
+    """Hide a library logger's warnings for the block: MLflow warns through logging that no
+    signature could be inferred, which is the intended state here (see above)."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

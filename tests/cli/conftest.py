@@ -58,8 +58,9 @@ def compose_config(tmp_path):
     """Compose the project's config (with plugin config dirs and experiments) like the command does."""
 
     def make(*overrides):
+        untracked = [] if any(o.startswith("logger=") for o in overrides) else ["logger=none"]
         with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
-            return compose("config", overrides=[f"output_dir={tmp_path}", *overrides])
+            return compose("config", overrides=[f"output_dir={tmp_path}", *untracked, *overrides])
 
     return make
 

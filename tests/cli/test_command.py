@@ -18,7 +18,9 @@ def test_default_run_trains_and_ends_with_a_summary(tmp_path):
     assert (tmp_path / "run" / "weights.npz").is_file()
     assert (tmp_path / "run" / "checkpoints" / "last.npz").is_file()
     assert (tmp_path / "run" / ".hydra" / "config.yaml").is_file()
-    assert sorted(os.listdir(tmp_path)) == ["run"], "nothing may be written outside the job directory"
+    assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout, "the summary says how to open the run"
+    # the job directory, and the tracking store where `mlflow ui` looks: nothing else
+    assert sorted(os.listdir(tmp_path)) == ["mlflow.db", "mlruns", "run"]
 
 
 def test_help_lists_groups_options_and_experiments(tmp_path):
