@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from framework.core.errors import FrameworkError, InvalidValueError
 from framework.core.model import Sequential
 from framework.plugins import Plugins, UnknownNameError
+from framework.plugins.manager import blocked_note
 
 ACTIVATION_INIT = {"relu": "he_normal", "leaky_relu": "he_normal"}
 
@@ -65,7 +66,7 @@ def instantiate(plugins: Plugins, kind: str, node, path: str, **fixed):
     try:
         cls = plugins.get(kind, node["name"])
     except UnknownNameError as exc:
-        raise ConfigError(f"{name_path}={node['name']!r}: {exc}") from exc
+        raise ConfigError(f"{name_path}={node['name']!r}: {exc}{blocked_note()}") from exc
     return construct(cls, _resolve_initializers(plugins, arguments, path), path, **fixed)
 
 

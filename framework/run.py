@@ -5,6 +5,7 @@ fails in well under a second; then the data is loaded, the model built, and the
 trainer runs. Returns the monitored metric, for sweepers.
 """
 
+import contextlib
 import math
 import os
 from collections.abc import Mapping
@@ -15,7 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from framework.builders import ConfigError, build_model, construct, instantiate
+from framework.core.errors import FrameworkError
+from framework.core.npz import write_error
 from framework.plugins import Plugins, default_plugins
+from framework.plugins.manager import autoload_enabled, blocked_from_environment
+from framework.training.checkpoint import Checkpoint, read_checkpoint
 from framework.training.trainer import Trainer, TrainerSettings, save_run_arrays
 
 DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
@@ -82,7 +87,10 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
     trainer_cfg = _section(cfg, "trainer")
     data_cfg, model_cfg = _section(cfg, "data"), _section(cfg, "model")
 
-    # Everything that needs no data: checked before any loading or training.
+    # Everything that needs no data: checked before any loading or training. The checkpoint
+    # to resume from first: it may name components whose plugin is missing here.
+    resume = trainer_cfg.get("resume")
+    checkpoint = check_resume(plugins, cfg, resume) if resume is not None else None
     if "dtype" in model_cfg:
         construct(_ModelDtype, {"dtype": model_cfg["dtype"]}, "model")
     optimizer = instantiate(plugins, "optimizer", _section(cfg, "optimizer"), "optimizer")
@@ -91,6 +99,10 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
     schedule = instantiate(plugins, "schedule", _section(cfg, "schedule") or {"name": "constant"}, "schedule")
     callbacks = build_callbacks(plugins, cfg, schedule)
     threads = _threads(trainer_cfg)
+    check_writable(output_dir, "output_dir")
+    for callback in callbacks:
+        if callback.name == "checkpoint":
+            check_writable(Path(callback.directory), f"callbacks.{callback.name}.directory")
     monitor = trainer_cfg.get("monitor", "val_loss")
     if monitor.startswith("val_") and getattr(dataset, "val_fraction", 1) == 0:
         raise ConfigError(
@@ -125,6 +137,8 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
             trainer_arguments["batch_size"] = len(data.x_train)
         units = _output_units(loss, data)
         model = build_model(plugins, model_cfg, data.input_shape, units, data.name, rng, loss)
+        if checkpoint is not None:
+            check_fits(model, checkpoint, cfg, resume)
         manifest = {"config": cfg, "components": component_manifest(plugins, cfg, callbacks, logger)}
         trainer = Trainer(
             model,
@@ -149,7 +163,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print) -> RunResu
             validation,
             test_data=(data.x_test, y_test) if len(data.x_test) else None,
             classification=data.task == "classification",
-            resume_from=trainer_cfg.get("resume"),
+            resume_from=resume,
         )
         test = history.test
 
@@ -231,11 +245,165 @@ def component_manifest(plugins: Plugins, cfg: Mapping, callbacks, logger=None) -
 def _to_container(cfg) -> dict:
     try:
         from omegaconf import DictConfig, OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
     except ImportError:  # pragma: no cover - hydra-core is a dependency
         return dict(cfg)
-    if isinstance(cfg, DictConfig):
-        return OmegaConf.to_container(cfg, resolve=True)
-    return dict(cfg)
+    if not isinstance(cfg, DictConfig):
+        return dict(cfg)
+    try:
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if not missing:
+            return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{key or 'config'}: {reason}; fix the ${{...}} interpolation (it names another config key, "
+            "e.g. ${trainer.epochs}) or give a plain value"
+        ) from exc
+    raise ConfigError(
+        f"{missing[0]}: a value is required (the config has ???); give it on the command line ({missing[0]}=...)"
+        + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else "")
+    )
+
+
+# -- before anything is loaded: resuming and writing can work ---------------------------
+
+
+def check_writable(directory: Path, key: str) -> None:
+    """Write a probe file in ``directory``, so an unwritable output fails before training
+    (not at the first checkpoint) with the config key to change. Directories created for
+    the probe are removed again: a run that fails later leaves nothing behind."""
+    import tempfile
+
+    created = []
+    try:
+        for parent in [*reversed(directory.parents), directory]:
+            if not parent.exists():
+                parent.mkdir()
+                created.append(parent)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        error = write_error(directory, exc)
+        raise ConfigError(f"{key}={directory}: {error}") from exc
+    finally:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+
+
+def check_resume(plugins: Plugins, cfg: Mapping, resume) -> Checkpoint:
+    """Read the checkpoint to resume from (a bad file fails now, before the data loads) and
+    check that this run can continue it: every component it was trained with and still uses is
+    available (a plugin may be missing or blocked), and the optimizer is the same."""
+    path = f"trainer.resume={resume}"
+    try:
+        checkpoint = read_checkpoint(resume)
+    except FrameworkError as exc:
+        raise ConfigError(f"trainer.resume: {exc}") from exc
+    for label, entry in (checkpoint.manifest.get("components") or {}).items():
+        kind, name = entry.get("kind"), entry.get("name")
+        if kind not in plugins.registries or name in plugins.registry(kind):
+            continue
+        if kind == "callback" and not _configured(cfg, label, name):
+            continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
+        distribution, version = entry.get("distribution"), entry.get("version")
+        source = f"{distribution} {version}" if version else "a plugin registered in code"
+        blocked = blocked_from_environment()
+        why = (
+            f"blocked here: {', '.join(blocked)} (FRAMEWORK_DISABLE_PLUGINS)"
+            if blocked
+            else "plugin autoload is off (FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD)"
+            if not autoload_enabled()
+            else f"is {distribution} installed?"
+            if version
+            else "register that plugin again"
+        )
+        leave_out = f", leave {label} out of this run," if kind == "callback" else ""
+        raise ConfigError(
+            f"{path}: the checkpoint was trained with {kind} {name!r} ({label}) from {source}, which no plugin "
+            f"registers here ({why}); install or unblock the plugin that provides it to resume{leave_out} "
+            "or start a new run without trainer.resume"
+        )
+    saved = (checkpoint.manifest.get("config") or {}).get("optimizer") or {}
+    current = _section(cfg, "optimizer")
+    if saved.get("name") and current.get("name") and saved["name"] != current["name"]:
+        raise ConfigError(
+            f"{path}: the checkpoint was trained with optimizer={saved['name']}, this run has "
+            f"optimizer={current['name']}; its state cannot carry over to another optimizer: resume with "
+            f"optimizer={saved['name']}, or start a new run without trainer.resume"
+        )
+    return checkpoint
+
+
+def _configured(cfg: Mapping, label: str, name: str) -> bool:
+    """Whether this run's config uses the callback the checkpoint lists as ``label``."""
+    if label == "logger":
+        return _section(cfg, "logger").get("name") == name
+    section, _, key = label.partition(".")
+    value = _section(cfg, section).get(key) if section == "callbacks" else None
+    return value is not None and value is not False
+
+
+def check_fits(model, checkpoint: Checkpoint, cfg: Mapping, resume) -> None:
+    """The checkpoint's weights fit the model this config builds; if not, say which config
+    values differ from the run that wrote it."""
+    expected = model.state_dict()
+    problem = None
+    missing = sorted(set(expected) - set(checkpoint.model))
+    unexpected = sorted(set(checkpoint.model) - set(expected))
+    if missing or unexpected:
+        problem = f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}"
+    else:
+        for name, array in expected.items():
+            saved = checkpoint.model[name]
+            if saved.shape != array.shape:
+                problem = f"{name} has shape {saved.shape}, this model needs {array.shape}"
+            elif saved.dtype != array.dtype:
+                problem = f"{name} has dtype {saved.dtype}, this model is {array.dtype}"
+            if problem:
+                break
+    if problem is None:
+        return
+    saved_cfg = checkpoint.manifest.get("config") or {}
+    differences = [
+        f"{key}={_plain(saved_value)} (this run: {_plain(value)})"
+        for key, saved_value, value in _differences(saved_cfg, cfg, ("model", "data"))
+    ]
+    hint = (
+        f"it was trained with {'; '.join(differences[:4])}: resume with the same model and data settings"
+        if differences
+        else "resume with the model and data settings it was trained with"
+    )
+    raise ConfigError(
+        f"trainer.resume={resume}: the checkpoint does not fit this model ({problem}); {hint}, "
+        "or start a new run without trainer.resume"
+    )
+
+
+def _differences(saved: Mapping, current: Mapping, sections) -> list[tuple[str, object, object]]:
+    def flat(node, prefix):
+        if isinstance(node, Mapping):
+            items = {}
+            for key, value in node.items():
+                items.update(flat(value, f"{prefix}.{key}"))
+            return items
+        return {prefix: node}
+
+    found = []
+    for section in sections:
+        before, now = flat(saved.get(section) or {}, section), flat(current.get(section) or {}, section)
+        for key in sorted(set(before) & set(now)):
+            if before[key] != now[key]:
+                found.append((key, before.get(key), now.get(key)))
+    return found
+
+
+def _plain(value) -> str:
+    import json
+
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _fmt(value) -> str:

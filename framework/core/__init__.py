@@ -7,6 +7,7 @@ from framework.core.errors import (
     InvalidValueError,
     MissingFileError,
     NotBuiltError,
+    OutputWriteError,
     ShapeError,
 )
 from framework.core.initializers import (
@@ -84,6 +85,7 @@ __all__ = [
     "NotBuiltError",
     "Ones",
     "Optimizer",
+    "OutputWriteError",
     "Parameter",
     "RMSprop",
     "ReLU",

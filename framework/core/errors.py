@@ -30,3 +30,8 @@ class FileFormatError(FrameworkError, ValueError):
 
 class MissingFileError(FrameworkError, FileNotFoundError):
     """A file the run needs is not there; the message says where to put it."""
+
+
+class OutputWriteError(FrameworkError, OSError):
+    """A file could not be written (read-only or full disk, a path under a file); the
+    message names the file and what to do. Nothing half-written is left behind."""

@@ -110,7 +110,10 @@ class Dataset:
     def _preprocessed(self, raw: RawData, *arrays: np.ndarray) -> list[np.ndarray]:
         for array, source in zip(arrays, (raw.train_source, raw.train_source, raw.test_source), strict=True):
             if array.dtype.kind not in "biuf":
-                raise FileFormatError(f"{self.name} ({source}): x must be numeric, got dtype {array.dtype}")
+                raise FileFormatError(
+                    f"{self.name} ({source}): x must be numeric, got dtype {array.dtype}; "
+                    "store the inputs as numbers (encode text or categories as numbers first)"
+                )
             check_finite(f"{self.name} ({source})", "x", array)
         train, test = arrays[0], arrays[2]
         if train.shape[1:] != test.shape[1:]:
@@ -157,7 +160,10 @@ class Dataset:
                 "give integer class indices, not one-hot rows"
             )
         if y.dtype.kind not in "biuf":
-            raise FileFormatError(f"{self.name} ({source}): class labels must be numbers, got dtype {y.dtype}")
+            raise FileFormatError(
+                f"{self.name} ({source}): class labels must be numbers, got dtype {y.dtype}; "
+                "map each class to an integer index 0, 1, 2, ..."
+            )
         if y.dtype.kind == "f":
             fractional = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
             if fractional.size:
@@ -186,7 +192,7 @@ class Dataset:
         if y.ndim != 2 or y.dtype.kind not in "biuf":
             raise FileFormatError(
                 f"{self.name} ({source}): regression targets must be numbers of shape (n,) or (n, k), "
-                f"got {y.dtype} of shape {y.shape}"
+                f"got {y.dtype} of shape {y.shape}; store one number (or one row of numbers) per sample"
             )
         check_finite(f"{self.name} ({source})", "y", y)
         return y.astype(self.dtype)

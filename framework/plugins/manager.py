@@ -149,6 +149,16 @@ def autoload_enabled() -> bool:
     return os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip().lower() in ("", "0", "false", "no")
 
 
+def blocked_note() -> str:
+    """A note for "unknown name" messages: what the environment keeps from being loaded."""
+    blocked = blocked_from_environment()
+    if blocked:
+        return f" (plugins blocked by {DISABLE_PLUGINS_ENV}={','.join(blocked)} add nothing; unblock one to use what it provides)"
+    if not autoload_enabled():
+        return f" (installed plugins are not loaded: {DISABLE_AUTOLOAD_ENV} is set)"
+    return ""
+
+
 def build_plugins(
     *, autoload: bool | None = None, disable: list[str] | None = None, extra: list | None = None
 ) -> Plugins:
@@ -187,7 +197,8 @@ def build_plugins(
             except Exception as exc:
                 raise PluginError(
                     f'Error importing plugin "{entry_point.name}" (entry point {entry_point.value!r} of '
-                    f"{origin.distribution} {origin.version}): {type(exc).__name__}: {exc}"
+                    f"{origin.distribution} {origin.version}): {type(exc).__name__}: {exc}; "
+                    f"{_repair_hint(entry_point.name, origin)}"
                 ) from exc
             _register(plugins, plugin, entry_point.name, origin)
 
@@ -225,11 +236,20 @@ def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
     plugins.origins[name] = origin
 
 
+def _repair_hint(name: str, origin: Origin) -> str:
+    """What to do about an installed plugin that is broken."""
+    return (
+        f"fix or reinstall {origin.distribution} (pip install --force-reinstall {origin.distribution}), "
+        f"uninstall it, or block it: {DISABLE_PLUGINS_ENV}={name}"
+    )
+
+
 def _call_registration(impl, origin: Origin, hook_name: str) -> list:
     try:
         result = impl.function()
     except Exception as exc:
-        raise PluginError(f"{origin} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+        hint = "" if origin.distribution == "registered in code" else f"; {_repair_hint(origin.plugin, origin)}"
+        raise PluginError(f"{origin} failed in {hook_name}: {type(exc).__name__}: {exc}{hint}") from exc
     if result is None:
         return []
     if not isinstance(result, (list, tuple)):

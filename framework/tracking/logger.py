@@ -144,6 +144,7 @@ class MLflowLogger(Callback):
         self.staging: Path | None = None
         self.redactor = Redactor()
         self._pending = None
+        self._logged_epochs: set[int] = set()
         self._has_secrets = False
         self._closed = False
         self._messages: list[str] = []
@@ -220,6 +221,8 @@ class MLflowLogger(Callback):
             for record in trainer.history.epochs:
                 if record.get("epoch") not in known:
                     self._log_epoch(record.get("epoch"), record, time.time())
+                else:
+                    self._logged_epochs.add(record.get("epoch"))
 
     def framework_epoch_start(self, trainer, epoch):
         self._materialize()
@@ -262,6 +265,10 @@ class MLflowLogger(Callback):
         from framework.training.interrupts import Interrupted
 
         self._materialize()
+        # Epochs that ended but whose epoch_end never reached this logger (a hook before it failed).
+        for record in trainer.history.epochs:
+            if record.get("epoch") not in self._logged_epochs:
+                self._log_epoch(record.get("epoch"), record, time.time())
         killed = isinstance(error, Interrupted | KeyboardInterrupt)
         tags = {
             "error_type": type(error).__name__,
@@ -422,6 +429,7 @@ class MLflowLogger(Callback):
     def _log_epoch(self, epoch, logs, timestamp) -> None:
         if epoch is None:
             return
+        self._logged_epochs.add(epoch)
         ms = int(timestamp * 1000)
         metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and _is_number(v)]
         self._put_batch(metrics=metrics)

@@ -14,6 +14,7 @@ Importing this module imports mlflow; the logger imports it only when it logs a 
 
 import json
 import logging
+import os
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,7 +126,9 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
         return existing
     model_dir = Path(model_dir)
     config = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-    previous = mlflow.get_tracking_uri()
+    # mlflow.set_tracking_uri also exports $MLFLOW_TRACKING_URI (for subprocesses): restore the
+    # variable exactly, or every later run of this process and its children would track there.
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(tracking_uri)
     try:
         # log_model attaches the model to the active run: resume ours for the call (the
@@ -140,7 +143,7 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
                 metadata=model_metadata(config),
             )
     finally:
-        mlflow.set_tracking_uri(previous)
+        mlflow.set_tracking_uri(previous)  # None: back to "not set", the variable removed
     return info.model_id
 
 

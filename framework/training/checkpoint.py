@@ -49,7 +49,10 @@ def read_checkpoint(path) -> Checkpoint:
     path = Path(path)
     arrays = load_npz(path)
     if "manifest" not in arrays:
-        raise FileFormatError(f"{path}: not a framework checkpoint (no manifest); was it written by save_weights?")
+        raise FileFormatError(
+            f"{path}: not a framework checkpoint (it has no manifest; weights.npz and history.npz are not "
+            "checkpoints); resume from one the checkpoint callback wrote, e.g. <run dir>/checkpoints/last.npz"
+        )
     try:
         manifest = json.loads(str(arrays.pop("manifest")))
     except json.JSONDecodeError as exc:
@@ -57,7 +60,8 @@ def read_checkpoint(path) -> Checkpoint:
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise FileFormatError(
             f"{path}: unsupported checkpoint format {manifest.get('format')!r} version "
-            f"{manifest.get('format_version')!r}; this framework reads {FORMAT!r} version {FORMAT_VERSION}"
+            f"{manifest.get('format_version')!r}; this framework reads {FORMAT!r} version {FORMAT_VERSION}: "
+            f"resume it with the framework version that wrote it ({manifest.get('framework_version', 'unknown')})"
         )
     groups: dict[str, dict] = {"model": {}, "optimizer": {}}
     callbacks: dict[str, dict] = {name: dict(values) for name, values in manifest.pop("callback_state", {}).items()}

@@ -20,7 +20,7 @@ from framework.core.errors import InvalidValueError, ShapeError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, confusion_matrix
 from framework.core.model import Sequential
-from framework.core.npz import save_npz
+from framework.core.npz import remove_stale_temporaries, save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
 from framework.core.validation import check_finite, check_number, check_positive_int
 from framework.training.callback import Callback
@@ -107,6 +107,7 @@ class Trainer:
         if duplicates:
             raise InvalidValueError(f"Trainer: callbacks must have distinct names, {duplicates} appear more than once")
         self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
+        self._plugins = plugins
         self.hook = self.hook_manager.hook
         self.manifest = dict(manifest or {})
         #: The manifest of the checkpoint this fit resumed from (None for a fresh fit).
@@ -241,13 +242,28 @@ class Trainer:
                 # pluggy calls the most recently registered first: register in reverse
                 # so callbacks run in the order they were given.
                 for callback in reversed(trainer.callbacks):
-                    trainer.hook_manager.register(callback, name=f"callback:{callback.name or id(callback)}")
+                    name = f"callback:{callback.name or id(callback)}"
+                    origin = trainer._callback_origin(callback)
+                    if origin is not None:  # an error in one of its hooks names the plugin too
+                        trainer.hook_manager.descriptions[name] = f"callback {callback.name!r} from {origin}"
+                    trainer.hook_manager.register(callback, name=name)
 
             def __exit__(self, *exc):
                 for callback in trainer.callbacks:
                     trainer.hook_manager.unregister(callback)
+                    trainer.hook_manager.descriptions.pop(f"callback:{callback.name or id(callback)}", None)
 
         return Registered()
+
+    def _callback_origin(self, callback):
+        """The plugin that registered ``callback``'s class, when the trainer has the plugins."""
+        registries = getattr(self._plugins, "registries", None) or {}
+        registry = registries.get("callback")
+        if registry is None or not callback.name or callback.name not in registry:
+            return None
+        if registry.get(callback.name) is not type(callback):
+            return None
+        return registry.origin(callback.name)
 
     # -- evaluation ---------------------------------------------------------------
 
@@ -322,9 +338,13 @@ class Trainer:
 
     def load_checkpoint(self, path) -> None:
         checkpoint = read_checkpoint(path)
-        manifest = self.restored_manifest = checkpoint.manifest
+        # Temporary files beside it are leftovers of a process killed mid-write (kill -9).
+        remove_stale_temporaries(Path(path).parent)
+        manifest = checkpoint.manifest
         self.model.load_state_dict(checkpoint.model, source=str(path))
         optimizer_state = {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
+        check_optimizer_state(self.optimizer, optimizer_state, path, manifest)
+        self.restored_manifest = manifest
         self.optimizer.load_state_dict(optimizer_state)
         self.rng.bit_generator.state = manifest["rng"]
         self.history = History(manifest["history"])
@@ -356,6 +376,23 @@ class Trainer:
         if split == "training":
             self._train_size = len(x)
         return x, y
+
+
+def check_optimizer_state(optimizer: Optimizer, state: dict, path, manifest: dict) -> None:
+    """The checkpoint's optimizer state must be of this optimizer's kind (its slots), or
+    resuming would fail at the first step or silently mix up moments."""
+    saved = sorted({key.rsplit("/", 1)[1] for key in state if "/" in key})
+    if not saved or saved == sorted(optimizer.slots):
+        return
+    written_with = ((manifest.get("components") or {}).get("optimizer") or {}).get("name")
+    by = f"optimizer {written_with!r}" if written_with else "another optimizer"
+    raise InvalidValueError(
+        f"{path}: holds the state of {by} (slots {', '.join(saved)}), but this run's optimizer is "
+        f"{optimizer.name or type(optimizer).__name__!r} (slots {', '.join(optimizer.slots) or 'none'}); "
+        f"resume with the optimizer the checkpoint was written with"
+        + (f" (optimizer={written_with})" if written_with else "")
+        + ", or start a new run without resuming"
+    )
 
 
 def save_run_arrays(trainer: Trainer, directory) -> tuple:

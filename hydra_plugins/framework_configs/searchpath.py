@@ -9,7 +9,8 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 class FrameworkSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         from framework.config_paths import conf_dir, experiments_dir
-        from framework.plugins import PluginError, default_plugins
+        from framework.core.errors import FrameworkError
+        from framework.plugins import default_plugins
 
         ours = str(conf_dir())
         if not any(element.path.rstrip("/").endswith(ours) for element in search_path.get_path()):
@@ -17,7 +18,7 @@ class FrameworkSearchPathPlugin(SearchPathPlugin):
         search_path.append("framework-experiments", f"framework-mount://experiment={experiments_dir()}")
         try:
             directories = default_plugins().config_dirs()
-        except PluginError:
+        except FrameworkError:  # a broken plugin, two plugins registering one name, ...
             return  # train() rebuilds the plugins and reports the error in one line
         for directory in directories:
             search_path.append("framework-plugin", f"file://{directory}")

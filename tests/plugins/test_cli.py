@@ -144,7 +144,8 @@ def test_broken_plugin_is_one_line_on_stderr_and_exit_1(make_distribution):
         assert result.stdout == ""
         assert result.stderr == (
             f"error: Error importing plugin \"broken\" (entry point '{dist.module}' of broken-dist 0.1): "
-            "ImportError: no numpy here\n"
+            "ImportError: no numpy here; fix or reinstall broken-dist (pip install --force-reinstall broken-dist), "
+            "uninstall it, or block it: FRAMEWORK_DISABLE_PLUGINS=broken\n"
         )
 
 

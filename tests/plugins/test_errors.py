@@ -97,7 +97,8 @@ def test_import_error_names_distribution_and_entry_point_and_chains_the_cause(ma
     message = str(caught.value)
     assert message == (
         f"Error importing plugin \"broken\" (entry point '{dist.module}' of broken-dist 0.3): "
-        "ImportError: No module named 'missing_dependency'"
+        "ImportError: No module named 'missing_dependency'; fix or reinstall broken-dist "
+        "(pip install --force-reinstall broken-dist), uninstall it, or block it: FRAMEWORK_DISABLE_PLUGINS=broken"
     )
     assert isinstance(caught.value.__cause__, ImportError)
     assert str(caught.value.__cause__) == "No module named 'missing_dependency'"

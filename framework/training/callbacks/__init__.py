@@ -4,7 +4,7 @@
 from framework.training.callbacks.checkpoint import ModelCheckpoint
 from framework.training.callbacks.early_stopping import EarlyStopping
 from framework.training.callbacks.lr_scheduler import LearningRateScheduler
-from framework.training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
+from framework.training.callbacks.nan_guard import NaNGuard, NonFiniteLossError, TrainingDivergedError
 from framework.training.callbacks.progress import ProgressBar
 
 CALLBACKS = (EarlyStopping, ModelCheckpoint, NaNGuard, LearningRateScheduler, ProgressBar)
@@ -17,4 +17,5 @@ __all__ = [
     "NaNGuard",
     "NonFiniteLossError",
     "ProgressBar",
+    "TrainingDivergedError",
 ]

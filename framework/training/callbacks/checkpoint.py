@@ -9,7 +9,7 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.core.errors import InvalidValueError
-from framework.core.npz import atomic_write
+from framework.core.npz import atomic_write, remove_stale_temporaries
 from framework.core.validation import check_bool
 from framework.training.callback import Callback
 from framework.training.interrupts import Interrupted
@@ -41,6 +41,9 @@ class ModelCheckpoint(Callback):
     - ``epoch-NNNN.npz`` every ``every_n_epochs`` epochs (``None``: never); with
       ``keep_last=K`` only the newest K of these are kept.
     - ``best.npz`` whenever ``monitor`` improves, with ``save_best`` (never deleted).
+
+    A process killed while writing leaves only a hidden temporary file, never a
+    damaged checkpoint; the next fit with this directory removes such leftovers.
 
     ``last_path`` is the last checkpoint written to ``last.npz`` (``None`` before
     the first), ``best_path`` the best one. On an interruption, the checkpoint's
@@ -92,6 +95,7 @@ class ModelCheckpoint(Callback):
     # -- hooks ----------------------------------------------------------------------
 
     def framework_fit_start(self, trainer):
+        remove_stale_temporaries(self.directory)  # left by a run killed mid-write (kill -9)
         if len(trainer.history) == 0:  # a new run; on resume the state came from the checkpoint
             self._reset()
         self.resolved_mode = resolve_mode(self.monitor, self.mode, trainer)
