@@ -50,6 +50,7 @@ def test_selected_from_the_command_line_configs(tmp_path, capsys):
 
     overrides = [
         f"output_dir={tmp_path}",
+        "logger=none",  # never a store in the checkout the tests run from
         "optimizer=lion",
         "optimizer.lr=0.01",
         "data=moons",
