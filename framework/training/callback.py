@@ -4,23 +4,8 @@ named like a lifecycle hookspec (``framework_epoch_end(self, trainer, epoch, log
 is called as that hook. Define only the hooks you need, with only the arguments
 you use. See ``framework/hookspecs.py`` for the hooks and their order."""
 
-from typing import ClassVar
-
-from framework.core.describe import describe
+from framework.training.component import TrainingComponent
 
 
-class Callback:
-    name: ClassVar[str] = ""
-
-    def state_dict(self) -> dict:
-        """What must survive a checkpoint for an exact resume (JSON values or arrays)."""
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-    def get_config(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        return describe(self)
+class Callback(TrainingComponent):
+    pass

@@ -4,10 +4,9 @@ through the second epoch); ``observe(epoch, logs)`` lets a schedule react to
 what an epoch measured (reduce on plateau). State round-trips for exact resume."""
 
 import math
-from typing import ClassVar
 
-from framework.core.describe import describe
 from framework.core.validation import check_number, check_positive_int
+from framework.training.component import TrainingComponent
 from framework.training.monitoring import (
     check_choice,
     check_monitor,
@@ -17,26 +16,12 @@ from framework.training.monitoring import (
 )
 
 
-class Schedule:
-    name: ClassVar[str] = ""
-
+class Schedule(TrainingComponent):
     def value(self, epoch: float, base_lr: float, total_epochs: int) -> float:
         raise NotImplementedError
 
     def observe(self, epoch: int, logs: dict) -> None:
         """Called after each epoch with its logs; most schedules ignore it."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
-
-    def get_config(self) -> dict:
-        return {}
-
-    def __repr__(self) -> str:
-        return describe(self)
 
 
 class Constant(Schedule):
