@@ -11,10 +11,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from framework.core import kernels
 from framework.core.describe import describe
 from framework.core.errors import InvalidValueError
 from framework.core.parameter import Parameter
-from framework.core.validation import check_number
+from framework.core.validation import check_bool, check_number
 
 
 class Optimizer:
@@ -197,6 +198,10 @@ class Adam(Optimizer):
     m = beta1 * m + (1 - beta1) * g
     v = beta2 * v + (1 - beta2) * g^2
     w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    ``fused``: ``None`` (default) runs the compiled one-pass kernel when it is built and
+    the arrays suit it, else NumPy; ``True`` requires the kernel; ``False`` always uses
+    NumPy. Both compute the same operations in the same order: same values.
     """
 
     name = "adam"
@@ -210,6 +215,7 @@ class Adam(Optimizer):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        fused: bool | None = None,
     ):
         super().__init__(lr)
         owner = type(self).__name__
@@ -217,16 +223,38 @@ class Adam(Optimizer):
         self.beta2 = _check_fraction(owner, "beta2", beta2)
         self.eps = check_number(owner, "eps", eps, low=0, low_open=True)
         self.weight_decay = check_number(owner, "weight_decay", weight_decay, low=0)
+        self.fused = check_bool(owner, "fused", fused, allow_none=True)
+        if self.fused and not kernels.available():
+            raise InvalidValueError(f"{owner}: fused=True, but {kernels.UNAVAILABLE_HINT}", "fused")
 
     def update(self, w, grad, state):
         t = self.iterations
-        g = grad
-        if self.weight_decay:
-            if self.decoupled:
-                w *= 1 - self.lr * self.weight_decay
-            else:
-                g = grad + self.weight_decay * w
-        m, v, work = state["m"], state["v"], self.scratch(w)
+        m, v = state["m"], state["v"]
+        coupled = self.weight_decay if not self.decoupled else 0.0
+        shrink = 1 - self.lr * self.weight_decay if self.decoupled else 1.0
+        step_size = self.lr / (1 - self.beta1**t)
+        inv_sqrt_bias2 = 1 / math.sqrt(1 - self.beta2**t)
+        flush = t % FLUSH_EVERY == 0
+        if self.fused is not False and kernels.accepts(w, grad, m, v):
+            kernels.adam(
+                w,
+                grad,
+                m,
+                v,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                eps=self.eps,
+                step_size=step_size,
+                inv_sqrt_bias2=inv_sqrt_bias2,
+                weight_decay=coupled,
+                shrink=shrink,
+                tiny=TINY if flush else 0.0,
+            )
+            return
+        if shrink != 1.0:
+            w *= shrink
+        g = grad + coupled * w if coupled else grad
+        work = self.scratch(w)
         m *= self.beta1
         np.multiply(g, 1 - self.beta1, out=work)
         m += work
@@ -235,12 +263,12 @@ class Adam(Optimizer):
         work *= 1 - self.beta2
         v += work
         np.sqrt(v, out=work)
-        work *= 1 / math.sqrt(1 - self.beta2**t)
+        work *= inv_sqrt_bias2
         work += self.eps
         np.divide(m, work, out=work)
-        work *= self.lr / (1 - self.beta1**t)
+        work *= step_size
         w -= work
-        if t % FLUSH_EVERY == 0:
+        if flush:
             flush_tiny(m)
             flush_tiny(v)
 
@@ -251,6 +279,7 @@ class Adam(Optimizer):
             "beta2": self.beta2,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
+            "fused": self.fused,
         }
 
 
@@ -268,8 +297,9 @@ class AdamW(Adam):
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        fused: bool | None = None,
     ):
-        super().__init__(lr, beta1, beta2, eps, weight_decay)
+        super().__init__(lr, beta1, beta2, eps, weight_decay, fused)
 
 
 def clip_grad_norm(parameters: list[Parameter], max_norm: float) -> float:

@@ -40,7 +40,7 @@ def check_bool(owner: str, name: str, value, *, allow_none: bool = False) -> boo
     if value is None and allow_none:
         return None
     if not isinstance(value, (bool, np.bool_)):
-        accepted = "true, false or None" if allow_none else "true or false"
+        accepted = "true, false or null" if allow_none else "true or false"
         raise InvalidValueError(f"{owner}: {name} must be {accepted}, got {value!r}", name)
     return bool(value)
 

@@ -1,11 +1,23 @@
 """Optimizers: two steps each against values worked out by hand from the update
-rule (w0 = 1, first gradient 0.5, second -0.25), plus the conformance kit."""
+rule (w0 = 1, first gradient 0.5, second -0.25), plus the conformance kit. The
+rules with a compiled kernel are checked on both paths."""
 
 import numpy as np
 import pytest
 
-from framework.core import SGD, Adam, AdamW, InvalidValueError, Parameter, RMSprop, clip_grad_norm
+from framework.core import SGD, Adam, AdamW, InvalidValueError, Parameter, RMSprop, clip_grad_norm, kernels
 from framework.testing import check_optimizer
+
+
+@pytest.fixture(params=["compiled", "numpy"])
+def path(request, monkeypatch):
+    """Run the test once with the compiled kernels (when built) and once with NumPy alone."""
+    if request.param == "compiled" and not kernels.available():
+        pytest.skip("the compiled kernels are not built here")
+    if request.param == "numpy":
+        monkeypatch.setattr(kernels, "_kernels", None)
+    return request.param
+
 
 # Each case: optimizer, w after step 1, w after step 2, and the arithmetic.
 GOLDEN = [
@@ -28,7 +40,7 @@ GOLDEN = [
 
 
 @pytest.mark.parametrize(("make", "after_one", "after_two"), GOLDEN)
-def test_two_steps_match_the_update_rule_by_hand(make, after_one, after_two):
+def test_two_steps_match_the_update_rule_by_hand(make, after_one, after_two, path):
     optimizer = make()
     p = Parameter("w", (1,), None, np.array([1.0]), np.array([0.5]))
     optimizer.step([p])
@@ -91,7 +103,7 @@ def test_clip_grad_norm_scales_to_the_global_norm_and_reports_it():
 
 
 @pytest.mark.parametrize("make", [Adam, AdamW, RMSprop])
-def test_moments_of_dead_units_are_flushed_out_of_the_denormal_range(make):
+def test_moments_of_dead_units_are_flushed_out_of_the_denormal_range(make, path):
     """A parameter whose gradient is exactly zero must not keep denormal moments (slow arithmetic)."""
     optimizer = make(lr=0.01)
     p = Parameter("w", (2,), None, np.ones(2, np.float32), np.array([1.0, 1.0], np.float32))

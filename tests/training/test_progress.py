@@ -66,7 +66,7 @@ def test_format_logs_shows_every_logged_value():
 
 @pytest.mark.parametrize("bad", ["yes", 1, "auto"])
 def test_enabled_must_be_a_bool_or_none(bad):
-    with pytest.raises(InvalidValueError, match=rf"progress: enabled must be true, false or None, got {bad!r}"):
+    with pytest.raises(InvalidValueError, match=rf"progress: enabled must be true, false or null, got {bad!r}"):
         ProgressBar(enabled=bad)
 
 

@@ -1,0 +1,59 @@
+"""The optional compiled kernels (``_kernels.c``), and whether they are here.
+
+The extension is built by ``pip install`` when a C compiler is present; without it
+every optimizer runs its NumPy path. ``FRAMEWORK_DISABLE_KERNELS=1`` hides a built
+extension, to compare both paths or to rule the kernel out.
+"""
+
+import os
+
+import numpy as np
+
+try:
+    from framework.core import _kernels
+except ImportError:  # not built: no compiler at install time, or a source checkout
+    _kernels = None
+
+if os.environ.get("FRAMEWORK_DISABLE_KERNELS", "").strip() not in ("", "0"):
+    _kernels = None
+
+KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+UNAVAILABLE_HINT = (
+    "the compiled kernels (framework.core._kernels) are not built: reinstall with a C compiler present "
+    "(pip install -e .), unset FRAMEWORK_DISABLE_KERNELS, or set fused=false"
+)
+
+
+def available() -> bool:
+    return _kernels is not None
+
+
+def accepts(*arrays: np.ndarray) -> bool:
+    """Whether the kernels can work on these arrays in place: contiguous, one float dtype."""
+    first = arrays[0]
+    return (
+        _kernels is not None
+        and first.dtype in KERNEL_DTYPES
+        and all(a.dtype == first.dtype and a.flags.c_contiguous and a.size == first.size for a in arrays)
+    )
+
+
+def adam(param, grad, m, v, *, beta1, beta2, eps, step_size, inv_sqrt_bias2, weight_decay, shrink, tiny) -> None:
+    """One Adam step in place; the arithmetic of ``optimizers.Adam.update`` in one pass."""
+    _kernels.adam(
+        param,
+        grad,
+        m,
+        v,
+        beta1,
+        1 - beta1,
+        beta2,
+        1 - beta2,
+        inv_sqrt_bias2,
+        eps,
+        step_size,
+        weight_decay,
+        shrink,
+        tiny,
+    )
