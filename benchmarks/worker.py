@@ -24,6 +24,11 @@ def main():
     x, y = contenders.synthetic_mnist(config["samples"], np.dtype(config["dtype"]))
     if contender == "framework":
         values = contenders.framework_trainer(config, x, y, epochs)
+    elif contender == "framework-1thread":
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            values = contenders.framework_trainer(config, x, y, epochs)
     elif contender == "framework+mlflow":
         with tempfile.TemporaryDirectory() as directory:
             values = contenders.framework_trainer(config, x, y, epochs, tracking_dir=directory)
