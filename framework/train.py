@@ -9,6 +9,7 @@ several lines with its search path; here they are one line too, with the fix.
 """
 
 import contextlib
+import logging
 import os
 import re
 import shlex
@@ -18,6 +19,7 @@ import hydra
 from omegaconf import DictConfig
 
 from framework.config_paths import conf_dir
+from framework.console import say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
 
@@ -51,7 +53,7 @@ def _hydra_main(cfg: DictConfig) -> float:
 
     _job_threads(cfg)
     try:
-        return train(cfg).value
+        return train(cfg, log=say).value
     except (Interrupted, KeyboardInterrupt) as exc:
         checkpoint = getattr(exc, "checkpoint", None)
         how = (
@@ -60,18 +62,28 @@ def _hydra_main(cfg: DictConfig) -> float:
             else "no checkpoint was written (enable callbacks.checkpoint)"
         )
         name = exc.__class__.__name__ if isinstance(exc, KeyboardInterrupt) else str(exc)
-        print(f"{name}; {how}", file=sys.stderr)
+        _report(f"{name}; {how}")
         sys.exit(exc.exit_code if isinstance(exc, Interrupted) else 130)
     except FrameworkError as exc:
-        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        _report(f"error: {one_line(str(exc))}")
         sys.exit(ERROR_EXIT)
     except OSError as exc:  # the machine, not the config: a disk, a permission, the network
-        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        _report(f"error: {describe_os_error(exc)}")
         sys.exit(ERROR_EXIT)
+
+
+def _report(line: str) -> None:
+    """Why the job stopped: on standard error, and in the job's log file."""
+    print(line, file=sys.stderr)
+    with contextlib.suppress(OSError):  # a full or read-only disk must not hide the message
+        to_log_file(line)
 
 
 def main() -> None:
     """The command's entry point (``python -m framework.train``, ``framework-train``)."""
+    # A line the job's log file cannot take (a full disk) is dropped without a traceback;
+    # the run's own files report write errors in one line.
+    logging.raiseExceptions = False
     with _one_line_hydra_errors():
         _hydra_main()
 

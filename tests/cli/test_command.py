@@ -21,6 +21,19 @@ def test_default_run_trains_and_ends_with_a_summary(tmp_path):
     assert "mlflow ui --backend-store-uri sqlite:///" in result.stdout, "the summary says how to open the run"
     # the job directory, and the tracking store where `mlflow ui` looks: nothing else
     assert sorted(os.listdir(tmp_path)) == ["mlflow.db", "mlruns", "run"]
+    # the console shows the lines as they are; the job's log keeps them, with a time
+    assert "\nepoch 1/3 - loss " in result.stdout
+    log = (tmp_path / "run" / "train.log").read_text()
+    for line in ("epoch 1/3 - loss ", "epoch 3/3 - loss ", "result: ", "mlflow: view it with `mlflow ui"):
+        assert f"[framework][INFO] - {line}" in log, f"train.log lacks {line!r}:\n{log}"
+
+
+def test_a_failed_job_says_why_in_its_log_too(tmp_path):
+    result = run_command(f"hydra.run.dir={tmp_path / 'run'}", "optimizer.lr=abc", "logger=none", cwd=tmp_path)
+    assert result.returncode == 2
+    line = "error: optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"
+    assert result.stderr.strip() == line
+    assert f"[framework][ERROR] - {line}" in (tmp_path / "run" / "train.log").read_text()
 
 
 def test_help_lists_groups_options_and_experiments(tmp_path):

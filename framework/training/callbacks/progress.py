@@ -5,6 +5,7 @@ import sys
 
 from tqdm import tqdm
 
+from framework.console import say
 from framework.core.validation import check_bool
 from framework.training.callback import Callback
 
@@ -23,7 +24,7 @@ def format_logs(epoch: int, total_epochs: int, logs: dict) -> str:
 
 class ProgressBar(Callback):
     """A tqdm bar over each epoch's batches with the running mean loss, replaced by
-    one summary line of the epoch's logs when it ends. ``enabled=None`` shows the
+    one summary line of the epoch's logs when it ends (``framework.console.say``). ``enabled=None`` shows the
     bar only when standard output is a terminal; without the bar (redirected
     output, ``enabled=False``) only the summary lines are printed."""
 
@@ -70,7 +71,7 @@ class ProgressBar(Callback):
 
     def framework_epoch_end(self, trainer, epoch, logs):
         self._close()
-        print(format_logs(epoch, trainer.epochs, logs), file=sys.stdout, flush=True)
+        say(format_logs(epoch, trainer.epochs, logs))
 
     def framework_exception(self, trainer, error):
         self._close()
