@@ -121,7 +121,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per process; the first is a warm-up")
     parser.add_argument("--samples", type=int, default=60000)
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS))
-    parser.add_argument("--no-sweep", action="store_true", help="skip the parallel-vs-sequential sweep")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the parallel-vs-sequential sweeps")
+    parser.add_argument(
+        "--sweep-scale", type=float, default=1.0, help="multiply the sweep jobs' epochs (3: jobs of about 30 s)"
+    )
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6,000 samples, 1 round, 2 epochs")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args()
@@ -154,7 +157,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 for name, spec in SWEEPS.items():
                     for parallel in (False, True):
-                        epochs = 2 if args.quick else spec["epochs"]
+                        epochs = 2 if args.quick else round(spec["epochs"] * args.sweep_scale)
                         wall, epoch_seconds = run_sweep(name, parallel, args.samples, epochs, Path(directory))
                         key = f"{name}/{'parallel' if parallel else 'sequential'}"
                         sweep.setdefault(key, []).append(wall)
