@@ -1,19 +1,32 @@
 """Where a run's lines go (the epoch summaries, the data and model description, the
-result): to the ``framework`` logger when logging is set up to show them, as the
-command sets it up through Hydra (the console and the job's ``train.log``);
-otherwise to standard output, as in a notebook or a script.
+result): in the command, to the ``framework`` logger, which the job's Hydra logging
+config sends to the console and to the job's ``train.log``; everywhere else (a
+notebook, a script, the command with logging disabled), to standard output.
 
 Failures are printed to standard error by the command; ``to_log_file`` adds them to
 the job's log file too, so a failed job's ``train.log`` says why it stopped.
 """
 
+import contextlib
 import logging
 
 logger = logging.getLogger("framework")
+_through_logging = False
+
+
+@contextlib.contextmanager
+def lines_through_logging():
+    """Around the command's job, once Hydra has set up the job's logging."""
+    global _through_logging
+    previous, _through_logging = _through_logging, True
+    try:
+        yield
+    finally:
+        _through_logging = previous
 
 
 def say(line: str) -> None:
-    if logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
+    if _through_logging and logger.isEnabledFor(logging.INFO) and logger.hasHandlers():
         logger.info(line)
     else:
         print(line, flush=True)

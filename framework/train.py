@@ -19,7 +19,7 @@ import hydra
 from omegaconf import DictConfig
 
 from framework.config_paths import conf_dir
-from framework.console import say, to_log_file
+from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
 
@@ -49,9 +49,15 @@ def _resume_command(checkpoint) -> str:
 
 @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")
 def _hydra_main(cfg: DictConfig) -> float:
+    _job_threads(cfg)
+    with lines_through_logging():
+        return _job(cfg)
+
+
+def _job(cfg: DictConfig) -> float:
+    """The run, with the framework's errors and interruptions as one line each."""
     from framework.run import train
 
-    _job_threads(cfg)
     try:
         return train(cfg, log=say).value
     except (Interrupted, KeyboardInterrupt) as exc:

@@ -11,6 +11,13 @@
 #include <Python.h>
 #include <math.h>
 
+/* The interface version framework/core/kernels.py expects (KERNEL_VERSION). */
+#define KERNELS_VERSION 1
+
+#if defined(_MSC_VER)
+#define restrict __restrict
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
@@ -125,4 +132,8 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "VERSION", KERNELS_VERSION) < 0) Py_CLEAR(m);
+    return m;
+}

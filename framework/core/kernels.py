@@ -9,9 +9,15 @@ import os
 
 import numpy as np
 
+#: The interface version this module calls; a compiled file left from an older
+#: checkout (``pip install -e .`` not re-run after an update) is not used.
+KERNEL_VERSION = 1
+
 try:
     from framework.core import _kernels
 except ImportError:  # not built: no compiler at install time, or a source checkout
+    _kernels = None
+if getattr(_kernels, "VERSION", None) != KERNEL_VERSION:
     _kernels = None
 
 if os.environ.get("FRAMEWORK_DISABLE_KERNELS", "").strip() not in ("", "0"):
@@ -20,8 +26,8 @@ if os.environ.get("FRAMEWORK_DISABLE_KERNELS", "").strip() not in ("", "0"):
 KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 UNAVAILABLE_HINT = (
-    "the compiled kernels (framework.core._kernels) are not built: reinstall with a C compiler present "
-    "(pip install -e .), unset FRAMEWORK_DISABLE_KERNELS, or set fused=false"
+    "the compiled kernels (framework.core._kernels) are not built, or are out of date: reinstall with a "
+    "C compiler present (pip install -e .), unset FRAMEWORK_DISABLE_KERNELS, or set fused=false"
 )
 
 
@@ -29,13 +35,17 @@ def available() -> bool:
     return _kernels is not None
 
 
-def accepts(*arrays: np.ndarray) -> bool:
-    """Whether the kernels can work on these arrays in place: contiguous, one float dtype."""
-    first = arrays[0]
+def accepts(param: np.ndarray, grad: np.ndarray, *state: np.ndarray) -> bool:
+    """Whether the kernels can update ``param`` and ``state`` in place from ``grad``: one
+    float dtype in native byte order, one size, contiguous and aligned, all but ``grad`` writable."""
+    arrays = (param, grad, *state)
     return (
         _kernels is not None
-        and first.dtype in KERNEL_DTYPES
-        and all(a.dtype == first.dtype and a.flags.c_contiguous and a.size == first.size for a in arrays)
+        and param.dtype in KERNEL_DTYPES
+        and all(
+            a.dtype == param.dtype and a.size == param.size and a.flags.c_contiguous and a.flags.aligned for a in arrays
+        )
+        and all(a.flags.writeable for a in (param, *state))
     )
 
 

@@ -200,8 +200,9 @@ class Adam(Optimizer):
     w = w - lr * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
 
     ``fused``: ``None`` (default) runs the compiled one-pass kernel when it is built and
-    the arrays suit it, else NumPy; ``True`` requires the kernel; ``False`` always uses
-    NumPy. Both compute the same operations in the same order: same values.
+    the arrays suit it, else NumPy; ``True`` requires the kernel (an error otherwise);
+    ``False`` always uses NumPy. Both compute the same operations in the same order:
+    the same bits.
     """
 
     name = "adam"
@@ -235,7 +236,15 @@ class Adam(Optimizer):
         step_size = self.lr / (1 - self.beta1**t)
         inv_sqrt_bias2 = 1 / math.sqrt(1 - self.beta2**t)
         flush = t % FLUSH_EVERY == 0
-        if self.fused is not False and kernels.accepts(w, grad, m, v):
+        use_kernel = self.fused is not False and kernels.accepts(w, grad, m, v)
+        if self.fused and not use_kernel:
+            raise InvalidValueError(
+                f"{type(self).__name__}: fused=True, but the kernel cannot update a parameter of dtype "
+                f"{w.dtype} (it takes contiguous, aligned, writable float32 or float64 arrays of one dtype); "
+                "set fused=null to use NumPy for such parameters",
+                "fused",
+            )
+        if use_kernel:
             kernels.adam(
                 w,
                 grad,

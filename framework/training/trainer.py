@@ -16,7 +16,7 @@ import numpy as np
 
 import framework
 from framework import hookspecs
-from framework.core.errors import InvalidValueError, ShapeError
+from framework.core.errors import FileFormatError, InvalidValueError, ShapeError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, confusion_matrix
 from framework.core.model import Sequential
@@ -151,6 +151,8 @@ class Trainer:
         self.should_stop = False
         if resume_from is not None:
             self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
+            if self._resume_position is not None:
+                _check_permutation(self._resume_position[1], len(x), resume_from)
         with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
             try:
                 self.hook.framework_fit_start(trainer=self)
@@ -377,6 +379,20 @@ class Trainer:
         if split == "training":
             self._train_size = len(x)
         return x, y
+
+
+def _check_permutation(permutation: np.ndarray, samples: int, path) -> None:
+    """A mid-epoch checkpoint's sample order must be an order of this data's samples
+    (batches are gathered without bounds checks)."""
+    if (
+        permutation.ndim != 1
+        or len(permutation) != samples
+        or not np.array_equal(np.sort(permutation), np.arange(samples))
+    ):
+        raise FileFormatError(
+            f"{path}: its mid-epoch sample order is not an order of the {samples} training samples given "
+            f"(it has {permutation.size} entries); resume with the data the run was trained on"
+        )
 
 
 def check_optimizer_state(optimizer: Optimizer, state: dict, path, manifest: dict) -> None:

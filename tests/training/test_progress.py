@@ -1,6 +1,7 @@
 """ProgressBar: a bar on a terminal, only the per-epoch summary lines otherwise."""
 
 import io
+import logging
 import sys
 
 import pytest
@@ -34,6 +35,14 @@ def test_when_stdout_is_not_a_terminal_only_summary_lines_are_printed(capsys):
     assert first.startswith("epoch 1/3 - loss ")
     assert f"val_accuracy {history['val_accuracy'][0]:.4g}" in first
     assert "lr 0.01" in first
+
+
+def test_outside_the_command_summary_lines_stay_on_stdout_when_a_script_sets_up_logging(capsys, caplog):
+    """A script's logging.basicConfig(level=INFO) must not move the lines to its log stream."""
+    caplog.set_level(logging.INFO)
+    make_trainer([ProgressBar()], epochs=2).fit(X, Y)
+    assert len(summary_lines(capsys.readouterr().out)) == 2
+    assert not [r for r in caplog.records if r.name == "framework"]
 
 
 def test_on_a_terminal_a_bar_is_drawn_as_well(monkeypatch):

@@ -146,3 +146,15 @@ class TestEarlyStoppedRun:
         assert (len(history), history.stop_reason) == (4, "early_stopped")
         assert without_seconds(history) == without_seconds(reference.history)
         assert_same_weights(fresh.model.state_dict(), reference.model.state_dict())
+
+
+def test_a_mid_epoch_checkpoint_resumed_on_other_data_is_refused(tmp_path):
+    """Its sample order indexes the data it was written for; other data must not be indexed by it."""
+    from framework.core import FileFormatError
+
+    stopped = resumable_trainer(tmp_path, RaiseAt(KeyboardInterrupt(), epoch=2, batch=2))
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit(X, Y, validation_data=VALIDATION)
+    fresh = resumable_trainer(tmp_path)
+    with pytest.raises(FileFormatError, match=r"mid-epoch sample order is not an order of the 50 training samples"):
+        fresh.fit(X[:50], Y[:50], validation_data=VALIDATION, resume_from=tmp_path / "last.npz")
