@@ -1,7 +1,5 @@
 import gzip
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -63,16 +61,6 @@ def compose_config(tmp_path):
             return compose("config", overrides=[f"output_dir={tmp_path}", *untracked, *overrides])
 
     return make
-
-
-def run_command(*args, cwd, timeout=300):
-    return subprocess.run(
-        [sys.executable, "-m", "framework.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def group_options(group: str) -> list[str]:

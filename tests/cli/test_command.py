@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import run_command
+from tests.commands import run_command
 
 pytestmark = pytest.mark.slow
 

@@ -5,8 +5,7 @@ import pytest
 
 from framework.core.errors import FrameworkError
 from framework.run import train
-
-from .conftest import run_command
+from tests.commands import run_command
 
 CASES = [
     (["optimizer.lr=abc"], "optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"),

@@ -6,7 +6,6 @@ temporary ``.dist-info``), fresh MLflow stores, and the checks every case shares
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import numpy as np
 import pytest
 
 from framework.core.npz import load_npz
+from tests.commands import run_command
+from tests.commands import start_command as started
 from tests.conftest import fresh_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,26 +90,12 @@ def environment(sites=(), **extra) -> dict:
 
 
 def command(*args, cwd, sites=(), timeout=180, env=None) -> subprocess.CompletedProcess:
-    """``python -m framework.train *args`` in ``cwd``; returns the finished process."""
-    return subprocess.run(
-        [sys.executable, "-m", "framework.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=environment(sites, **(env or {})),
-    )
+    """``python -m framework.train *args`` in ``cwd`` with plugin ``sites`` on the path."""
+    return run_command(*args, cwd=cwd, timeout=timeout, env=environment(sites, **(env or {})))
 
 
 def start_command(*args, cwd, sites=(), env=None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "framework.train", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=environment(sites, **(env or {})),
-    )
+    return started(*args, cwd=cwd, env=environment(sites, **(env or {})))
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:

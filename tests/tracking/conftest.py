@@ -4,9 +4,6 @@ test) and composed configs with ``logger=mlflow``. The real ``mlflow server`` on
 127.0.0.1 shared by the tests that need it (``mlflow_server``) and the TCP proxy in
 front of it (``proxy``) live in ``tests/conftest.py``: the reliability suite uses them too."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -80,14 +77,3 @@ def all_artifacts(client, run_id, path=None) -> list[str]:
 
 def history_of(client, run_id, key) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
-
-
-def run_command(*args, cwd, timeout=300, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "framework.train", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )

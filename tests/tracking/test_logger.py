@@ -3,12 +3,10 @@ metrics per epoch, tags, artifacts, the model, and the run's status on success,
 on an error and on an interruption; resuming continues the same run."""
 
 import json
-import os
 import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +14,10 @@ import pytest
 
 from framework.run import train
 from framework.training.interrupts import Interrupted
+from tests.commands import run_command, start_command, terminate_when
 
 from . import plugin
-from .conftest import TINY, all_artifacts, history_of, only_run, run_command
+from .conftest import TINY, all_artifacts, history_of, only_run
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCH_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
@@ -209,26 +208,13 @@ def test_sigterm_ends_the_run_killed_with_a_checkpoint_to_resume(tmp_path, store
         "callbacks.progress=null",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "framework.train", *args],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:  # wait until two epochs are recorded
-            runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
-            if runs and len(client.get_metric_history(runs[0].info.run_id, "loss")) >= 2:
-                break
-            time.sleep(0.2)
-        os.kill(process.pid, signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    process = start_command(*args, cwd=tmp_path)
+
+    def two_epochs_recorded():
+        runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+        return bool(runs) and len(client.get_metric_history(runs[0].info.run_id, "loss")) >= 2
+
+    stderr = terminate_when(process, two_epochs_recorded, timeout=60)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "trainer.resume=" in stderr
     run = only_run(client)

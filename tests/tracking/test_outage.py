@@ -12,9 +12,10 @@ import pytest
 from framework.run import train
 from framework.tracking.__main__ import main as tracking_main
 from framework.tracking.sender import Sender, Spool, replay
+from tests.commands import run_command
 
 from . import plugin
-from .conftest import TINY, all_artifacts, free_port, history_of, only_run, run_command
+from .conftest import TINY, all_artifacts, free_port, history_of, only_run
 
 EPOCH_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 

@@ -3,18 +3,16 @@ overrides, and a summary on the parent; with the parallel (joblib) launcher and 
 Optuna sweeper, each checked run by run and metric by metric."""
 
 import csv
-import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from .conftest import TINY, all_artifacts, history_of, run_command
+from tests.commands import run_command, start_command, terminate_when
+
+from .conftest import TINY, all_artifacts, history_of
 
 QUICK = ["logger=mlflow", "logger.log_model=false", "logger.log_checkpoints=false", *TINY]
 
@@ -147,24 +145,13 @@ def test_a_sweep_whose_job_fails_still_ends_its_parent(tmp_path):
 def test_sigterm_to_a_parallel_sweep_leaves_no_run_running(tmp_path):
     """The workers are killed outright with the launching process: the parent ends them
     KILLED, then itself."""
-    command = [sys.executable, "-m", "framework.train", "-m", *QUICK, "logger.flush_every_seconds=0"]
-    command += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "trainer.epochs=1000", "model.hidden=[256,256]"]
-    command += ["seed=0,1", "hydra.sweep.dir=multirun"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        # Both jobs have finished an epoch once their checkpoints exist (and their runs, started
-        # before). The store is not read before: opening it while it is being created would race.
-        checkpoints = [tmp_path / "multirun" / str(job) / "checkpoints" / "last.npz" for job in (0, 1)]
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and process.poll() is None and not all(p.exists() for p in checkpoints):
-            time.sleep(0.2)
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        os.kill(process.pid, signal.SIGTERM)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    args = ["-m", *QUICK, "logger.flush_every_seconds=0", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    args += ["trainer.epochs=1000", "model.hidden=[256,256]", "seed=0,1", "hydra.sweep.dir=multirun"]
+    process = start_command(*args, cwd=tmp_path)
+    # Both jobs have finished an epoch once their checkpoints exist (and their runs, started
+    # before). The store is not read before: opening it while it is being created would race.
+    checkpoints = [tmp_path / "multirun" / str(job) / "checkpoints" / "last.npz" for job in (0, 1)]
+    stderr = terminate_when(process, lambda: all(p.exists() for p in checkpoints), timeout=90)
     assert process.returncode == 128 + signal.SIGTERM, stderr[-3000:]
     parent, children = _runs(_client(tmp_path))
     assert len(children) == 2
