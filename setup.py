@@ -1,14 +1,27 @@
-"""The one compiled part: optional fused optimizer kernels. Metadata lives in pyproject.toml.
+"""Build customizations; metadata lives in pyproject.toml.
 
-A failed build (no C compiler, say) does not fail the install: the optimizers then
-run their NumPy path, which computes the same values.
+The one compiled part: optional fused optimizer kernels. A failed build (no C compiler, say)
+does not fail the install: the optimizers then run their NumPy path, which computes the same values.
+
+The Hydra configs, ``conf/`` and ``experiments/`` at the top of the repository, are copied
+into the built package as ``framework/command/configs/`` (where ``framework/command/paths.py``
+looks first), so a wheel carries them. The source tree keeps the only copy.
 """
+
+import shutil
+from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.build_py import build_py
+from setuptools.errors import FileError
 
 UNIX_FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-std=c11"]
 MSVC_FLAGS = ["/O2", "/fp:precise"]
+
+ROOT = Path(__file__).resolve().parent
+CONFIG_DIRS = ["conf", "experiments"]
+PACKAGED_CONFIGS = Path("framework", "command", "configs")
 
 
 class BuildWithPortableFlags(build_ext):
@@ -19,7 +32,21 @@ class BuildWithPortableFlags(build_ext):
         super().build_extensions()
 
 
+class BuildWithConfigs(build_py):
+    def run(self):
+        super().run()
+        for name in CONFIG_DIRS:
+            source, target = ROOT / name, Path(self.build_lib, PACKAGED_CONFIGS, name)
+            if not source.is_dir():
+                raise FileError(f"cannot ship the configs: {source} is missing (an sdist built without MANIFEST.in?)")
+            shutil.rmtree(target, ignore_errors=True)  # no file left over from an earlier build
+            for path in sorted(source.rglob("*.yaml")):
+                destination = target / path.relative_to(source)
+                self.mkpath(str(destination.parent))
+                self.copy_file(str(path), str(destination))
+
+
 setup(
     ext_modules=[Extension("framework.core._kernels", ["framework/core/_kernels.c"], optional=True)],
-    cmdclass={"build_ext": BuildWithPortableFlags},
+    cmdclass={"build_ext": BuildWithPortableFlags, "build_py": BuildWithConfigs},
 )

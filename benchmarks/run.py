@@ -116,6 +116,16 @@ def summarize(values: list[float]) -> dict:
 
 
 def main() -> None:
+    args = parse_arguments()
+    table = measure_contenders(args, _mlflow_logger_available())
+    sweep = {} if args.no_sweep else measure_sweeps(args)
+    ratios = compute_ratios(table, sweep)
+    write_report(args, table, sweep, ratios)
+    print_report(table, sweep, ratios)
+    print(f"\nwritten to {args.output}")
+
+
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=3, help="epochs per process; the first is a warm-up")
@@ -130,8 +140,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.epochs, args.samples = 1, 2, 6000
-    tracking = _mlflow_logger_available()
+    return args
 
+
+def measure_contenders(args: argparse.Namespace, tracking: bool) -> dict:
+    """Per-epoch seconds and peak memory of every (configuration, contender) pair, interleaved by round."""
     pairs = [(name, contender) for name in args.configs for contender in contenders_for(name, tracking)]
     samples: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
     memory: dict[tuple[str, str], list[float]] = {pair: [] for pair in pairs}
@@ -146,26 +159,29 @@ def main() -> None:
             print(
                 f"round {round_index + 1}/{args.rounds}  {name:14s} {contender:18s} {result['values'][1:]}", flush=True
             )
-
-    table = {
+    return {
         f"{name}/{contender}": {**summarize(values), "peak_rss_mb": statistics.median(memory[(name, contender)])}
         for (name, contender), values in sorted(samples.items())
     }
-    sweep = {}
-    if not args.no_sweep:
-        with tempfile.TemporaryDirectory() as directory:
-            for _ in range(args.rounds):
-                for name, spec in SWEEPS.items():
-                    for parallel in (False, True):
-                        epochs = 2 if args.quick else round(spec["epochs"] * args.sweep_scale)
-                        wall, epoch_seconds = run_sweep(name, parallel, args.samples, epochs, Path(directory))
-                        key = f"{name}/{'parallel' if parallel else 'sequential'}"
-                        sweep.setdefault(key, []).append(wall)
-                        sweep.setdefault(f"{key}/epoch", []).extend(epoch_seconds)
-                        print(f"sweep {key:24s} {wall:.2f} s", flush=True)
-        sweep = {key: summarize(values) for key, values in sweep.items()}
 
-    ratios = compute_ratios(table, sweep)
+
+def measure_sweeps(args: argparse.Namespace) -> dict:
+    """Wall time and epoch seconds of every two-job sweep, run sequentially and in parallel each round."""
+    sweep: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        for _ in range(args.rounds):
+            for name, spec in SWEEPS.items():
+                for parallel in (False, True):
+                    epochs = 2 if args.quick else round(spec["epochs"] * args.sweep_scale)
+                    wall, epoch_seconds = run_sweep(name, parallel, args.samples, epochs, Path(directory))
+                    key = f"{name}/{'parallel' if parallel else 'sequential'}"
+                    sweep.setdefault(key, []).append(wall)
+                    sweep.setdefault(f"{key}/epoch", []).extend(epoch_seconds)
+                    print(f"sweep {key:24s} {wall:.2f} s", flush=True)
+    return {key: summarize(values) for key, values in sweep.items()}
+
+
+def write_report(args: argparse.Namespace, table: dict, sweep: dict, ratios: dict) -> None:
     report = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "torch": TORCH},
         "settings": vars(args) | {"output": str(args.output)},
@@ -175,8 +191,6 @@ def main() -> None:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2))
-    print_report(table, sweep, ratios)
-    print(f"\nwritten to {args.output}")
 
 
 def compute_ratios(table: dict, sweep: dict) -> dict:

@@ -113,9 +113,11 @@ def framework_config_dirs():
 
 
 @hookspec
-def framework_fit_start(trainer):
-    """Before the first epoch. On a resume, ``trainer.history`` already holds the
-    restored epochs and ``trainer.restored_manifest`` the checkpoint's manifest."""
+def framework_fit_start(trainer, run):
+    """Before the first epoch. ``run`` describes the run (its config, output
+    directory, name, the checkpoint it resumes from, where each component came
+    from); it is also ``trainer.run``. On a resume, ``trainer.history`` already
+    holds the restored epochs and every callback its restored state."""
 
 
 @hookspec

@@ -138,58 +138,14 @@ def check_optimizer(optimizer_factory, *, lr: float = 0.05, steps: int = 200, se
     - ``state_dict``/``load_state_dict`` resumes to bit-identical values;
     - a negative or non-numeric learning rate is refused at construction.
     """
-    rng = np.random.default_rng(seed)
-    a = rng.normal(size=(6, 4))
-    a = (a / np.linalg.norm(a, 2)).astype(np.float32)
-    b = rng.normal(size=6).astype(np.float32)
-    best = np.linalg.lstsq(a.astype(np.float64), b.astype(np.float64), rcond=None)[0]
-    start = rng.normal(size=4).astype(np.float32)
-
-    def objective(w):
-        return 0.5 * float(np.sum((a @ w - b) ** 2))
-
-    def run(optimizer, parameter, count):
-        for _ in range(count):
-            parameter.grad[...] = a.T @ (a @ parameter.value - b)
-            optimizer.step([parameter])
-
-    def fresh():
-        return Parameter("w", (4,), None, start.copy(), np.zeros(4, np.float32))
-
+    problem = _Quadratic(seed)
     optimizer = optimizer_factory(lr=lr)
     name = type(optimizer).__name__
     if not isinstance(optimizer, Optimizer):
         raise AssertionError(f"{name} does not subclass framework.core.Optimizer")
-    parameter = fresh()
-    run(optimizer, parameter, steps)
-    if parameter.value.dtype != np.float32:
-        raise AssertionError(f"{name} changed a float32 parameter to {parameter.value.dtype}")
-    if not np.isfinite(parameter.value).all():
-        raise AssertionError(f"{name} produced non-finite parameters")
-    floor = objective(best)
-    before, after = objective(start) - floor, objective(parameter.value) - floor
-    if not after <= 0.5 * before:
-        raise AssertionError(
-            f"{name} closed too little of the gap to the minimum of a convex quadratic in {steps} steps "
-            f"at lr={lr}: {before:.4g} -> {after:.4g}"
-        )
-
-    straight, straight_parameter = optimizer_factory(lr=lr), fresh()
-    run(straight, straight_parameter, 10)
-    first, resumed_parameter = optimizer_factory(lr=lr), fresh()
-    run(first, resumed_parameter, 5)
-    second = optimizer_factory(lr=lr)
-    second.load_state_dict(first.state_dict())
-    run(second, resumed_parameter, 5)
-    if not np.array_equal(straight_parameter.value, resumed_parameter.value):
-        raise AssertionError(f"{name}: resuming from state_dict() does not reproduce the uninterrupted run")
-
-    for bad in (-0.1, "abc"):
-        try:
-            optimizer_factory(lr=bad)
-        except (FrameworkError, ValueError, TypeError):
-            continue
-        raise AssertionError(f"{name} accepted lr={bad!r}; it must refuse it at construction")
+    _check_descent(name, optimizer, problem, lr, steps)
+    _check_resume(name, optimizer_factory, lr, problem)
+    _check_refuses_bad_lr(name, optimizer_factory)
 
 
 def check_config_round_trip(component) -> None:
@@ -210,6 +166,72 @@ def check_config_round_trip(component) -> None:
         x = rng.normal(size=(3, *shape))
         if not np.array_equal(first.forward(x), second.forward(x)):
             raise AssertionError(f"{type(component).__name__}: a clone with the same weights computes other outputs")
+
+
+class _Quadratic:
+    """The convex quadratic ``0.5 * ||A w - b||^2`` (float32 ``A`` scaled to spectral norm 1, float32 ``b``),
+    its minimum ``best`` and a float32 ``start``."""
+
+    def __init__(self, seed: int):
+        rng = np.random.default_rng(seed)
+        a = rng.normal(size=(6, 4))
+        self.a = (a / np.linalg.norm(a, 2)).astype(np.float32)
+        self.b = rng.normal(size=6).astype(np.float32)
+        self.best = np.linalg.lstsq(self.a.astype(np.float64), self.b.astype(np.float64), rcond=None)[0]
+        self.start = rng.normal(size=4).astype(np.float32)
+
+    def objective(self, w: np.ndarray) -> float:
+        return 0.5 * float(np.sum((self.a @ w - self.b) ** 2))
+
+    def gap(self, w: np.ndarray) -> float:
+        """How far ``w`` is above the minimum."""
+        return self.objective(w) - self.objective(self.best)
+
+    def parameter(self) -> Parameter:
+        """A fresh float32 parameter at the start point."""
+        return Parameter("w", (4,), None, self.start.copy(), np.zeros(4, np.float32))
+
+    def descend(self, optimizer: Optimizer, parameter: Parameter, steps: int) -> None:
+        for _ in range(steps):
+            parameter.grad[...] = self.a.T @ (self.a @ parameter.value - self.b)
+            optimizer.step([parameter])
+
+
+def _check_descent(name: str, optimizer: Optimizer, problem: _Quadratic, lr: float, steps: int) -> None:
+    parameter = problem.parameter()
+    problem.descend(optimizer, parameter, steps)
+    if parameter.value.dtype != np.float32:
+        raise AssertionError(f"{name} changed a float32 parameter to {parameter.value.dtype}")
+    if not np.isfinite(parameter.value).all():
+        raise AssertionError(f"{name} produced non-finite parameters")
+    before, after = problem.gap(problem.start), problem.gap(parameter.value)
+    if not after <= 0.5 * before:
+        raise AssertionError(
+            f"{name} closed too little of the gap to the minimum of a convex quadratic in {steps} steps "
+            f"at lr={lr}: {before:.4g} -> {after:.4g}"
+        )
+
+
+def _check_resume(name: str, optimizer_factory, lr: float, problem: _Quadratic) -> None:
+    """Ten steps in one run must equal five, a ``state_dict`` round trip to a new optimizer, and five more."""
+    straight, straight_parameter = optimizer_factory(lr=lr), problem.parameter()
+    problem.descend(straight, straight_parameter, 10)
+    first, resumed_parameter = optimizer_factory(lr=lr), problem.parameter()
+    problem.descend(first, resumed_parameter, 5)
+    second = optimizer_factory(lr=lr)
+    second.load_state_dict(first.state_dict())
+    problem.descend(second, resumed_parameter, 5)
+    if not np.array_equal(straight_parameter.value, resumed_parameter.value):
+        raise AssertionError(f"{name}: resuming from state_dict() does not reproduce the uninterrupted run")
+
+
+def _check_refuses_bad_lr(name: str, optimizer_factory) -> None:
+    for bad in (-0.1, "abc"):
+        try:
+            optimizer_factory(lr=bad)
+        except (FrameworkError, ValueError, TypeError):
+            continue
+        raise AssertionError(f"{name} accepted lr={bad!r}; it must refuse it at construction")
 
 
 def _assert_small(owner: str, errors: dict[str, float], tolerance: float) -> None:

@@ -10,6 +10,7 @@ class ReLU(Layer):
     """``max(0, x)``; gradient 1 where x > 0, else 0."""
 
     name = "relu"
+    preferred_init = "he_normal"
 
     def forward(self, x, training=False):
         self.y = np.maximum(x, 0)
@@ -23,6 +24,7 @@ class LeakyReLU(Layer):
     """``x`` where x > 0, else ``alpha * x``; gradient 1 or ``alpha``."""
 
     name = "leaky_relu"
+    preferred_init = "he_normal"
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()

@@ -35,3 +35,7 @@ class MissingFileError(FrameworkError, FileNotFoundError):
 class OutputWriteError(FrameworkError, OSError):
     """A file could not be written (read-only or full disk, a path under a file); the
     message names the file and what to do. Nothing half-written is left behind."""
+
+
+class ConfigError(FrameworkError, ValueError):
+    """A config value cannot be used; the message starts with its config path."""

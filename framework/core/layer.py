@@ -26,6 +26,10 @@ class Layer:
     name: ClassVar[str] = ""
     #: Constructor arguments the conformance kit builds an example instance with.
     example_config: ClassVar[dict] = {}
+    #: For an activation: the initializer that suits the weights feeding it (``he_normal`` for ReLU).
+    preferred_init: ClassVar[str | None] = None
+    #: Whether the output is an unbounded linear map of the input (no probabilities).
+    is_linear: ClassVar[bool] = False
 
     def __init__(self):
         self.parameters: dict[str, Parameter] = {}

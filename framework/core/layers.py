@@ -22,6 +22,7 @@ class Dense(Layer):
 
     name = "dense"
     example_config = {"units": 3}
+    is_linear = True
 
     def __init__(self, units: int, *, init="glorot_uniform", bias_init="zeros", use_bias: bool = True):
         super().__init__()

@@ -8,7 +8,7 @@ import numpy as np
 
 from framework.core.activations import sigmoid
 from framework.core.describe import describe
-from framework.core.errors import ShapeError
+from framework.core.errors import InvalidValueError, ShapeError
 from framework.core.validation import check_number
 
 
@@ -18,6 +18,10 @@ class Loss:
     target_kind: ClassVar[str] = "same_shape"
     #: "probabilities" when predictions must already be probabilities (a softmax or sigmoid output).
     input_kind: ClassVar[str] = "any"
+
+    def output_units(self, num_classes: int) -> int:
+        """How many model outputs this loss needs for ``num_classes`` classes."""
+        return num_classes
 
     def forward(self, pred: np.ndarray, target: np.ndarray) -> float:
         raise NotImplementedError
@@ -174,6 +178,11 @@ class BinaryCrossEntropy(Loss):
     ``max(z, 0) - z * y + log(1 + exp(-|z|))``; gradient ``(sigmoid(z) - y) / size``."""
 
     name = "binary_cross_entropy"
+
+    def output_units(self, num_classes):
+        if num_classes != 2:
+            raise InvalidValueError("needs 2 classes")
+        return 1
 
     def forward(self, pred, target):
         target = self._check_same_shape(pred, target)

@@ -173,50 +173,12 @@ def build_plugins(
     plugins = Plugins(manager)
     for name in [*(disable or []), *blocked_from_environment()]:
         manager.set_blocked(name)
-
-    own = Origin("", "framework", framework.__version__)
-    for module_name in BUILTIN_PLUGINS:
-        if not manager.is_blocked(module_name):
-            _register(
-                plugins, import_module(module_name), module_name, Origin(module_name, own.distribution, own.version)
-            )
-
+    _register_builtins(plugins)
     if autoload_enabled() if autoload is None else autoload:
-        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-            if manager.is_blocked(entry_point.name):
-                continue
-            dist = entry_point.dist
-            origin = Origin(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
-            if manager.get_plugin(entry_point.name) is not None:
-                raise PluginError(
-                    f"two plugins are named {entry_point.name!r}: {plugins.origins[entry_point.name]} and {origin}; "
-                    f"uninstall one, or block the name with {DISABLE_PLUGINS_ENV}={entry_point.name}"
-                )
-            try:
-                plugin = entry_point.load()
-            except Exception as exc:
-                raise PluginError(
-                    f'Error importing plugin "{entry_point.name}" (entry point {entry_point.value!r} of '
-                    f"{origin.distribution} {origin.version}): {type(exc).__name__}: {exc}; "
-                    f"{_repair_hint(entry_point.name, origin)}"
-                ) from exc
-            _register(plugins, plugin, entry_point.name, origin)
-
-    for index, plugin in enumerate(extra or []):
-        name = getattr(plugin, "__name__", None) or f"extra-{index}-{type(plugin).__name__}"
-        _register(plugins, plugin, name, Origin(name, "registered in code", ""))
-
-    try:
-        manager.check_pending()
-    except pluggy.PluginValidationError as exc:
-        name = manager.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"{plugins.origins.get(name, name)}: {exc}") from exc
-
-    for hook_name, kind in KINDS.items():
-        registry = plugins.registries[kind] = Registry(kind)
-        for impl in getattr(manager.hook, hook_name).get_hookimpls():
-            for cls in _call_registration(impl, plugins.origins[impl.plugin_name], hook_name):
-                registry.add(cls, plugins.origins[impl.plugin_name])
+        _register_entry_points(plugins)
+    _register_extra(plugins, extra or [])
+    _check_hookimpls(plugins)
+    _fill_registries(plugins)
     return plugins
 
 
@@ -224,6 +186,72 @@ def build_plugins(
 def default_plugins() -> Plugins:
     """The plugins as configured by the environment, built once per process."""
     return build_plugins()
+
+
+def _register_builtins(plugins: Plugins) -> None:
+    for module_name in BUILTIN_PLUGINS:
+        if not plugins.manager.is_blocked(module_name):
+            origin = Origin(module_name, "framework", framework.__version__)
+            _register(plugins, import_module(module_name), module_name, origin)
+
+
+def _register_entry_points(plugins: Plugins) -> None:
+    """Load and register the entry points of installed distributions, unless blocked."""
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if plugins.manager.is_blocked(entry_point.name):
+            continue
+        origin = _entry_point_origin(entry_point)
+        _check_name_is_free(plugins, entry_point.name, origin)
+        _register(plugins, _load_entry_point(entry_point, origin), entry_point.name, origin)
+
+
+def _entry_point_origin(entry_point) -> Origin:
+    dist = entry_point.dist
+    return Origin(entry_point.name, dist.name if dist else "?", dist.version if dist else "?")
+
+
+def _check_name_is_free(plugins: Plugins, name: str, origin: Origin) -> None:
+    if plugins.manager.get_plugin(name) is not None:
+        raise PluginError(
+            f"two plugins are named {name!r}: {plugins.origins[name]} and {origin}; "
+            f"uninstall one, or block the name with {DISABLE_PLUGINS_ENV}={name}"
+        )
+
+
+def _load_entry_point(entry_point, origin: Origin):
+    try:
+        return entry_point.load()
+    except Exception as exc:
+        raise PluginError(
+            f'Error importing plugin "{entry_point.name}" (entry point {entry_point.value!r} of '
+            f"{origin.distribution} {origin.version}): {type(exc).__name__}: {exc}; "
+            f"{_repair_hint(entry_point.name, origin)}"
+        ) from exc
+
+
+def _register_extra(plugins: Plugins, extra: list) -> None:
+    for index, plugin in enumerate(extra):
+        name = getattr(plugin, "__name__", None) or f"extra-{index}-{type(plugin).__name__}"
+        _register(plugins, plugin, name, Origin(name, "registered in code", ""))
+
+
+def _check_hookimpls(plugins: Plugins) -> None:
+    """Check every registered implementation against its hookspec."""
+    try:
+        plugins.manager.check_pending()
+    except pluggy.PluginValidationError as exc:
+        name = plugins.manager.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"{plugins.origins.get(name, name)}: {exc}") from exc
+
+
+def _fill_registries(plugins: Plugins) -> None:
+    """Call every registration hook and add the classes it returns to its kind's registry."""
+    for hook_name, kind in KINDS.items():
+        registry = plugins.registries[kind] = Registry(kind)
+        for impl in getattr(plugins.manager.hook, hook_name).get_hookimpls():
+            origin = plugins.origins[impl.plugin_name]
+            for cls in _call_registration(impl, origin, hook_name):
+                registry.add(cls, origin)
 
 
 def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:

@@ -8,7 +8,6 @@ the user's backend, no window."""
 import enum
 import json
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -84,20 +83,6 @@ def redacted_checkpoint(source: Path, target: Path, redactor: Redactor) -> Path:
             manifest["config"] = redact_config(manifest["config"])
         arrays["manifest"] = np.array(redactor.text(json.dumps(manifest)))
     return save_npz(target, arrays)
-
-
-def copy_checkpoints(directory: Path, staging: Path, redactor: Redactor, needs_redaction: bool) -> list[Path]:
-    """The checkpoint files of ``directory`` copied (redacted when the config has secrets) into ``staging``."""
-    staging.mkdir(parents=True, exist_ok=True)
-    copies = []
-    for source in sorted(Path(directory).glob("*.npz")):
-        target = staging / source.name
-        if needs_redaction:
-            redacted_checkpoint(source, target, redactor)
-        else:
-            shutil.copyfile(source, target)
-        copies.append(target)
-    return copies
 
 
 def _figure(width=6.4, height=4.0):

@@ -1,9 +1,10 @@
 """The MLflow logger: a callback on the trainer's lifecycle hooks.
 
 ``fit_start`` opens the store and experiment, starts a run (or, resuming from a
-checkpoint, reattaches to the run the checkpoint names) and records
-``{"tracking": {"run_id", "tracking_uri", "experiment_id"}}`` in the trainer's
-manifest, so every checkpoint carries it. Each epoch's values are logged with
+checkpoint, reattaches to the run the checkpoint names) and keeps the MLflow run's
+id, store and experiment as its checkpoint state, so every checkpoint carries it.
+What it logs about the run (config, overrides, components) comes from the
+:class:`~framework.training.run.Run` handed to ``fit_start``. Each epoch's values are logged with
 ``step = epoch``; ``fit_end`` logs the test results, the artifacts and the
 pyfunc model and ends the run FINISHED; ``exception`` ends it FAILED (with the
 error's type and message as tags) or KILLED (Ctrl-C, SIGTERM).
@@ -36,6 +37,7 @@ from framework.tracking.params import (
 )
 from framework.tracking.store import check_server, resolve_tracking_uri, run_url, ui_command
 from framework.training.callback import Callback
+from framework.training.run import Run
 
 #: Set by the sweep callback for the jobs of a multirun: JSON with the parent run and the swept keys.
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
@@ -49,16 +51,6 @@ def _check_optional_str(owner, name, value):
     if value is not None and not isinstance(value, str):
         raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
     return value
-
-
-def _hydra():
-    """Hydra's config of the running job, or None outside a Hydra job."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return HydraConfig.get() if HydraConfig.initialized() else None
-    except Exception:  # pragma: no cover - hydra is a dependency
-        return None
 
 
 def override_key(override: str) -> str:
@@ -135,6 +127,8 @@ class MLflowLogger(Callback):
         self._reset()
 
     def _reset(self) -> None:
+        self.run = Run()
+        self._restored: dict = {}
         self.uri: str | None = None
         self.run_id: str | None = None
         self.experiment_id: str | None = None
@@ -175,46 +169,56 @@ class MLflowLogger(Callback):
             self.uri = uri
         return self.uri
 
+    def output_dirs(self) -> dict[str, Path]:
+        return {"output_dir": Path(self.output_dir)} if self.output_dir else {}
+
+    def state_dict(self) -> dict:
+        """The MLflow run this training is tracked in: a resume continues it."""
+        if self.run_id is None:
+            return {}
+        return {"run_id": self.run_id, "tracking_uri": self.uri, "experiment_id": self.experiment_id}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._restored = dict(state)
+
     # -- hooks -----------------------------------------------------------------------
 
-    def framework_fit_start(self, trainer):
+    def framework_fit_start(self, trainer, run):
         from framework.tracking.sender import Sender, Spool
         from framework.tracking.store import open_experiment
 
         if self.sender is not None:  # a second fit with the same logger: a new run
+            restored = self._restored
             self._reset()
+            self._restored = restored
+        self.run = run
         uri = self.preflight()
         client, self.experiment_id = open_experiment(uri, self.experiment_name)
-        config = trainer.manifest.get("config") or {}
+        config = dict(run.config)
         self.redactor = Redactor.from_config(config)
         self._has_secrets = bool(self.redactor.secrets) or redact_config(config) != config
         self.staging = self._staging_dir()
-        run = self._reattach(client, trainer)
+        tracked = self._reattach(client) if run.resumes else None
         parent = self._parent()
-        tags = self._tags(trainer, config, parent)
-        if run is None:
-            run = client.create_run(
+        tags = self._tags(config, parent)
+        if tracked is None:
+            tracked = client.create_run(
                 self.experiment_id,
                 run_name=self._run_name(parent),
                 tags={k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()},
             )
             tags = {}
-        self.run_id = run.info.run_id
-        trainer.manifest["tracking"] = {
-            "run_id": self.run_id,
-            "tracking_uri": uri,
-            "experiment_id": self.experiment_id,
-        }
+        self.run_id = tracked.info.run_id
         self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
         params = config_params(config)
         if self.resumed:
-            logged = run.data.params
+            logged = tracked.data.params
             changed = {k: [logged[k], v] for k, v in params.items() if k in logged and logged[k] != v}
             params = {k: v for k, v in params.items() if k not in logged}
             if changed:  # params cannot change in MLflow; say what the resumed part ran with
                 tags["resume_changed_params"] = json.dumps(changed)
-            tags["resumed_from"] = str(trainer.manifest.get("config", {}).get("trainer", {}).get("resume") or "")
-            tags["resume_count"] = str(int(run.data.tags.get("resume_count", "0")) + 1)
+            tags["resumed_from"] = str(run.resume_from.path)
+            tags["resume_count"] = str(int(tracked.data.tags.get("resume_count", "0")) + 1)
         self._put_batch(params=params, tags=tags)
         if len(trainer.history):  # a resume: epochs the store does not have yet (e.g. lost to a crash)
             known = self._known_steps(client) if self.resumed else set()
@@ -316,9 +320,9 @@ class MLflowLogger(Callback):
         directory.mkdir(parents=True, exist_ok=True)
         return directory
 
-    def _reattach(self, client, trainer):
+    def _reattach(self, client):
         """The run the checkpoint we resume from was tracked in, when it is in this store."""
-        restored = (trainer.restored_manifest or {}).get("tracking") or {}
+        restored = self._restored
         if not restored.get("run_id") or restored.get("tracking_uri") != self.uri:
             return None
         try:
@@ -355,8 +359,7 @@ class MLflowLogger(Callback):
     def _run_name(self, parent) -> str | None:
         if self.run_name:
             return self.redactor.text(self.run_name)
-        hydra = _hydra()
-        overrides = list(hydra.overrides.task) if hydra is not None else []
+        overrides = self.run.overrides
         keys = set((parent or {}).get("sweep_keys") or [])
         if keys:
             chosen = [o for o in overrides if override_key(o) in keys]
@@ -365,7 +368,7 @@ class MLflowLogger(Callback):
         name = ",".join(self.redactor.override(o) for o in chosen)
         return name[:250] or None
 
-    def _tags(self, trainer, config, parent) -> dict:
+    def _tags(self, config, parent) -> dict:
         import framework
         from framework.plugins import default_plugins
 
@@ -386,22 +389,18 @@ class MLflowLogger(Callback):
         tags["plugins"] = json.dumps(plugins)
         for origin in origins.values():
             tags[f"plugin.{clean_key(origin.distribution)}"] = origin.version or "-"
-        for label, entry in (trainer.manifest.get("components") or {}).items():
-            tags[f"component.{clean_key(label)}"] = (
-                f"{entry.get('name')} ({entry.get('distribution')} {entry.get('version')})"
-            )
-        commit = git_commit(self.launch_dir or Path.cwd())
+        for label, origin in self.run.components.items():
+            tags[f"component.{clean_key(label)}"] = f"{origin.name} ({origin.distribution} {origin.version})"
+        commit = git_commit(self.launch_dir or self.run.launch_dir or Path.cwd())
         if commit:
             tags["mlflow.source.git.commit"] = commit
             tags["git_commit"] = commit
         if "seed" in config:
             tags["seed"] = str(config["seed"])
-        hydra = _hydra()
-        if hydra is not None:
-            tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in hydra.overrides.task)
-            num = hydra.job.get("num")
-            if num is not None:
-                tags["job_num"] = str(num)
+        if self.run.overrides:
+            tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in self.run.overrides)
+        if self.run.job_number is not None:
+            tags["job_num"] = str(self.run.job_number)
         if self.output_dir:
             tags["output_dir"] = str(self.output_dir)
         if parent:
@@ -449,43 +448,58 @@ class MLflowLogger(Callback):
         return redacted_checkpoint(path, self.staging / "checkpoints" / path.name, self.redactor)
 
     def _artifacts(self, trainer, history) -> None:
-        from framework.tracking import artifacts
-        from framework.training.trainer import save_run_arrays
-
-        staging = self.staging
-        config = trainer.manifest.get("config") or {}
         try:
-            self._put_artifact(
-                artifacts.write_yaml(redact_config(config), staging / "config" / "config.yaml"), "config"
-            )
-            hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), staging, self.redactor)
-            if hydra_dir is not None:
-                self._put_artifact(hydra_dir, "config/hydra")
-            arrays = staging / "arrays"
-            arrays.mkdir(parents=True, exist_ok=True)
-            for path in save_run_arrays(trainer, arrays):
-                self._put_artifact(path)
+            self._config_artifacts()
+            self._array_artifacts(trainer)
             if self.log_checkpoints:
-                directory = _checkpoint_directory(trainer)
-                if directory is not None and any(directory.glob("*.npz")):
-                    if self._has_secrets:
-                        copies = artifacts.copy_checkpoints(directory, staging / "checkpoints", self.redactor, True)
-                        for path in copies:
-                            self._put_artifact(path, "checkpoints")
-                    else:
-                        for path in sorted(directory.glob("*.npz")):
-                            self._put_artifact(path, "checkpoints")
-            matrix = (history.test or {}).get("confusion_matrix")
-            if matrix is not None:
-                self._put_artifact(artifacts.confusion_matrix_csv(matrix, staging / "confusion_matrix.csv"))
-            if self.log_plots:
-                plots = artifacts.curve_plots(history.epochs, staging / "plots")
-                if matrix is not None:
-                    plots.append(artifacts.confusion_matrix_plot(matrix, staging / "plots" / "confusion_matrix.png"))
-                if plots:
-                    self._put_artifact(staging / "plots", "plots")
+                self._component_artifacts(trainer)
+            self._result_artifacts(history)
         except Exception as exc:  # a failed plot must not lose the run's status or metrics
             self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
+
+    def _config_artifacts(self) -> None:
+        from framework.tracking import artifacts
+
+        config = redact_config(dict(self.run.config))
+        self._put_artifact(artifacts.write_yaml(config, self.staging / "config" / "config.yaml"), "config")
+        hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), self.staging, self.redactor)
+        if hydra_dir is not None:
+            self._put_artifact(hydra_dir, "config/hydra")
+
+    def _array_artifacts(self, trainer) -> None:
+        from framework.training.trainer import save_run_arrays
+
+        arrays = self.staging / "arrays"
+        arrays.mkdir(parents=True, exist_ok=True)
+        for path in save_run_arrays(trainer, arrays):
+            self._put_artifact(path)
+
+    def _component_artifacts(self, trainer) -> None:
+        """The files each callback offers (checkpoints, ...), checkpoints redacted when the config has secrets."""
+        from framework.tracking import artifacts
+
+        for callback in trainer.callbacks:
+            if callback is self:
+                continue
+            for folder, paths in callback.artifacts().items():
+                for path in paths:
+                    if self._has_secrets and path.suffix == ".npz":
+                        path = artifacts.redacted_checkpoint(path, self.staging / folder / path.name, self.redactor)
+                    self._put_artifact(path, folder)
+
+    def _result_artifacts(self, history) -> None:
+        from framework.tracking import artifacts
+
+        matrix = (history.test or {}).get("confusion_matrix")
+        if matrix is not None:
+            self._put_artifact(artifacts.confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
+        if not self.log_plots:
+            return
+        plots = artifacts.curve_plots(history.epochs, self.staging / "plots")
+        if matrix is not None:
+            plots.append(artifacts.confusion_matrix_plot(matrix, self.staging / "plots" / "confusion_matrix.png"))
+        if plots:
+            self._put_artifact(self.staging / "plots", "plots")
 
     def _finish(self, status: str, timeout: float | None) -> None:
         self._put({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
@@ -506,14 +520,6 @@ class MLflowLogger(Callback):
             print(f"mlflow: {message}", file=sys.stderr, flush=True)
         elif self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept
-
-
-def _checkpoint_directory(trainer) -> Path | None:
-    for callback in trainer.callbacks:
-        directory = getattr(callback, "directory", None)
-        if callback.name == "checkpoint" and directory:
-            return Path(directory)
-    return None
 
 
 def _user() -> str:

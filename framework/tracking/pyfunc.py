@@ -42,9 +42,9 @@ def write_model_files(model, directory) -> Path:
 
 def build_model(config: dict):
     """A built ``Sequential`` from ``model.get_config()``, layers made through the registries."""
-    from framework.builders import instantiate
     from framework.core.model import Sequential
     from framework.plugins import default_plugins
+    from framework.plugins.construct import instantiate
 
     plugins = default_plugins()
     layers = [

@@ -40,27 +40,14 @@ class TrackingServerUnavailable(TrackingError):
     """The tracking server did not answer when the run started."""
 
 
-def launch_dir() -> Path:
-    """The directory the command was started from: Hydra's ``runtime.cwd`` when Hydra runs
-    the job, else the current directory (a notebook, ``train(cfg)`` from Python)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        if HydraConfig.initialized():
-            return Path(HydraConfig.get().runtime.cwd)
-    except Exception:  # pragma: no cover - hydra is a dependency; be safe anyway
-        pass
-    return Path.cwd()
-
-
 def resolve_tracking_uri(tracking_uri: str | None = None, directory=None) -> str:
     """The config value, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<launch dir>/mlflow.db``
-    (the store ``mlflow ui`` opens when started in that directory)."""
+    (the store ``mlflow ui`` opens when started in that directory; by default the current one)."""
     if tracking_uri:
         return str(tracking_uri)
     if os.environ.get(TRACKING_URI_ENV):
         return os.environ[TRACKING_URI_ENV]
-    base = Path(directory) if directory else launch_dir()
+    base = Path(directory) if directory else Path.cwd()
     return f"sqlite:///{(base / DEFAULT_DB).resolve()}"
 
 

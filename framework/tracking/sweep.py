@@ -193,9 +193,8 @@ class MLflowSweepCallback(Callback):
     def summarize(self, config: DictConfig) -> dict:
         """Write the children table, the best child and the comparison plot to the parent run."""
         from mlflow import MlflowClient
-        from mlflow.entities import Metric, RunTag
 
-        from framework.tracking.artifacts import _redact_tree, comparison_plot, write_yaml
+        from framework.tracking.artifacts import comparison_plot
 
         client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
         parent_id = self.parent["run_id"]
@@ -203,71 +202,26 @@ class MLflowSweepCallback(Callback):
         mode = _mode(config, monitor)
         keys = list(self.parent.get("sweep_keys") or [])
         rows, plotted = [], []
-        metric_names: dict[str, None] = {}
         for child in self.children(client):
-            overrides = _overrides_of(child)
-            row = {
-                "run_name": child.info.run_name,
-                "run_id": child.info.run_id,
-                "status": child.info.status,
-                "job_num": child.data.tags.get("job_num", ""),
-            }
-            for key in keys:
-                row[key] = overrides.get(key, child.data.params.get(key, ""))
-            row["metrics"] = dict(child.data.metrics)
-            metric_names.update(dict.fromkeys(sorted(child.data.metrics)))
-            rows.append(row)
-            try:
-                history = [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, monitor)]
-            except Exception:
-                history = []
-            plotted.append(
-                {
-                    "run_id": child.info.run_id,
-                    "name": child.info.run_name,
-                    "history": sorted(history),
-                    "final": child.data.metrics.get(monitor),
-                }
-            )
-        candidates = [r for r in rows if r["status"] == "FINISHED" and _finite(r["metrics"].get(monitor))]
-        best = None
-        if candidates:
-            pick = max if mode == "max" else min
-            best = pick(candidates, key=lambda r: r["metrics"][monitor])
+            rows.append(_child_row(child, keys))
+            plotted.append(_monitored_history(client, child, monitor))
+        metric_names = list(dict.fromkeys(name for row in rows for name in sorted(row["metrics"])))
+        best = _best_row(rows, monitor, mode)
 
         directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-sweep-"))
         try:
             columns = ["run_name", "run_id", "status", "job_num", *keys, *metric_names]
-            with open(directory / "children.csv", "w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(columns)
-                for r in rows:
-                    writer.writerow([r.get(c, r["metrics"].get(c, "")) for c in columns])
+            _write_children_csv(rows, columns, directory / "children.csv")
             (directory / "children.md").write_text(
-                _markdown(rows, keys, list(metric_names), monitor, mode, best), encoding="utf-8"
+                _markdown(rows, keys, metric_names, monitor, mode, best), encoding="utf-8"
             )
             comparison_plot(plotted, monitor, best and best["run_id"], directory / "comparison.png")
             client.log_artifacts(parent_id, str(directory), "summary")
-            # The sweep's config as composed (unresolved, with its hydra node), secrets redacted.
-            plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-            write_yaml(_redact_tree(plain, _secrets(config)), directory / "config" / "multirun.yaml")
-            client.log_artifact(parent_id, str(directory / "config" / "multirun.yaml"), "config")
+            _log_config(client, parent_id, config, directory / "config" / "multirun.yaml")
         finally:
             shutil.rmtree(directory, ignore_errors=True)
 
-        now = int(time.time() * 1000)
-        statuses = [r["status"] for r in rows]
-        metrics = [
-            Metric("children", float(len(rows)), now, 0),
-            Metric("children_finished", float(statuses.count("FINISHED")), now, 0),
-            Metric("children_failed", float(statuses.count("FAILED")), now, 0),
-            Metric("children_killed", float(statuses.count("KILLED")), now, 0),
-        ]
-        tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
-        if best is not None:
-            metrics += [Metric(clean_key(f"best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
-            tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
-            tags += [RunTag(clean_key(f"best.{k}"), truncate(str(best[k]), MAX_TAG_VALUE_LENGTH)) for k in keys]
+        metrics, tags = _summary_metrics_and_tags(rows, keys, monitor, mode, best)
         client.log_batch(parent_id, metrics=metrics[:1000], tags=tags[:100])
         return {"rows": rows, "best": best, "monitor": monitor, "mode": mode}
 
@@ -341,6 +295,84 @@ def _overrides_of(run) -> dict[str, str]:
         if sep:
             found.setdefault(key.lstrip("+~"), value)
     return found
+
+
+def _child_row(child, keys: list[str]) -> dict:
+    """A child's name, id, status, job number, swept values (``keys``) and final metrics."""
+    overrides = _overrides_of(child)
+    row = {
+        "run_name": child.info.run_name,
+        "run_id": child.info.run_id,
+        "status": child.info.status,
+        "job_num": child.data.tags.get("job_num", ""),
+    }
+    for key in keys:
+        row[key] = overrides.get(key, child.data.params.get(key, ""))
+    row["metrics"] = dict(child.data.metrics)
+    return row
+
+
+def _monitored_history(client, child, monitor: str) -> dict:
+    """A child's curve of the monitored value for the comparison plot; empty if it cannot be read."""
+    try:
+        history = [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, monitor)]
+    except Exception:
+        history = []
+    return {
+        "run_id": child.info.run_id,
+        "name": child.info.run_name,
+        "history": sorted(history),
+        "final": child.data.metrics.get(monitor),
+    }
+
+
+def _best_row(rows: list[dict], monitor: str, mode: str) -> dict | None:
+    """The finished row with the best finite monitored value, if any."""
+    candidates = [r for r in rows if r["status"] == "FINISHED" and _finite(r["metrics"].get(monitor))]
+    if not candidates:
+        return None
+    pick = max if mode == "max" else min
+    return pick(candidates, key=lambda r: r["metrics"][monitor])
+
+
+def _write_children_csv(rows: list[dict], columns: list[str], path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow([r.get(c, r["metrics"].get(c, "")) for c in columns])
+
+
+def _log_config(client, run_id: str, config: DictConfig, path: Path) -> None:
+    """Log the sweep's config as composed (unresolved, with its hydra node), secrets redacted."""
+    from framework.tracking.artifacts import _redact_tree, write_yaml
+
+    plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
+    write_yaml(_redact_tree(plain, _secrets(config)), path)
+    client.log_artifact(run_id, str(path), "config")
+
+
+def _summary_metrics_and_tags(
+    rows: list[dict], keys: list[str], monitor: str, mode: str, best: dict | None
+) -> tuple[list, list]:
+    """The parent's counts of children by status, its monitored value and mode, and the best child's
+    metrics (``best_<metric>``), id, name and swept values (``best.<key>``)."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    statuses = [r["status"] for r in rows]
+    metrics = [
+        Metric("children", float(len(rows)), now, 0),
+        Metric("children_finished", float(statuses.count("FINISHED")), now, 0),
+        Metric("children_failed", float(statuses.count("FAILED")), now, 0),
+        Metric("children_killed", float(statuses.count("KILLED")), now, 0),
+    ]
+    tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
+    if best is not None:
+        metrics += [Metric(clean_key(f"best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
+        tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
+        tags += [RunTag(clean_key(f"best.{k}"), truncate(str(best[k]), MAX_TAG_VALUE_LENGTH)) for k in keys]
+    return metrics, tags
 
 
 def _format(value) -> str:

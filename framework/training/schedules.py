@@ -4,6 +4,7 @@ through the second epoch); ``observe(epoch, logs)`` lets a schedule react to
 what an epoch measured (reduce on plateau). State round-trips for exact resume."""
 
 import math
+from typing import ClassVar
 
 from framework.core.validation import check_number, check_positive_int
 from framework.training.component import TrainingComponent
@@ -17,6 +18,9 @@ from framework.training.monitoring import (
 
 
 class Schedule(TrainingComponent):
+    #: Whether the rate never changes (then the run needs no scheduler callback).
+    is_constant: ClassVar[bool] = False
+
     def value(self, epoch: float, base_lr: float, total_epochs: int) -> float:
         raise NotImplementedError
 
@@ -28,6 +32,7 @@ class Constant(Schedule):
     """The base learning rate throughout."""
 
     name = "constant"
+    is_constant = True
 
     def value(self, epoch, base_lr, total_epochs):
         return base_lr
@@ -115,6 +120,9 @@ class ReduceOnPlateau(Schedule):
 
     def value(self, epoch, base_lr, total_epochs):
         return max(base_lr * self.scale, self.min_lr)
+
+    def monitors(self) -> dict[str, str]:
+        return {"monitor": self.monitor}
 
     def observe(self, epoch, logs):
         current = monitored_value("reduce_on_plateau schedule", self.monitor, logs)

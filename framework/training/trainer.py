@@ -24,9 +24,10 @@ from framework.core.npz import remove_stale_temporaries, save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
 from framework.core.validation import check_finite, check_number, check_positive_int
 from framework.training.callback import Callback
-from framework.training.checkpoint import read_checkpoint, write_checkpoint
+from framework.training.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from framework.training.history import History
 from framework.training.interrupts import stop_after_batch_on_signals
+from framework.training.run import Run
 
 
 def _bare_hook_manager():
@@ -57,7 +58,10 @@ class TrainerSettings:
 class Trainer:
     """Fits ``model`` with ``loss`` and ``optimizer``.
 
-    State callbacks may read while training: ``epoch`` (1-based, the one running),
+    ``run`` describes the run (:class:`~framework.training.run.Run`); a fit resumes from
+    ``run.resume_from`` unless ``fit`` is given another checkpoint.
+
+    State callbacks may read while training: ``run``, ``epoch`` (1-based, the one running),
     ``batch``, ``global_step``, ``history``, ``model``, ``optimizer`` (set
     ``optimizer.lr`` to change the learning rate), ``base_lr``,
     ``batches_per_epoch``; setting ``should_stop = True`` ends training after the
@@ -78,7 +82,7 @@ class Trainer:
         grad_clip_norm: float | None = None,
         eval_batch_size: int = 1024,
         plugins=None,
-        manifest: dict | None = None,
+        run: Run | None = None,
     ):
         if not isinstance(model, Sequential):
             raise TypeError(f"Trainer: model must be a Sequential, got {type(model).__name__}")
@@ -109,9 +113,8 @@ class Trainer:
         self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
         self._plugins = plugins
         self.hook = self.hook_manager.hook
-        self.manifest = dict(manifest or {})
-        #: The manifest of the checkpoint this fit resumed from (None for a fresh fit).
-        self.restored_manifest: dict | None = None
+        #: What this run is (config, output directory, name, resume source, component origins).
+        self.run = run if run is not None else Run()
         self.base_lr = optimizer.lr
         self.history = History()
         self.epoch = 0
@@ -140,8 +143,9 @@ class Trainer:
         With ``test_data``, the test split is evaluated once after the last epoch,
         before ``framework_fit_end``, into ``history.test`` (with a confusion matrix
         when ``classification``, by default when the model has several outputs).
-        ``resume_from`` is a checkpoint path: weights, optimizer, RNG, callbacks and
-        position are restored, and training continues exactly where it stopped.
+        ``resume_from`` is a checkpoint (a path or a read :class:`Checkpoint`; by default
+        the run's): weights, optimizer, RNG, callbacks and position are restored, and
+        training continues exactly where it stopped.
         """
         x, y = self._check_data("training", x, y)
         if validation_data is not None:
@@ -149,13 +153,10 @@ class Trainer:
         if test_data is not None:
             test_data = self._check_data("test", *test_data)
         self.should_stop = False
-        if resume_from is not None:
-            self.load_checkpoint(resume_from)  # sets should_stop if that run had already stopped early
-            if self._resume_position is not None:
-                _check_permutation(self._resume_position[1], len(x), resume_from)
+        self._restore(resume_from if resume_from is not None else self.run.resume_from, len(x))
         with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
             try:
-                self.hook.framework_fit_start(trainer=self)
+                self.hook.framework_fit_start(trainer=self, run=self.run)
                 start = len(self.history) + 1
                 if self.should_stop:
                     self.history.stop_reason = "early_stopped"
@@ -172,6 +173,13 @@ class Trainer:
                 self._notify_exception(error)
                 raise
         return self.history
+
+    def _restore(self, checkpoint, samples: int) -> None:
+        if checkpoint is None:
+            return
+        checkpoint = self.load_checkpoint(checkpoint)  # sets should_stop if that run had already stopped early
+        if self._resume_position is not None:
+            _check_permutation(self._resume_position[1], samples, checkpoint.path)
 
     def _run_epoch(self, epoch, x, y, validation_data, interrupt):
         self.epoch = epoch
@@ -308,7 +316,7 @@ class Trainer:
         """Position, RNG and history: everything but the arrays, for the checkpoint manifest."""
         mid_epoch = self._batches_done > 0
         return {
-            **self.manifest,
+            **self.run.checkpoint_fields(),
             "completed_epochs": len(self.history),
             "batches_done": self._batches_done,
             "global_step": self.global_step,
@@ -339,16 +347,16 @@ class Trainer:
             {callback.name: callback.state_dict() for callback in self.callbacks if callback.name},
         )
 
-    def load_checkpoint(self, path) -> None:
-        checkpoint = read_checkpoint(path)
+    def load_checkpoint(self, source: "str | Path | Checkpoint") -> Checkpoint:
+        """Restore everything from ``source`` (a path, or a checkpoint already read) and return it."""
+        checkpoint = source if isinstance(source, Checkpoint) else read_checkpoint(source)
+        path = checkpoint.path
         # Temporary files beside it are leftovers of a process killed mid-write (kill -9).
         remove_stale_temporaries(Path(path).parent)
         manifest = checkpoint.manifest
         self.model.load_state_dict(checkpoint.model, source=str(path))
-        optimizer_state = {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
-        check_optimizer_state(self.optimizer, optimizer_state, path, manifest)
-        self.restored_manifest = manifest
-        self.optimizer.load_state_dict(optimizer_state)
+        check_optimizer_state(self.optimizer, checkpoint)
+        self.optimizer.load_state_dict(optimizer_state(checkpoint))
         self.rng.bit_generator.state = manifest["rng"]
         self.history = History(manifest["history"])
         self.global_step = manifest["global_step"]
@@ -359,6 +367,7 @@ class Trainer:
         if manifest["batches_done"]:
             permutation = checkpoint.optimizer["trainer/permutation"]
             self._resume_position = (manifest["batches_done"], permutation, manifest["partial_epoch"])
+        return checkpoint
 
     # -- input checks -------------------------------------------------------------
 
@@ -395,20 +404,32 @@ def _check_permutation(permutation: np.ndarray, samples: int, path) -> None:
         )
 
 
-def check_optimizer_state(optimizer: Optimizer, state: dict, path, manifest: dict) -> None:
-    """The checkpoint's optimizer state must be of this optimizer's kind (its slots), or
+def optimizer_state(checkpoint: Checkpoint) -> dict:
+    """The optimizer's arrays in ``checkpoint`` (without the trainer's own)."""
+    return {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
+
+
+def check_optimizer_state(optimizer: Optimizer, checkpoint: Checkpoint) -> None:
+    """The checkpoint's optimizer must be this one: the same registry name when the
+    checkpoint records it, and state of this optimizer's kind (its slots); otherwise
     resuming would fail at the first step or silently mix up moments."""
-    saved = sorted({key.rsplit("/", 1)[1] for key in state if "/" in key})
-    if not saved or saved == sorted(optimizer.slots):
+    saved = sorted({key.rsplit("/", 1)[1] for key in optimizer_state(checkpoint) if "/" in key})
+    written_with = ((checkpoint.manifest.get("components") or {}).get("optimizer") or {}).get("name")
+    ours = optimizer.name or type(optimizer).__name__
+    if written_with and optimizer.name and written_with != optimizer.name:
+        problem = f"the checkpoint was trained with optimizer={written_with}, this run has optimizer={ours}"
+    elif saved and saved != sorted(optimizer.slots):
+        by = f"optimizer {written_with!r}" if written_with else "another optimizer"
+        problem = (
+            f"it holds the state of {by} (slots {', '.join(saved)}), but this run's optimizer {ours!r} "
+            f"has slots {', '.join(optimizer.slots) or 'none'}"
+        )
+    else:
         return
-    written_with = ((manifest.get("components") or {}).get("optimizer") or {}).get("name")
-    by = f"optimizer {written_with!r}" if written_with else "another optimizer"
+    advice = f"resume with optimizer={written_with}" if written_with else "resume with the optimizer that wrote it"
     raise InvalidValueError(
-        f"{path}: holds the state of {by} (slots {', '.join(saved)}), but this run's optimizer is "
-        f"{optimizer.name or type(optimizer).__name__!r} (slots {', '.join(optimizer.slots) or 'none'}); "
-        f"resume with the optimizer the checkpoint was written with"
-        + (f" (optimizer={written_with})" if written_with else "")
-        + ", or start a new run without resuming"
+        f"{checkpoint.path}: {problem}; its state cannot carry over to another optimizer: {advice}, "
+        "or start a new run without resuming"
     )
 
 

@@ -8,7 +8,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 class FrameworkSearchPathPlugin(SearchPathPlugin):
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        from framework.config_paths import conf_dir, experiments_dir
+        from framework.command.paths import conf_dir, experiments_dir
         from framework.core.errors import FrameworkError
         from framework.plugins import default_plugins
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from framework.config_paths import conf_dir, experiments_dir
+from framework.command.paths import conf_dir, experiments_dir
 
 #: Overrides that make any run tiny: one short epoch, no progress bar.
 TINY = ["trainer.epochs=1", "trainer.batch_size=64", "callbacks.progress=null"]

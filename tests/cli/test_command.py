@@ -67,7 +67,7 @@ def test_multirun_sweeps_over_overrides(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    assert sorted(os.listdir(tmp_path / "sweep")) == ["0", "1", "multirun.yaml"]
+    assert sorted(os.listdir(tmp_path / "sweep")) == ["0", "1", "multirun.yaml", "sweep.json"]
     assert all((tmp_path / "sweep" / job / "weights.npz").is_file() for job in ("0", "1"))
 
 

@@ -4,7 +4,7 @@ trains for one epoch on tiny data through the same path as the command."""
 import numpy as np
 import pytest
 
-from framework.run import train
+from framework.command import train
 
 from .conftest import TINY, experiments, group_options
 

@@ -3,8 +3,8 @@ the bad value and what is accepted."""
 
 import pytest
 
+from framework.command import train
 from framework.core.errors import FrameworkError
-from framework.run import train
 from tests.commands import run_command
 
 CASES = [

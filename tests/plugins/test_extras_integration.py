@@ -45,8 +45,8 @@ def test_selected_from_the_command_line_configs(tmp_path, capsys):
     """The plugin's config groups join the project's: composed like the command does."""
     from hydra import compose, initialize_config_dir
 
-    from framework.config_paths import conf_dir
-    from framework.run import train
+    from framework.command import train
+    from framework.command.paths import conf_dir
 
     overrides = [
         f"output_dir={tmp_path}",

@@ -301,7 +301,7 @@ BAD_INPUTS = [
     Bad(
         "checkpoint-wrong-architecture",
         "checkpoint",
-        ("trainer.resume={files}/last.npz", "model.hidden=[16]"),
+        ("trainer.resume={files}/last.npz", "model.hidden=[16]", "trainer.epochs=6"),  # more than its 5 done
         ("the checkpoint does not fit this model", "model.hidden=[64, 32] (this run: [16])", "resume with the same"),
     ),
     Bad(
@@ -468,7 +468,7 @@ def files(tmp_path_factory, reference) -> Path:
 
 def _in_process(case: Bad, files: Path, run_dir: Path, monkeypatch, capsys) -> tuple[int, str, str]:
     """The command's entry point, as ``python -m framework.train`` calls it."""
-    from framework.train import main
+    from framework.command.entry import main
 
     for key, value in case.env.items():
         monkeypatch.setenv(key, value)

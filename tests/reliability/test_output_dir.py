@@ -17,10 +17,10 @@ import types
 import pytest
 from hydra import compose, initialize_config_dir
 
-from framework.config_paths import conf_dir
+from framework.command import train
+from framework.command.paths import conf_dir
 from framework.core.errors import OutputWriteError
 from framework.plugins import build_plugins
-from framework.run import train
 from framework.training.callback import Callback
 
 from .conftest import (

@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from framework.config_paths import conf_dir
+from framework.command.paths import conf_dir
 from framework.tracking.params import config_params
 
 from .conftest import EPOCHS, TINY, TRACKED, client_for, command, metric_history, runs_of

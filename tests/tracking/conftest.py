@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from framework.config_paths import conf_dir
+from framework.command.paths import conf_dir
 from tests.conftest import Proxy, free_port, fresh_store  # noqa: F401 - re-exported for the tracking tests
 
 #: Overrides that make a run tiny: three short epochs, no progress bar.
@@ -77,3 +77,9 @@ def all_artifacts(client, run_id, path=None) -> list[str]:
 
 def history_of(client, run_id, key) -> list[tuple[int, float]]:
     return sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+
+
+def tracking_of(result) -> dict:
+    """The MLflow run a finished run was tracked in, as its logger keeps it for checkpoints."""
+    (logger,) = [callback for callback in result.trainer.callbacks if callback.name == "mlflow"]
+    return logger.state_dict()

@@ -12,12 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framework.run import train
+from framework.command import train
+from framework.training.checkpoint import read_checkpoint
 from framework.training.interrupts import Interrupted
 from tests.commands import run_command, start_command, terminate_when
 
 from . import plugin
-from .conftest import TINY, all_artifacts, history_of, only_run
+from .conftest import TINY, all_artifacts, history_of, only_run, tracking_of
 
 REPO = Path(__file__).resolve().parents[2]
 EPOCH_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
@@ -73,7 +74,17 @@ def test_a_run_records_params_metrics_tags_artifacts_and_model(tracked, client, 
     if _git_head():
         assert tags["git_commit"] == tags["mlflow.source.git.commit"] == _git_head()
 
-    # artifacts, the model, and where the run is recorded
+    _check_artifacts_and_model(client, run, result, tmp_path)
+    tracking = tracking_of(result)
+    assert tracking == {"run_id": run_id, "tracking_uri": client.tracking_uri, "experiment_id": run.info.experiment_id}
+    assert read_checkpoint(tmp_path / "out" / "checkpoints" / "last.npz").callbacks["mlflow"] == tracking
+    assert any("mlflow ui --backend-store-uri " + client.tracking_uri in line for line in lines)
+    assert any(run_id in line for line in lines)
+    assert not (tmp_path / "out" / "mlflow").exists()  # everything delivered: staging removed
+
+
+def _check_artifacts_and_model(client, run, result, tmp_path):
+    run_id, history = run.info.run_id, result.history
     assert all_artifacts(client, run_id) == [
         "checkpoints/best.npz",
         "checkpoints/epoch-0002.npz",
@@ -99,13 +110,6 @@ def test_a_run_records_params_metrics_tags_artifacts_and_model(tracked, client, 
         assert np.array_equal(weights[name], array)
     assert np.array_equal(np.load(downloads / "history.npz")["val_loss"], history["val_loss"])
     assert len(run.outputs.model_outputs) == 1
-
-    tracking = result.trainer.manifest["tracking"]
-    assert tracking == {"run_id": run_id, "tracking_uri": client.tracking_uri, "experiment_id": run.info.experiment_id}
-    assert json.loads(str(np.load(tmp_path / "out" / "checkpoints" / "last.npz")["manifest"]))["tracking"] == tracking
-    assert any("mlflow ui --backend-store-uri " + client.tracking_uri in line for line in lines)
-    assert any(run_id in line for line in lines)
-    assert not (tmp_path / "out" / "mlflow").exists()  # everything delivered: staging removed
 
 
 def test_an_error_ends_the_run_failed_with_its_type_and_message(tracked, client):
@@ -151,7 +155,7 @@ def test_an_interrupted_run_is_killed_and_resuming_continues_the_same_run(tracke
     assert changed["trainer.epochs"] == ["3", "4"]
     assert "error_type" not in tags and "error_message" not in tags
     assert run.data.params["trainer.epochs"] == "3"  # params cannot change in MLflow: the tag says what did
-    assert result.trainer.manifest["tracking"]["run_id"] == run_id
+    assert tracking_of(result)["run_id"] == run_id
 
 
 def test_the_logger_works_in_a_notebook_without_hydra(store, client):
@@ -177,8 +181,8 @@ def test_logger_none_never_imports_mlflow(tmp_path):
     script = f"""
 import sys
 from hydra import compose, initialize_config_dir
-from framework.config_paths import conf_dir
-from framework.run import train
+from framework.command.paths import conf_dir
+from framework.command import train
 import framework.tracking, framework.builtin.tracking
 from framework.plugins import default_plugins
 default_plugins()
@@ -186,7 +190,7 @@ with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
     cfg = compose("config", overrides=["logger=none", "output_dir={tmp_path / "a"}", *{TINY!r}])
 train(cfg, log=lambda *_: None)
 sys.argv = ["framework.train", "logger=none", "hydra.run.dir={tmp_path / "b"}", *{TINY!r}]
-from framework.train import main
+from framework.command.entry import main
 main()
 print("mlflow imported:", "mlflow" in sys.modules)
 """

@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from framework.run import train
+from framework.command import train
 from framework.tracking.__main__ import main as tracking_main
 from framework.tracking.sender import Sender, Spool, replay
 from tests.commands import run_command
 
 from . import plugin
-from .conftest import TINY, all_artifacts, free_port, history_of, only_run
+from .conftest import TINY, all_artifacts, free_port, history_of, only_run, tracking_of
 
 EPOCH_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
 
@@ -219,4 +219,4 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
     assert "nothing left" in upload.stdout
     assert not spool.exists()
     _check_complete(client, only_run(client, experiment), result, epochs=3)
-    assert result.trainer.manifest["tracking"]["tracking_uri"] == proxy.url
+    assert tracking_of(result)["tracking_uri"] == proxy.url

@@ -10,7 +10,7 @@ import mlflow
 import numpy as np
 import pytest
 
-from framework.run import train
+from framework.command import train
 
 from .conftest import only_run
 

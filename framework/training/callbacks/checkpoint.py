@@ -92,6 +92,15 @@ class ModelCheckpoint(Callback):
             "keep_last": self.keep_last,
         }
 
+    def output_dirs(self) -> dict[str, Path]:
+        return {"directory": Path(self.directory)}
+
+    def monitors(self) -> dict[str, str]:
+        return {"monitor": self.monitor} if self.save_best else {}
+
+    def artifacts(self) -> dict[str, list[Path]]:
+        return {"checkpoints": sorted(Path(self.directory).glob("*.npz"))}
+
     # -- hooks ----------------------------------------------------------------------
 
     def framework_fit_start(self, trainer):

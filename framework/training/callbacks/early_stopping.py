@@ -62,6 +62,9 @@ class EarlyStopping(Callback):
             "restore_best_weights": self.restore_best_weights,
         }
 
+    def monitors(self) -> dict[str, str]:
+        return {"monitor": self.monitor}
+
     # -- hooks ----------------------------------------------------------------------
 
     def framework_fit_start(self, trainer):

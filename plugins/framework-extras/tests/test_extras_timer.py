@@ -22,7 +22,7 @@ class FakeHistory:
 
 def run(hook, epochs=2, batches=3):
     """Call the lifecycle hooks in the trainer's order; return every epoch's logs."""
-    hook.framework_fit_start(trainer=None)
+    hook.framework_fit_start(trainer=None, run=None)
     records = []
     for epoch in range(1, epochs + 1):
         hook.framework_epoch_start(trainer=None, epoch=epoch)

@@ -1,0 +1,166 @@
+"""The run's components from its config, through the registries: optimizer, loss,
+dataset, schedule, callbacks and logger before any data loads; the metrics and the
+model once the data says its task and shape. Also where each component came from."""
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from framework.core.errors import ConfigError, FrameworkError
+from framework.core.model import Sequential
+from framework.plugins import Plugins
+from framework.plugins.construct import construct, instantiate, registered_class
+from framework.training.run import ComponentOrigin
+
+DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
+DEFAULT_INIT = "glorot_uniform"
+
+
+def section(cfg: Mapping, key: str) -> dict:
+    value = cfg.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    return dict(value)
+
+
+@dataclass
+class Components:
+    """What the config names, built before any data loads. ``callbacks`` maps each
+    one's config label (``callbacks.checkpoint``, ``schedule``, ``logger``) to it,
+    in the order they run; the logger runs last, so at an interruption the
+    checkpoint is written before the run is marked KILLED."""
+
+    optimizer: object
+    loss: object
+    dataset: object
+    schedule: object
+    callbacks: dict = field(default_factory=dict)
+
+
+def build_components(plugins: Plugins, cfg: Mapping) -> Components:
+    schedule = instantiate(plugins, "schedule", section(cfg, "schedule") or {"name": "constant"}, "schedule")
+    components = Components(
+        optimizer=instantiate(plugins, "optimizer", section(cfg, "optimizer"), "optimizer"),
+        loss=instantiate(plugins, "loss", section(cfg, "loss"), "loss"),
+        dataset=instantiate(plugins, "dataset", section(cfg, "data"), "data"),
+        schedule=schedule,
+    )
+    if not schedule.is_constant:
+        scheduler = construct(plugins.get("callback", "lr_scheduler"), {}, "schedule", schedule=schedule)
+        components.callbacks["schedule"] = scheduler
+    for name, arguments in section(cfg, "callbacks").items():
+        if arguments is None or arguments is False:
+            continue  # switched off
+        node = {"name": name, **(arguments if isinstance(arguments, Mapping) else {})}
+        components.callbacks[f"callbacks.{name}"] = instantiate(plugins, "callback", node, f"callbacks.{name}")
+    logger_cfg = section(cfg, "logger")
+    if logger_cfg.get("name", "none") not in ("none", None):
+        components.callbacks["logger"] = instantiate(plugins, "callback", logger_cfg, "logger")
+    return components
+
+
+def component_origins(plugins: Plugins, cfg: Mapping, components: Components) -> dict[str, ComponentOrigin]:
+    """Registry name and plugin distribution of each of the run's components, by config label."""
+    named = {key: (kind, section(cfg, key).get("name")) for kind, key in _CONFIGURED_KINDS}
+    named.update({label: ("callback", callback.name) for label, callback in components.callbacks.items()})
+    origins = {}
+    for label, (kind, name) in named.items():
+        if name:
+            origin = plugins.registry(kind).origin(name)
+            origins[label] = ComponentOrigin(kind, name, origin.distribution, origin.version)
+    return origins
+
+
+_CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
+
+
+def build_metrics(plugins: Plugins, names, task: str) -> list:
+    if names == "auto" or names is None:
+        names = DEFAULT_METRICS[task]
+    if not isinstance(names, list):
+        raise ConfigError(f"trainer.metrics={names!r}: expected 'auto' or a list of metric names")
+    metrics = [instantiate(plugins, "metric", node, f"trainer.metrics[{i}]") for i, node in enumerate(names)]
+    for i, metric in enumerate(metrics):
+        if metric.task not in ("any", task):
+            raise ConfigError(f"trainer.metrics[{i}]={metric.name!r}: a {metric.task} metric, but the data is {task}")
+    return metrics
+
+
+# -- the model ------------------------------------------------------------------
+
+
+def layer_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
+    """The model config as ``(config path, layer node)`` pairs, the MLP shorthand expanded."""
+    kind = model_cfg.get("type", "mlp")
+    if kind == "sequential":
+        layers = model_cfg.get("layers")
+        if not isinstance(layers, list) or not layers:
+            raise ConfigError(f"model.layers: give a non-empty list of layers, got {layers!r}")
+        return [(f"model.layers[{i}]", layer) for i, layer in enumerate(layers)]
+    if kind != "mlp":
+        raise ConfigError(f"model.type={kind!r}: expected 'mlp' (hidden sizes) or 'sequential' (a list of layers)")
+    return _mlp_nodes(plugins, model_cfg, output_units)
+
+
+def _mlp_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
+    hidden = model_cfg.get("hidden", [])
+    if not isinstance(hidden, list) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+        raise ConfigError(f"model.hidden={hidden!r}: expected a list of positive layer widths, e.g. [64, 32]")
+    activation = model_cfg.get("activation", "relu")
+    activation_node = dict(activation) if isinstance(activation, Mapping) else activation
+    if model_cfg.get("init"):
+        instantiate(plugins, "initializer", model_cfg["init"], "model.init")
+    preferred = registered_class(plugins, "layer", activation_node, "model.activation").preferred_init
+    init = model_cfg.get("init") or preferred or DEFAULT_INIT
+    dropout = model_cfg.get("dropout", 0.0)
+    nodes = []
+    for width in hidden:
+        nodes.append(("model.hidden", {"name": "dense", "units": width, "init": init}))
+        if model_cfg.get("batch_norm", False):
+            nodes.append(("model.batch_norm", {"name": "batch_norm"}))
+        nodes.append(("model.activation", activation_node))
+        if dropout:
+            nodes.append(("model.dropout", {"name": "dropout", "rate": dropout}))
+    nodes.append(("model.output", {"name": "dense", "units": output_units, "init": DEFAULT_INIT}))
+    output_activation = model_cfg.get("output_activation")
+    if output_activation:
+        node = dict(output_activation) if isinstance(output_activation, Mapping) else {"name": output_activation}
+        nodes.append(("model.output_activation", node))
+    return nodes
+
+
+def output_units(loss, data) -> int:
+    """The model's output width: the targets' for regression, the loss's choice for classes."""
+    if data.task == "regression":
+        return math.prod(data.y_train.shape[1:]) if data.y_train.ndim > 1 else 1
+    try:
+        return loss.output_units(data.num_classes)
+    except FrameworkError as exc:
+        raise ConfigError(
+            f"loss={loss.name} {exc}, data {data.name!r} has {data.num_classes}; choose another loss or data"
+        ) from exc
+
+
+def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, loss) -> Sequential:
+    nodes = layer_nodes(plugins, model_cfg, units)
+    layers = [instantiate(plugins, "layer", node, path) for path, node in nodes]
+    model = construct(Sequential, {"dtype": model_cfg.get("dtype", "float32")}, "model", layers=layers)
+    try:
+        model.build(data.input_shape, rng)
+    except FrameworkError as exc:
+        raise ConfigError(
+            f"model: cannot be built for data {data.name!r} with samples of shape {tuple(data.input_shape)}: {exc}"
+        ) from exc
+    if model.output_shape != (units,):
+        raise ConfigError(
+            f"{nodes[-1][0]}: the model ends with output shape {model.output_shape} but data {data.name!r} with this "
+            f"loss needs ({units},); make the last layer {units} units wide"
+        )
+    if getattr(loss, "input_kind", "any") == "probabilities" and model.layers[-1].is_linear:
+        raise ConfigError(
+            f"loss={loss.name}: takes probabilities, but {nodes[-1][0]} is a linear {model.layers[-1].name} layer; end the model with a "
+            "softmax (model.output_activation=softmax) or use loss=softmax_cross_entropy, which takes logits"
+        )
+    return model

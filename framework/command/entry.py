@@ -1,0 +1,147 @@
+"""The entry point: ``python -m framework.train [overrides]`` (``-m`` for sweeps).
+
+Hydra composes the config and runs :func:`run_job` once per job. A job returns the
+monitored value (for sweepers) or raises. In a sweep, an error raises
+:class:`JobFailed` (already reported in one line, on standard error and in the
+job's ``train.log``), so Hydra and any launcher see a failed job while the sweep's
+other jobs go on. A single run, and an interruption (Ctrl-C, SIGTERM) anywhere,
+raise :class:`RunStopped`, which ends the command. Every error
+Hydra raises about the command line or the configs becomes one line too. Exit
+status: 0, 2 for an error explained in one line, 1 for a bug (with its traceback),
+128+signal for an interruption."""
+
+import contextlib
+import logging
+import os
+import shlex
+import sys
+import traceback
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from framework.command import run_dir
+from framework.command.hydra_errors import describe_hydra_error, describe_os_error, one_line
+from framework.command.outcome import JobFailed, RunStopped
+from framework.command.paths import conf_dir
+from framework.command.recipe import JobContext, train
+from framework.console import lines_through_logging, say, to_log_file
+from framework.core.errors import FrameworkError
+from framework.training.interrupts import Interrupted
+
+#: The exit status of a run stopped by an error the framework (or Hydra) explains in one line.
+ERROR_EXIT = 2
+BUG_EXIT = 1
+
+
+def run_job(cfg: DictConfig) -> float:
+    context = JobContext.from_hydra()
+    directory = context.output_dir
+    _record(directory, "RUNNING", context)
+    with lines_through_logging():
+        try:
+            value = train(cfg, log=say, context=context).value
+        except (Interrupted, KeyboardInterrupt) as exc:
+            line = _interruption_line(exc, context)
+            _report(line)
+            _record(directory, "KILLED", context, error=line)
+            raise RunStopped(exc.exit_code if isinstance(exc, Interrupted) else 130) from exc
+        except Exception as exc:
+            line, code = _failure_line(exc)
+            _report(line)
+            _record(directory, "FAILED", context, error=line.removeprefix("error: "))
+            raise (JobFailed(line, code) if context.multirun else RunStopped(code)) from exc
+    _record(directory, "FINISHED", context)
+    return value
+
+
+def _failure_line(error: Exception) -> tuple[str, int]:
+    if isinstance(error, FrameworkError):
+        return f"error: {one_line(str(error))}", ERROR_EXIT
+    if isinstance(error, OSError):  # the machine, not the config: a disk, a permission, the network
+        return f"error: {describe_os_error(error)}", ERROR_EXIT
+    trace = "".join(traceback.format_exception(error))
+    print(trace, file=sys.stderr, end="")
+    with contextlib.suppress(OSError):
+        to_log_file(trace)
+    return f"error: a bug stopped the run ({type(error).__name__}: {one_line(str(error))}); the traceback is above", (
+        BUG_EXIT
+    )
+
+
+def _interruption_line(exc: BaseException, context: JobContext) -> str:
+    checkpoint = getattr(exc, "checkpoint", None)
+    if checkpoint:
+        # Quoted for a POSIX shell, so the line can be pasted as it is ({...}, spaces, $).
+        overrides = [o for o in context.overrides if not o.startswith("trainer.resume=")]
+        command = shlex.join(["python", "-m", "framework.train", *overrides, f"trainer.resume={checkpoint}"])
+        how = f"resume with: {command}"
+    else:
+        how = "no checkpoint was written (enable callbacks.checkpoint)"
+    name = exc.__class__.__name__ if isinstance(exc, KeyboardInterrupt) else str(exc)
+    return f"{name}; {how}"
+
+
+def _report(line: str) -> None:
+    """Why the job stopped: on standard error, and in the job's log file."""
+    print(line, file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # a full or read-only disk must not hide the message
+        to_log_file(line)
+
+
+def _record(directory: Path, status: str, context: JobContext, **details) -> None:
+    with contextlib.suppress(OSError, FrameworkError):  # the run's own files report write errors
+        run_dir.write_status(directory, status, job=context.job_number, overrides=list(context.overrides), **details)
+
+
+# -- the command ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _hydra_errors_raised():
+    """Hydra prints its errors with a traceback and exits 1, unless HYDRA_FULL_ERROR=1 (its
+    documented switch), when it raises them: then :func:`main` words them in one line."""
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
+
+
+def main() -> None:
+    """The command's entry point (``python -m framework.train``, ``framework-train``)."""
+    # A line the job's log file cannot take (a full disk) is dropped without a traceback;
+    # the run's own files report write errors in one line.
+    logging.raiseExceptions = False
+    wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    try:
+        app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(run_job)
+        with _hydra_errors_raised():
+            app()
+    except RunStopped as stop:
+        sys.exit(stop.exit_code)
+    except JobFailed as failure:
+        _report_failed_jobs()
+        sys.exit(failure.exit_code)
+    except Exception as error:
+        if wants_traceback:
+            raise
+        print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
+        sys.exit(ERROR_EXIT)
+
+
+def _report_failed_jobs() -> None:
+    """At the end of a sweep with failed jobs: one line per failed job, its overrides and its error."""
+    if run_dir.claimed_sweep_dir is None:
+        return
+    failed = run_dir.failed_jobs(run_dir.claimed_sweep_dir)
+    total = len(list(run_dir.claimed_sweep_dir.rglob(run_dir.RUN_FILE)))
+    print(f"error: {len(failed)} of {total} jobs failed (outputs in {run_dir.claimed_sweep_dir}):", file=sys.stderr)
+    for record in failed:
+        overrides = " ".join(record.get("overrides") or []) or "(no overrides)"
+        print(f"  job {record.get('job')}: {overrides}: {record.get('error')}", file=sys.stderr)

@@ -1,0 +1,64 @@
+"""The description of one run: created once, before training, by whoever starts the
+run (the command, a script, a notebook), and handed to the Trainer and to every
+callback when the fit starts (``framework_fit_start(trainer, run)``).
+
+A callback finds here where the run writes (``output_dir``), what it is called,
+whether it continues a checkpoint, the config it was composed from and which plugin
+each component came from, without reading any global state."""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from framework.training.checkpoint import Checkpoint
+
+
+@dataclass(frozen=True)
+class ComponentOrigin:
+    """Where one component of the run came from: its kind and registry name, and the
+    plugin distribution (with its version) that registered it."""
+
+    kind: str
+    name: str
+    distribution: str
+    version: str | None = None
+
+    def __str__(self) -> str:
+        source = f"{self.distribution} {self.version}" if self.version else self.distribution
+        return f"{self.kind} {self.name!r} from {source}"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run. ``components`` maps each component's config label (``optimizer``,
+    ``callbacks.checkpoint``, ``logger``) to its origin; ``overrides`` are the
+    command-line overrides that made this run differ from the defaults;
+    ``job_number`` is its index in a sweep; ``launch_dir`` the directory the run
+    was started from (where a local tracking store lives)."""
+
+    config: Mapping = field(default_factory=dict)
+    output_dir: Path | None = None
+    name: str | None = None
+    resume_from: Checkpoint | None = None
+    components: Mapping[str, ComponentOrigin] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()
+    job_number: int | None = None
+    launch_dir: Path | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
+        object.__setattr__(self, "components", MappingProxyType(dict(self.components)))
+        object.__setattr__(self, "overrides", tuple(self.overrides))
+
+    @property
+    def resumes(self) -> bool:
+        return self.resume_from is not None
+
+    def checkpoint_fields(self) -> dict:
+        """What every checkpoint of this run records about it (JSON values)."""
+        return {
+            "config": dict(self.config),
+            "components": {label: asdict(origin) for label, origin in self.components.items()},
+            "run_name": self.name,
+        }

@@ -1,0 +1,47 @@
+"""Jobs any launcher can run: a failing job raises, the others finish and are tracked,
+and the sweep ends non-zero with one line per failed job."""
+
+import json
+
+import pytest
+
+from tests.commands import run_command
+
+QUICK = ["trainer.epochs=3", "trainer.batch_size=128", "callbacks.progress=null", "logger.flush_every_seconds=0"]
+
+
+@pytest.mark.slow
+def test_a_failing_job_leaves_the_parallel_jobs_running_and_tracked(tmp_path):
+    result = run_command(
+        "-m", *QUICK, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.01,abc,0.02",
+        "hydra.sweep.dir=sweep", cwd=tmp_path, env={"MLFLOW_DISABLE_TELEMETRY": "true"},
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "error: 1 of 3 jobs failed (outputs in sweep):" in result.stderr
+    assert "  job 1: " in result.stderr and "optimizer.lr=abc: optimizer.lr='abc': Adam: lr must be a finite" in (
+        result.stderr
+    )
+    statuses = {job: json.loads((tmp_path / "sweep" / job / "run.json").read_text())["status"] for job in "012"}
+    assert statuses == {"0": "FINISHED", "1": "FAILED", "2": "FINISHED"}
+    assert (tmp_path / "sweep" / "0" / "weights.npz").exists() and (tmp_path / "sweep" / "2" / "weights.npz").exists()
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
+    children = sorted((r for r in runs if "mlflow.parentRunId" in r.data.tags), key=lambda r: r.info.run_name)
+    assert [(c.info.run_name, c.info.status) for c in children] == [
+        ("optimizer.lr=0.01", "FINISHED"),
+        ("optimizer.lr=0.02", "FINISHED"),
+    ]
+    assert [len(client.get_metric_history(c.info.run_id, "loss")) for c in children] == [3, 3]
+
+
+def test_a_single_failing_run_is_one_line_and_records_why(tmp_path):
+    result = run_command("trainer.epochs=1", "logger=none", "optimizer.lr=abc", "hydra.run.dir=run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "FAILED" and record["error"].startswith("optimizer.lr='abc'")
+    assert "optimizer.lr='abc'" in (tmp_path / "run" / "train.log").read_text()
