@@ -125,6 +125,9 @@ def main() -> None:
             app()
     except RunStopped as stop:
         sys.exit(stop.exit_code)
+    except BrokenPipeError:  # the reader went away (`... --help | head`): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except JobFailed as failure:
         _report_failed_jobs()
         sys.exit(failure.exit_code)

@@ -92,7 +92,9 @@ def _not_yaml(error: BaseException) -> str | None:
 
 
 def _unwritable_dir(error: BaseException) -> str | None:
-    if not isinstance(error, OSError):
+    from framework.core.npz import is_file_system_error
+
+    if not is_file_system_error(error):
         return None
     where = f"{error.filename}: " if error.filename else ""
     return (

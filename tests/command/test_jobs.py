@@ -45,3 +45,21 @@ def test_a_single_failing_run_is_one_line_and_records_why(tmp_path):
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "FAILED" and record["error"].startswith("optimizer.lr='abc'")
     assert "optimizer.lr='abc'" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_help_into_a_pipe_closed_early_ends_quietly(tmp_path):
+    """``python -m framework.train --help | head -1``: no error about directories, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone, as head does after its first line
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "framework.train", "--help"],
+            cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0 and result.stderr == ""

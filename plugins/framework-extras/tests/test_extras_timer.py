@@ -58,6 +58,7 @@ def test_adds_timing_to_every_epoch(hook_with_timer, capsys):
     out = capsys.readouterr().out
     assert out.startswith("timer: 3 epochs in ") and "ms per batch" in out
     assert timer.summary in out
+    assert set(records[0]) - {"epoch", "loss"} == set(timer.logged_values())  # so runs may monitor them
 
 
 def test_quiet(capsys):

@@ -34,6 +34,9 @@ class Timer(Callback):
         self._batch_seconds, self._batches = 0.0, 0
         self._elapsed_before = 0.0
 
+    def logged_values(self) -> tuple[str, ...]:
+        return ("time_per_batch", "time_elapsed")  # so a run may monitor them (trainer.monitor=time_elapsed)
+
     def framework_fit_start(self):
         self._fit_started = time.perf_counter()
         self._elapsed_before = self.elapsed
