@@ -39,6 +39,23 @@ class Components:
     callbacks: dict = field(default_factory=dict)
 
 
+def _configured_callbacks(cfg: Mapping):
+    """``(label, node)`` of each callback the config switches on, the logger last."""
+    for name, arguments in section(cfg, "callbacks").items():
+        if arguments is not None and arguments is not False:  # null or false switches one off
+            yield f"callbacks.{name}", {"name": name, **(arguments if isinstance(arguments, Mapping) else {})}
+    logger = section(cfg, "logger")
+    if logger.get("name", "none") not in ("none", None):
+        yield "logger", logger
+
+
+def configured_names(cfg: Mapping) -> dict[str, tuple[str, str]]:
+    """Each configured component's label with its kind and registry name, as the config says."""
+    names = {key: (kind, section(cfg, key).get("name")) for kind, key in CONFIGURED_KINDS}
+    names.update({label: ("callback", node.get("name")) for label, node in _configured_callbacks(cfg)})
+    return {label: (kind, name) for label, (kind, name) in names.items() if name}
+
+
 def build_components(plugins: Plugins, cfg: Mapping) -> Components:
     schedule = instantiate(plugins, "schedule", section(cfg, "schedule") or {"name": "constant"}, "schedule")
     components = Components(
@@ -47,33 +64,27 @@ def build_components(plugins: Plugins, cfg: Mapping) -> Components:
         dataset=instantiate(plugins, "dataset", section(cfg, "data"), "data"),
         schedule=schedule,
     )
-    if not schedule.is_constant:
-        scheduler = construct(plugins.get("callback", "lr_scheduler"), {}, "schedule", schedule=schedule)
-        components.callbacks["schedule"] = scheduler
-    for name, arguments in section(cfg, "callbacks").items():
-        if arguments is None or arguments is False:
-            continue  # switched off
-        node = {"name": name, **(arguments if isinstance(arguments, Mapping) else {})}
-        components.callbacks[f"callbacks.{name}"] = instantiate(plugins, "callback", node, f"callbacks.{name}")
-    logger_cfg = section(cfg, "logger")
-    if logger_cfg.get("name", "none") not in ("none", None):
-        components.callbacks["logger"] = instantiate(plugins, "callback", logger_cfg, "logger")
+    scheduler = schedule.callback()
+    if scheduler is not None:
+        components.callbacks[f"callbacks.{scheduler.name}"] = scheduler
+    for label, node in _configured_callbacks(cfg):
+        components.callbacks[label] = instantiate(plugins, "callback", node, label)
     return components
 
 
 def component_origins(plugins: Plugins, cfg: Mapping, components: Components) -> dict[str, ComponentOrigin]:
     """Registry name and plugin distribution of each of the run's components, by config label."""
-    named = {key: (kind, section(cfg, key).get("name")) for kind, key in _CONFIGURED_KINDS}
+    named = configured_names(cfg)
     named.update({label: ("callback", callback.name) for label, callback in components.callbacks.items()})
     origins = {}
     for label, (kind, name) in named.items():
-        if name:
+        if name in plugins.registry(kind):
             origin = plugins.registry(kind).origin(name)
             origins[label] = ComponentOrigin(kind, name, origin.distribution, origin.version)
     return origins
 
 
-_CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
+CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
 
 
 def build_metrics(plugins: Plugins, names, task: str) -> list:

@@ -98,10 +98,11 @@ def check_monitors(cfg: Mapping, components: Components, metrics: list, has_vali
     monitor = check_monitor_name(section(cfg, "trainer"))
     logged = _logged_values(components, metrics, has_validation)
     watched = [("trainer.monitor", monitor)]
+    watchers = {"schedule": components.schedule, **components.callbacks}
     watched += [
         (f"{label}.{argument}", value)
-        for label, callback in components.callbacks.items()
-        for argument, value in callback.monitors().items()
+        for label, component in watchers.items()
+        for argument, value in component.monitors().items()
     ]
     for key, value in watched:
         if value in logged:

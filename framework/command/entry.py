@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import shlex
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -50,21 +51,19 @@ def run_job(cfg: DictConfig) -> float:
         except Exception as exc:
             line, code = _failure_line(exc)
             _report(line)
-            _record(directory, "FAILED", context, error=line.removeprefix("error: "))
+            _record(directory, "FAILED", context, error=line.removeprefix("error: "), exit_code=code)
             raise (JobFailed(line, code) if context.multirun else RunStopped(code)) from exc
     _record(directory, "FINISHED", context)
     return value
 
 
 def _failure_line(error: Exception) -> tuple[str, int]:
+    """The one line for an error, and the exit status; a bug's traceback is shown first."""
     if isinstance(error, FrameworkError):
         return f"error: {one_line(str(error))}", ERROR_EXIT
     if isinstance(error, OSError):  # the machine, not the config: a disk, a permission, the network
         return f"error: {describe_os_error(error)}", ERROR_EXIT
-    trace = "".join(traceback.format_exception(error))
-    print(trace, file=sys.stderr, end="")
-    with contextlib.suppress(OSError):
-        to_log_file(trace)
+    _report("".join(traceback.format_exception(error)).rstrip())
     return f"error: a bug stopped the run ({type(error).__name__}: {one_line(str(error))}); the traceback is above", (
         BUG_EXIT
     )
@@ -118,33 +117,49 @@ def main() -> None:
     # A line the job's log file cannot take (a full disk) is dropped without a traceback;
     # the run's own files report write errors in one line.
     logging.raiseExceptions = False
-    wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    status = _run_command(wants_traceback=os.environ.get("HYDRA_FULL_ERROR") == "1")
+    if status:
+        sys.exit(status)
+
+
+def _run_command(wants_traceback: bool) -> int:
     try:
         app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(run_job)
         with _hydra_errors_raised():
             app()
     except RunStopped as stop:
-        sys.exit(stop.exit_code)
+        return stop.exit_code
     except BrokenPipeError:  # the reader went away (`... --help | head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
-    except JobFailed as failure:
-        _report_failed_jobs()
-        sys.exit(failure.exit_code)
+        return 128 + signal.SIGPIPE
+    except JobFailed:
+        return _end_sweep_with_failures()
+    except KeyboardInterrupt:
+        print("KeyboardInterrupt: the command was stopped", file=sys.stderr)
+        return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 130
     except Exception as error:
         if wants_traceback:
             raise
-        print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
-        sys.exit(ERROR_EXIT)
+        if run_dir.claimed_sweep_dir is None:
+            print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
+            return ERROR_EXIT
+        print(f"error: the sweep stopped: {type(error).__name__}: {one_line(str(error))}", file=sys.stderr)
+        return _end_sweep_with_failures() or ERROR_EXIT
+    return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 0
 
 
-def _report_failed_jobs() -> None:
-    """At the end of a sweep with failed jobs: one line per failed job, its overrides and its error."""
-    if run_dir.claimed_sweep_dir is None:
-        return
-    failed = run_dir.failed_jobs(run_dir.claimed_sweep_dir)
-    total = len(list(run_dir.claimed_sweep_dir.rglob(run_dir.RUN_FILE)))
-    print(f"error: {len(failed)} of {total} jobs failed (outputs in {run_dir.claimed_sweep_dir}):", file=sys.stderr)
-    for record in failed:
+def _end_sweep_with_failures() -> int:
+    """After a sweep: one line per job that failed or was killed (its overrides and its
+    error), and the exit status (0 when every job finished)."""
+    directory = run_dir.claimed_sweep_dir
+    records = run_dir.job_records(directory)
+    stopped = [record for record in records if record.get("status") in ("FAILED", "KILLED")]
+    if not stopped:
+        return 0
+    with contextlib.suppress(OSError, FrameworkError):
+        run_dir.write_status(directory, "FAILED", run_dir.SWEEP_FILE, failed_jobs=len(stopped))
+    print(f"error: {len(stopped)} of {len(records)} jobs failed (outputs in {directory}):", file=sys.stderr)
+    for record in stopped:
         overrides = " ".join(record.get("overrides") or []) or "(no overrides)"
         print(f"  job {record.get('job')}: {overrides}: {record.get('error')}", file=sys.stderr)
+    return BUG_EXIT if any(record.get("exit_code") == BUG_EXIT for record in stopped) else ERROR_EXIT

@@ -2,7 +2,6 @@
 data, load the data, check what needs it, build, fit, save, report. Returns the
 monitored value (for sweepers) with what the run produced."""
 
-import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ from framework.command import checks
 from framework.command.build import build_components, build_metrics, build_model, component_origins, output_units
 from framework.command.build import section as config_section
 from framework.command.resume import check_fits, check_resume, check_resume_plugins, read_resume_checkpoint
-from framework.command.threads import job_thread_share
+from framework.command.threads import blas_threads, job_thread_share
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins, default_plugins
 from framework.training.run import Run
@@ -75,7 +74,8 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     seed, trainer_cfg = checks.check_seed(cfg), config_section(cfg, "trainer")
     threads = checks.check_threads(trainer_cfg) or context.threads
     cfg["trainer"] = trainer_cfg = {**trainer_cfg, "threads": threads}  # recorded as it ran (results depend on it)
-    checkpoint = None if trainer_cfg.get("resume") is None else read_resume_checkpoint(trainer_cfg["resume"])
+    resume = trainer_cfg.get("resume")  # relative to where the command was started (hydra.job.chdir may move)
+    checkpoint = None if resume is None else read_resume_checkpoint(context.launch_dir / str(resume))
     if checkpoint is not None:
         check_resume_plugins(plugins, cfg, checkpoint)  # it may name components whose plugin is missing here
     checks.check_model_dtype(config_section(cfg, "model"))
@@ -157,18 +157,6 @@ def report(history, output_dir: Path, callbacks: list, log) -> dict:
         for line in callback.summary_lines():
             log(line)
     return summary
-
-
-@contextlib.contextmanager
-def blas_threads(threads: int | None, log):
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads):
-        log(f"threads: {threads} BLAS thread(s) for this job")
-        yield
 
 
 def _targets(loss, y: np.ndarray, task: str, units: int, dtype) -> np.ndarray:

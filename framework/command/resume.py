@@ -6,7 +6,9 @@ line that names what differs and how to resume, or to start afresh."""
 import json
 from collections.abc import Mapping
 
-from framework.command.build import Components, section
+import numpy as np
+
+from framework.command.build import Components, configured_names, section
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
@@ -37,7 +39,7 @@ def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -
                 f"resume with {key}={before}, {AFRESH}"
             )
     before, now = section(saved, "model").get("dtype", "float32"), section(cfg, "model").get("dtype", "float32")
-    if before != now:
+    if np.dtype(before) != np.dtype(now):
         raise ConfigError(
             f"{where}: the checkpoint holds {before} weights, this run has model.dtype={now}; "
             f"resume with model.dtype={before}, {AFRESH}"
@@ -66,7 +68,7 @@ def check_resume_plugins(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint)
         kind, name = entry.get("kind"), entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
             continue
-        if kind == "callback" and not _configured(cfg, label, name):
+        if kind == "callback" and configured_names(cfg).get(label) != (kind, name):
             continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
         distribution, version = entry.get("distribution"), entry.get("version")
         source = f"{distribution} {version}" if version else "a plugin registered in code"
@@ -85,15 +87,6 @@ def _why_missing(distribution, version) -> str:
     if not autoload_enabled():
         return "plugin autoload is off (FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD)"
     return f"is {distribution} installed?" if version else "register that plugin again"
-
-
-def _configured(cfg: Mapping, label: str, name: str) -> bool:
-    """Whether this run's config uses the callback the checkpoint lists as ``label``."""
-    if label == "logger":
-        return section(cfg, "logger").get("name") == name
-    group, _, key = label.partition(".")
-    value = section(cfg, group).get(key) if group == "callbacks" else None
-    return value is not None and value is not False
 
 
 def check_fits(model, checkpoint: Checkpoint, cfg: Mapping) -> None:

@@ -24,6 +24,8 @@ from framework.command.outcome import RunStopped
 from framework.core.npz import atomic_write
 
 RUN_FILE, SWEEP_FILE = "run.json", "sweep.json"
+#: The checkpoint a run resumes from to continue in its own directory.
+LAST = "last.npz"
 #: Files that show a directory holds a run or sweep written before run.json existed.
 LEGACY_MARKERS = (".hydra", "multirun.yaml")
 
@@ -36,7 +38,9 @@ def _process() -> dict:
 
 
 def write_status(directory: Path, status: str, file: str = RUN_FILE, **details) -> None:
-    record = {"status": status, **_process(), **details}
+    """Record ``status`` in ``directory/file``, keeping the records of the runs it continues."""
+    previous = read_status(directory, file).get("previous")
+    record = {"status": status, **_process(), **details, **({"previous": previous} if previous else {})}
     atomic_write(Path(directory) / file, lambda handle: handle.write(json.dumps(record, indent=1).encode()))
 
 
@@ -47,9 +51,12 @@ def read_status(directory: Path, file: str = RUN_FILE) -> dict:
         return {}
 
 
-def _is_live(record: dict) -> bool:
-    if record.get("status") != "RUNNING" or record.get("host") != socket.gethostname():
+def _may_be_live(record: dict) -> bool:
+    """Whether the run that wrote ``record`` may still be running (on another host: it may)."""
+    if record.get("status") != "RUNNING":
         return False
+    if record.get("host") != socket.gethostname():
+        return True
     try:
         os.kill(int(record["pid"]), 0)
     except (KeyError, ValueError, ProcessLookupError):
@@ -73,37 +80,69 @@ def _try_claim(directory: Path, file: str) -> bool:
     return True
 
 
+def _stop(line: str) -> None:
+    print(f"error: {line}", file=sys.stderr, flush=True)
+    raise RunStopped(2)
+
+
 def claim(directory: Path, file: str = RUN_FILE, resume: str | None = None) -> Path:
-    """The directory this run writes to: ``directory`` if free, else the first free ``<dir>-N``."""
-    directory = Path(directory)
-    if resume is not None and _inside(resume, directory) and (directory / file).exists():
-        if _is_live(read_status(directory, file)):
-            print(
-                f"error: hydra.run.dir={directory}: its run (process {read_status(directory, file).get('pid')}) is "
-                "still running; wait for it to stop before resuming it in place, or resume into another directory",
-                file=sys.stderr,
-            )
-            raise RunStopped(2)
-        write_status(directory, "RUNNING", file)
+    """The directory this run writes to: ``directory`` if free (or resumed in place), else
+    the first free ``<dir>-N``. An ``OSError`` creating ``directory`` itself is raised."""
+    directory = Path(directory).absolute()
+    if _resumes_in_place(directory, file, resume):
+        _take_over(directory, file)
         return directory
-    candidate, number = directory, 1
-    while not _try_claim(candidate, file):
+    if _try_claim(directory, file):
+        return directory
+    number = 1
+    while True:
         number += 1
         candidate = directory.with_name(f"{directory.name}-{number}")
-    if candidate != directory:
+        try:
+            if _try_claim(candidate, file):
+                break
+        except OSError as exc:
+            _stop(f"{directory} holds another run, and {candidate} cannot be created ({exc.strerror}); choose "
+                  "another directory (hydra.run.dir=<dir>, with -m: hydra.sweep.dir=<dir>)")  # fmt: skip
+    with contextlib.suppress(OSError):
         print(f"outputs: {directory} holds another run; this one writes to {candidate}", flush=True)
     return candidate
 
 
-def _inside(path: str, directory: Path) -> bool:
+def _resumes_in_place(directory: Path, file: str, resume: str | None) -> bool:
+    """Resuming from the ``last.npz`` of a stopped run in ``directory`` continues it there."""
+    if resume is None or Path(resume).name != LAST or not (directory / file).exists():
+        return False
     with contextlib.suppress(OSError, ValueError):
-        return Path(path).resolve().is_relative_to(directory.resolve())
+        if Path(resume).resolve().is_relative_to(directory.resolve()):
+            record = read_status(directory, file)
+            if _may_be_live(record):
+                _stop(
+                    f"hydra.run.dir={directory}: its run (process {record.get('pid')} on {record.get('host')}) may "
+                    "still be running; once it has stopped, resume again, or resume into a new directory "
+                    "(leave out hydra.run.dir)"
+                )
+            return True
     return False
 
 
+def _take_over(directory: Path, file: str) -> None:
+    """Keep the stopped run's record and Hydra files beside the resumed run's."""
+    record = read_status(directory, file)
+    earlier = [*record.pop("previous", []), record]
+    hydra_files = directory / ".hydra"
+    if hydra_files.is_dir():
+        hydra_files.rename(directory / f".hydra.{len(earlier)}")
+    atomic_write(
+        directory / file,
+        lambda handle: handle.write(json.dumps({"status": "RUNNING", **_process(), "previous": earlier}).encode()),
+    )
+
+
 def _override_value(path: Path) -> str:
-    escaped = str(path).replace("\\", "\\\\").replace("'", "\\'")
-    return f"'{escaped}'"
+    from hydra.core.override_parser.types import Quote, QuotedString
+
+    return QuotedString(text=str(path).replace("${", "\\${"), quote=Quote.single).with_quotes()
 
 
 class ClaimRunDirectory(Callback):
@@ -117,7 +156,7 @@ class ClaimRunDirectory(Callback):
             directory = claim(requested, RUN_FILE, resume)
         except OSError:
             return
-        if directory != requested:
+        if directory != requested.absolute():
             with read_write(config.hydra.run), open_dict(config.hydra.run):
                 config.hydra.run.dir = str(directory)
 
@@ -128,7 +167,7 @@ class ClaimRunDirectory(Callback):
             directory = claimed_sweep_dir = claim(requested, SWEEP_FILE)
         except OSError:
             return
-        if directory != requested:
+        if directory != requested.absolute():
             with read_write(config.hydra), open_dict(config.hydra):
                 config.hydra.sweep.dir = str(directory)
                 # Each job's config is composed again from the overrides: the new directory must be one.
@@ -140,8 +179,18 @@ class ClaimRunDirectory(Callback):
                 write_status(claimed_sweep_dir, "FINISHED", SWEEP_FILE)
 
 
-def failed_jobs(sweep_dir: Path) -> list[dict]:
-    """The ``run.json`` records of the sweep's jobs that failed, in job order."""
-    records = [read_status(path.parent) for path in sorted(Path(sweep_dir).rglob(RUN_FILE))]
-    failed = [record for record in records if record.get("status") == "FAILED"]
-    return sorted(failed, key=lambda record: (record.get("job") is None, record.get("job") or 0))
+def job_records(sweep_dir: Path) -> list[dict]:
+    """The ``run.json`` records of a sweep's jobs, in job order. A job whose process died
+    while RUNNING (a killed worker) is recorded as KILLED first."""
+    records = []
+    for path in sorted(Path(sweep_dir).rglob(RUN_FILE)):
+        record = read_status(path.parent)
+        if record.get("status") == "RUNNING" and not _may_be_live(record):
+            record = {**record, "status": "KILLED", "error": "its process ended before the job did"}
+            with contextlib.suppress(OSError):
+                write_status(path.parent, "KILLED", **{k: v for k, v in record.items() if k not in _OWN_KEYS})
+        records.append(record)
+    return sorted(records, key=lambda record: (record.get("job") is None, record.get("job") or 0))
+
+
+_OWN_KEYS = ("status", "pid", "host", "time", "previous")

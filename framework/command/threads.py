@@ -3,6 +3,7 @@
 (submitit), the CPUs Ray gave the task, or the cores divided among joblib's
 ``n_jobs``. Without any of these (one job at a time), BLAS keeps its own default."""
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -32,12 +33,11 @@ def _ray_cpus() -> int | None:
 
 
 def job_thread_share(launcher: Mapping, multirun: bool, environ: Mapping = os.environ, cpus: int | None = None):
-    """The BLAS threads for one job, or None to leave BLAS alone."""
+    """The BLAS threads for one job, or None to leave BLAS alone. A SLURM task's CPUs are
+    the budget that parallel jobs inside it (joblib) divide among themselves."""
     slurm = _positive_int(environ.get("SLURM_CPUS_PER_TASK"))
-    if slurm is not None:
-        return slurm
     if not multirun:
-        return None
+        return slurm
     for key in ("cpus_per_task", "cpus_per_worker"):
         share = _positive_int(launcher.get(key))
         if share is not None:
@@ -45,9 +45,21 @@ def job_thread_share(launcher: Mapping, multirun: bool, environ: Mapping = os.en
     ray = _ray_cpus()
     if ray is not None:
         return ray
-    cpus = cpus or usable_cpus()
+    budget = slurm or cpus or usable_cpus()
     jobs = launcher.get("n_jobs")
     if isinstance(jobs, int) and not isinstance(jobs, bool) and jobs < 0:
-        jobs = max(1, cpus + 1 + jobs)  # joblib's convention: -1 is one job per core
+        jobs = max(1, budget + 1 + jobs)  # joblib's convention: -1 is one job per core
     jobs = _positive_int(jobs)
-    return max(1, cpus // jobs) if jobs is not None and jobs > 1 else None
+    return max(1, budget // jobs) if jobs is not None and jobs > 1 else slurm
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None, log):
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        log(f"threads: {threads} BLAS thread(s) for this job")
+        yield

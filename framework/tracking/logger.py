@@ -297,7 +297,7 @@ class MLflowLogger(Callback):
             self._messages.append(f"could not stage the artifacts: {exc}")
         self._finish("KILLED" if killed else "FAILED", timeout=15)
 
-    # -- what run.py prints -----------------------------------------------------------
+    # -- what the run prints at its end -----------------------------------------------------------
 
     def summary_lines(self) -> list[str]:
         """Where the run was tracked, how to open it, and anything left to upload."""

@@ -91,6 +91,7 @@ class MLflowSweepCallback(Callback):
         self._done = False
         self._signalled = False
         self._previous_sigterm = None
+        self._config: DictConfig | None = None
 
     # -- in the launching process ------------------------------------------------------
 
@@ -139,6 +140,7 @@ class MLflowSweepCallback(Callback):
             "sweep_keys": keys,
         }
         os.environ[PARENT_ENV] = json.dumps(self.parent)
+        self._config = config  # to summarize at exit a sweep that did not reach its end
         atexit.register(self._end_if_open)
         if threading.current_thread() is threading.main_thread():
             self._previous_sigterm = signal.getsignal(signal.SIGTERM)
@@ -252,10 +254,18 @@ class MLflowSweepCallback(Callback):
                     killed = True
             status = "KILLED" if killed else "FAILED"
             reason = "interrupted" if killed else "a job failed or the sweep stopped before its end"
+            if self._config is not None:
+                self._summarize_what_ran()
             client.set_tag(self.parent["run_id"], "error_message", reason)
             client.set_terminated(self.parent["run_id"], status)
         except Exception as exc:
             warn(f"could not end sweep parent run {self.parent['run_id']}: {type(exc).__name__}: {exc}")
+
+    def _summarize_what_ran(self) -> None:
+        try:
+            self.summarize(self._config)
+        except Exception as exc:  # ending the parent matters more than its summary
+            warn(f"could not write the sweep summary to parent run {self.parent['run_id']}: {exc}")
 
     def _on_sigterm(self, signum, frame):
         self._signalled = True
@@ -273,6 +283,7 @@ class MLflowSweepCallback(Callback):
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_previous_sigterm"] = None  # handlers are not picklable and belong to the launching process
+        state["_config"] = None  # the launching process summarizes
         return state
 
 

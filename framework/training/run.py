@@ -6,10 +6,10 @@ A callback finds here where the run writes (``output_dir``), what it is called,
 whether it continues a checkpoint, the config it was composed from and which plugin
 each component came from, without reading any global state."""
 
+import copy
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 
 from framework.training.checkpoint import Checkpoint
 
@@ -47,8 +47,8 @@ class Run:
     launch_dir: Path | None = None
 
     def __post_init__(self):
-        object.__setattr__(self, "config", MappingProxyType(dict(self.config)))
-        object.__setattr__(self, "components", MappingProxyType(dict(self.components)))
+        object.__setattr__(self, "config", copy.deepcopy(dict(self.config)))  # the run's own, whoever changes theirs
+        object.__setattr__(self, "components", dict(self.components))
         object.__setattr__(self, "overrides", tuple(self.overrides))
 
     @property

@@ -4,7 +4,6 @@ through the second epoch); ``observe(epoch, logs)`` lets a schedule react to
 what an epoch measured (reduce on plateau). State round-trips for exact resume."""
 
 import math
-from typing import ClassVar
 
 from framework.core.validation import check_number, check_positive_int
 from framework.training.component import TrainingComponent
@@ -18,8 +17,12 @@ from framework.training.monitoring import (
 
 
 class Schedule(TrainingComponent):
-    #: Whether the rate never changes (then the run needs no scheduler callback).
-    is_constant: ClassVar[bool] = False
+    def callback(self):
+        """The callback that sets the optimizer's rate from this schedule during training
+        (None when the rate never changes)."""
+        from framework.training.callbacks.lr_scheduler import LearningRateScheduler
+
+        return LearningRateScheduler(self)
 
     def value(self, epoch: float, base_lr: float, total_epochs: int) -> float:
         raise NotImplementedError
@@ -32,7 +35,9 @@ class Constant(Schedule):
     """The base learning rate throughout."""
 
     name = "constant"
-    is_constant = True
+
+    def callback(self):
+        return None
 
     def value(self, epoch, base_lr, total_epochs):
         return base_lr

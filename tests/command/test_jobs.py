@@ -2,6 +2,7 @@
 and the sweep ends non-zero with one line per failed job."""
 
 import json
+import signal
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_a_failing_job_leaves_the_parallel_jobs_running_and_tracked(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
-    assert "error: 1 of 3 jobs failed (outputs in sweep):" in result.stderr
+    assert f"error: 1 of 3 jobs failed (outputs in {tmp_path / 'sweep'}):" in result.stderr
     assert "  job 1: " in result.stderr and "optimizer.lr=abc: optimizer.lr='abc': Adam: lr must be a finite" in (
         result.stderr
     )
@@ -48,7 +49,7 @@ def test_a_single_failing_run_is_one_line_and_records_why(tmp_path):
 
 
 def test_help_into_a_pipe_closed_early_ends_quietly(tmp_path):
-    """``python -m framework.train --help | head -1``: no error about directories, exit 0."""
+    """``python -m framework.train --help | head -1``: no error message, the exit status of SIGPIPE."""
     import os
     import subprocess
     import sys
@@ -62,4 +63,17 @@ def test_help_into_a_pipe_closed_early_ends_quietly(tmp_path):
         )  # fmt: skip
     finally:
         os.close(write_end)
-    assert result.returncode == 0 and result.stderr == ""
+    assert result.returncode == 128 + signal.SIGPIPE and result.stderr == ""
+
+
+@pytest.mark.slow
+def test_an_optuna_sweep_that_tolerates_failures_still_reports_them(tmp_path):
+    result = run_command(
+        "-m", "hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.max_failure_rate=1.0", "optimizer.lr=choice(0.01,-1.0)", "trainer.epochs=1", "logger=none",
+        "callbacks.progress=null", "hydra.sweep.dir=sweep", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert f"error: 1 of 2 jobs failed (outputs in {tmp_path / 'sweep'}):" in result.stderr
+    assert "optimizer.lr=-1.0: Adam: lr must be in (0, inf], got -1.0" in result.stderr.splitlines()[-1]
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["status"] == "FAILED"

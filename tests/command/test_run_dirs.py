@@ -5,6 +5,8 @@ import hashlib
 import json
 import os
 
+import numpy as np
+
 from tests.commands import run_command, start_command
 
 QUICK = ["trainer.epochs=1", "trainer.batch_size=256", "callbacks.progress=null", "logger=none"]
@@ -33,7 +35,7 @@ def test_a_rerun_never_overwrites_a_finished_runs_files(tmp_path):
     weights = _digest(tmp_path / "run" / "weights.npz")
     second = run_command(*QUICK, "seed=5", "hydra.run.dir=run", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "outputs: run holds another run; this one writes to run-2" in second.stdout
+    assert f"outputs: {tmp_path / 'run'} holds another run; this one writes to {tmp_path / 'run-2'}" in second.stdout
     assert _digest(tmp_path / "run" / "weights.npz") == weights
     assert "seed=5" not in (tmp_path / "run" / ".hydra" / "overrides.yaml").read_text()
     assert "seed=5" in (tmp_path / "run-2" / ".hydra" / "overrides.yaml").read_text()
@@ -68,7 +70,41 @@ def test_resuming_in_place_waits_for_a_live_run(tmp_path):
     )
     assert resumed.returncode == 2
     assert resumed.stderr.strip() == (
-        f"error: hydra.run.dir=run: its run (process {os.getpid()}) is still running; wait for it to stop before "
-        "resuming it in place, or resume into another directory"
+        f"error: hydra.run.dir={tmp_path / 'run'}: its run (process {os.getpid()} on {alive['host']}) may still be "
+        "running; once it has stopped, resume again, or resume into a new directory (leave out hydra.run.dir)"
     )
     assert json.loads((tmp_path / "run" / "run.json").read_text()) == alive
+
+
+def test_a_failed_resume_in_place_keeps_the_finished_runs_record(tmp_path):
+    assert run_command(*QUICK, "hydra.run.dir=run", cwd=tmp_path).returncode == 0
+    finished = json.loads((tmp_path / "run" / "run.json").read_text())
+    overrides = (tmp_path / "run" / ".hydra" / "overrides.yaml").read_text()
+    failed = run_command(  # a model the checkpoint does not fit: refused
+        *QUICK, "trainer.epochs=1", "model.hidden=[8]", "trainer.resume=run/checkpoints/last.npz",
+        "hydra.run.dir=run", cwd=tmp_path,
+    )  # fmt: skip
+    assert failed.returncode == 2
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["status"] == "FAILED" and record["previous"] == [finished]
+    assert (tmp_path / "run" / ".hydra.1" / "overrides.yaml").read_text() == overrides
+
+
+def test_resuming_in_place_follows_the_launch_directory_when_hydra_changes_into_the_run(tmp_path):
+    assert run_command(*QUICK, "hydra.run.dir=run", "hydra.job.chdir=true", cwd=tmp_path).returncode == 0
+    resumed = run_command(
+        *QUICK, "trainer.epochs=2", "trainer.resume=run/checkpoints/last.npz", "hydra.run.dir=run",
+        "hydra.job.chdir=true", cwd=tmp_path,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert np.load(tmp_path / "run" / "history.npz")["loss"].shape == (2,)
+
+
+def test_the_launch_directory_itself_is_never_reused(tmp_path):
+    """``hydra.run.dir=.`` twice: the second run moves aside to a sibling directory."""
+    launch = tmp_path / "here"
+    launch.mkdir()
+    assert run_command(*QUICK, "hydra.run.dir=.", cwd=launch).returncode == 0
+    second = run_command(*QUICK, "hydra.run.dir=.", cwd=launch)
+    assert second.returncode == 0, second.stderr
+    assert (tmp_path / "here-2" / "weights.npz").exists()

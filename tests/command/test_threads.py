@@ -20,6 +20,8 @@ def test_submitit_cpus_per_task_is_the_share():
 
 
 def test_slurm_says_how_many_cpus_the_task_has():
-    assert job_thread_share({"cpus_per_task": 3}, multirun=True, environ={"SLURM_CPUS_PER_TASK": "2"}, cpus=8) == 2
+    assert job_thread_share({}, multirun=True, environ={"SLURM_CPUS_PER_TASK": "2"}, cpus=8) == 2
+    # parallel jobs inside one SLURM task share its CPUs, not the machine's
+    assert job_thread_share({"n_jobs": 2}, multirun=True, environ={"SLURM_CPUS_PER_TASK": "4"}, cpus=64) == 2
     assert job_thread_share({}, multirun=False, environ={"SLURM_CPUS_PER_TASK": "6"}, cpus=8) == 6
     assert job_thread_share({}, multirun=False, environ={"SLURM_CPUS_PER_TASK": "x"}, cpus=8) is None

@@ -28,9 +28,6 @@ class LearningRateScheduler(Callback):
     def get_config(self) -> dict:
         return {"schedule": self.schedule}
 
-    def monitors(self) -> dict[str, str]:
-        return self.schedule.monitors()
-
     def framework_batch_start(self, trainer, epoch, batch):
         progress = (epoch - 1) + batch / trainer.batches_per_epoch
         trainer.optimizer.lr = float(self.schedule.value(progress, trainer.base_lr, trainer.epochs))
