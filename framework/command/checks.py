@@ -71,12 +71,10 @@ def check_writable(directory: Path, key: str) -> None:
                 path.rmdir()
 
 
-def check_output_dirs(output_dir: Path, components: Components) -> None:
-    """The run's directory and every directory a component says it writes."""
-    check_writable(output_dir, "output_dir")
-    for label, callback in components.callbacks.items():
-        for argument, directory in callback.output_dirs().items():
-            check_writable(Path(directory), f"{label}.{argument}")
+def check_output_dirs(output_paths: Mapping[str, Path]) -> None:
+    """The run's directory and every directory a component says it writes, by config key."""
+    for key, directory in output_paths.items():
+        check_writable(Path(directory), key)
 
 
 def check_preflight(components: Components) -> None:

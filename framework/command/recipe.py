@@ -84,8 +84,8 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     trainer_arguments = checks.trainer_arguments(trainer_cfg)
     if checkpoint is not None:
         check_resume(cfg, checkpoint, components)
-    run = describe_run(cfg, context, checkpoint, component_origins(plugins, cfg, components))
-    checks.check_output_dirs(run.output_dir, components)
+    run = describe_run(cfg, context, checkpoint, components, component_origins(plugins, cfg, components))
+    checks.check_output_dirs(run.output_paths)
     checks.check_preflight(components)
 
     rng = np.random.default_rng(seed)
@@ -111,10 +111,17 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     return RunResult(float(history.last()[monitor]), monitor, history, run.output_dir, trainer, summary)
 
 
-def describe_run(cfg: dict, context: JobContext, checkpoint, origins) -> Run:
+def describe_run(cfg: dict, context: JobContext, checkpoint, components, origins) -> Run:
+    output_dir = Path(cfg.get("output_dir") or context.output_dir or Path.cwd())
+    written = {
+        f"{label}.{argument}": Path(directory)
+        for label, callback in components.callbacks.items()
+        for argument, directory in callback.output_dirs().items()
+    }
     return Run(
         config=cfg,
-        output_dir=Path(cfg.get("output_dir") or context.output_dir or Path.cwd()),
+        output_dir=output_dir,
+        output_paths={"output_dir": output_dir, **written},
         name=context.run_name,
         resume_from=checkpoint,
         components=origins,

@@ -210,7 +210,7 @@ class MLflowLogger(Callback):
             tags = {}
         self.run_id = tracked.info.run_id
         self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
-        params = config_params(config)
+        params = config_params(config, leave_out=run.output_paths)
         if self.resumed:
             logged = tracked.data.params
             changed = {k: [logged[k], v] for k, v in params.items() if k in logged and logged[k] != v}
@@ -401,8 +401,7 @@ class MLflowLogger(Callback):
             tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in self.run.overrides)
         if self.run.job_number is not None:
             tags["job_num"] = str(self.run.job_number)
-        if self.output_dir:
-            tags["output_dir"] = str(self.output_dir)
+        tags.update({key: str(path) for key, path in self.run.output_paths.items()})  # per job: tags, not params
         if parent:
             tags["mlflow.parentRunId"] = parent["run_id"]
         tags.update({clean_key(k): self.redactor.text(str(v)) for k, v in self.tags.items()})

@@ -115,13 +115,15 @@ def flatten_config(config: Mapping, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def config_params(config: Mapping) -> dict[str, str]:
+def config_params(config: Mapping, leave_out=()) -> dict[str, str]:
     """The params to log for ``config``: dotted keys, text values within MLflow's limit,
-    secrets left out (also list items that hold secret keys are redacted)."""
+    secrets left out (also list items that hold secret keys are redacted), and the keys
+    in ``leave_out`` (per-job paths) left out."""
     redactor = Redactor.from_config(config)
     params = {}
     for key, value in flatten_config(config).items():
-        params[clean_key(key)] = truncate(redactor.text(format_value(redact_config(value))), MAX_PARAM_VALUE_LENGTH)
+        if key not in leave_out:
+            params[clean_key(key)] = truncate(redactor.text(format_value(redact_config(value))), MAX_PARAM_VALUE_LENGTH)
     return params
 
 

@@ -35,7 +35,9 @@ class Run:
     ``callbacks.checkpoint``, ``logger``) to its origin; ``overrides`` are the
     command-line overrides that made this run differ from the defaults;
     ``job_number`` is its index in a sweep; ``launch_dir`` the directory the run
-    was started from (where a local tracking store lives)."""
+    was started from (where a local tracking store lives); ``output_paths`` every
+    directory the run writes, by the config key that sets it (they differ from job
+    to job, so a tracker records them apart from the experiment's params)."""
 
     config: Mapping = field(default_factory=dict)
     output_dir: Path | None = None
@@ -45,10 +47,12 @@ class Run:
     overrides: tuple[str, ...] = ()
     job_number: int | None = None
     launch_dir: Path | None = None
+    output_paths: Mapping[str, Path] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "config", copy.deepcopy(dict(self.config)))  # the run's own, whoever changes theirs
         object.__setattr__(self, "components", dict(self.components))
+        object.__setattr__(self, "output_paths", dict(self.output_paths))
         object.__setattr__(self, "overrides", tuple(self.overrides))
 
     @property

@@ -26,7 +26,8 @@ def _expected_params(overrides: list[str], job_dir: Path) -> dict[str, str]:
     with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
         cfg = compose("config", overrides=[*overrides, f"output_dir={job_dir}"])
     cfg.trainer.threads = max(1, (os.cpu_count() or 1) // JOBS)  # what a parallel job sets for itself
-    return config_params(OmegaConf.to_container(cfg, resolve=True))
+    per_job_paths = ("output_dir", "logger.output_dir", "callbacks.checkpoint.directory")  # tags, not params
+    return config_params(OmegaConf.to_container(cfg, resolve=True), leave_out=per_job_paths)
 
 
 def test_eight_parallel_jobs_against_one_store_lose_nothing(tmp_path, store):

@@ -51,6 +51,11 @@ def test_a_run_records_params_metrics_tags_artifacts_and_model(tracked, client, 
     assert params["model.hidden"] == "[64, 32]" and params["trainer.epochs"] == "3"
     assert params["callbacks.progress"] == "null" and params["seed"] == "0"
     assert params["misc.x_key"] == "visible"
+    # per-job paths are tags: they would make every child differ in MLflow's compare view
+    out = tmp_path / "out"
+    paths = {"output_dir": out, "logger.output_dir": out, "callbacks.checkpoint.directory": out / "checkpoints"}
+    assert not set(paths) & set(params)
+    assert {key: run.data.tags[key] for key in paths} == {key: str(path) for key, path in paths.items()}
     assert not [key for key in params if key.rsplit(".", 1)[-1] in ("api_key", "password", "token", "secret")]
     everything = json.dumps([params, run.data.tags])
     assert not [value for value in SECRETS.values() if value in everything]

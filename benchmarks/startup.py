@@ -1,0 +1,99 @@
+"""Start-up benchmark: what a small run costs around its training.
+
+``python benchmarks/startup.py [--rounds 5]`` times whole commands (each a fresh
+process, the rounds interleaved so a drifting machine hits every command alike) of
+the default model on the bundled digits, and the phases they are made of:
+
+- ``python``: the interpreter alone; ``import command``: the command's imports;
+  ``import mlflow``: what tracking adds before it can open a store;
+- ``run, logger=none`` and ``run, tracked`` (on a store that already exists);
+- sweeps of 1 and 3 sequential jobs, tracked and not: the cost of each extra job is
+  ``(T3 - T1) / 2``, reported beside its own training time (from ``history.npz``).
+
+It measures, it does not pass or fail; results go to ``benchmarks/results/startup.json``.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+QUIET = ["callbacks.progress=null"]
+
+
+def commands(work: Path) -> dict[str, list[str]]:
+    train = [sys.executable, "-m", "framework.train", *QUIET]
+    sweep = [sys.executable, "-m", "framework.train", "-m", *QUIET, f"hydra.sweep.dir={work}/sweep-${{now:%H%M%S%f}}"]
+    return {
+        "python": [sys.executable, "-c", "pass"],
+        "import command": [sys.executable, "-c", "import framework.command.entry"],
+        "import mlflow": [sys.executable, "-c", "import mlflow"],
+        "run, logger=none": [*train, "logger=none", f"hydra.run.dir={work}/none-${{now:%H%M%S%f}}"],
+        "run, tracked": [*train, f"hydra.run.dir={work}/tracked-${{now:%H%M%S%f}}"],
+        "sweep 1 job, logger=none": [*sweep, "logger=none", "seed=0"],
+        "sweep 3 jobs, logger=none": [*sweep, "logger=none", "seed=0,1,2"],
+        "sweep 1 job, tracked": [*sweep, "seed=0"],
+        "sweep 3 jobs, tracked": [*sweep, "seed=0,1,2"],
+    }
+
+
+def timed(argv: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def training_seconds(work: Path) -> float:
+    """The median training time of one job (the epochs' own seconds, from every run's history)."""
+    totals = [float(np.load(path)["seconds"].sum()) for path in work.rglob("history.npz")]
+    return statistics.median(totals)
+
+
+def measure(rounds: int, work: Path) -> dict[str, list[float]]:
+    table = commands(work)
+    timed(table["run, tracked"], work)  # creates the store once: every timed run finds it
+    times: dict[str, list[float]] = {name: [] for name in table}
+    rng = np.random.default_rng(0)
+    for round_number in range(rounds):
+        for name in rng.permutation(list(table)):
+            times[name].append(timed(table[name], work))
+        print(f"round {round_number + 1}/{rounds} done", file=sys.stderr)
+    return times
+
+
+def summarize(times: dict[str, list[float]], training: float) -> dict[str, float]:
+    median = {name: statistics.median(values) for name, values in times.items()}
+    for kind in ("logger=none", "tracked"):
+        extra = (median[f"sweep 3 jobs, {kind}"] - median[f"sweep 1 job, {kind}"]) / 2
+        median[f"each extra sweep job, {kind}"] = extra
+        median[f"each extra sweep job above its training, {kind}"] = extra - training
+    median["training of one job"] = training
+    median["tracking adds to a run"] = median["run, tracked"] - median["run, logger=none"]
+    return median
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="framework-startup-") as directory:
+        work = Path(directory)
+        times = measure(args.rounds, work)
+        figures = summarize(times, training_seconds(work))
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        spread = f"  ({min(times[name]):.2f}-{max(times[name]):.2f})" if name in times else ""
+        print(f"{name:<{width}}  {value:6.2f} s{spread}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "startup.json").write_text(json.dumps({"median_seconds": figures, "runs": times}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
