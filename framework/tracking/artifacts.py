@@ -183,25 +183,33 @@ def confusion_matrix_csv(matrix, path: Path) -> Path:
     return path
 
 
+BEST_COLOR, OTHER_COLOR = "tab:orange", "tab:blue"
+
+
 def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None, path: Path) -> Path:
-    """Left: the monitored value per epoch for every child; right: each child's final value."""
+    """Left: the monitored value per epoch for every child; right: each child's final value.
+    The best child is orange in both panels, every other one blue."""
     figure = _figure(12, 4.8)
     curves, bars = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     names, finals, colors = [], [], []
     for child in children:
+        is_best = child["run_id"] == best_run_id
+        color = BEST_COLOR if is_best else OTHER_COLOR
         history = child.get("history") or []
         if history:
             steps, values = zip(*history)
-            width = 2.5 if child["run_id"] == best_run_id else 1.2
-            curves.plot(steps, values, marker="o", markersize=3, linewidth=width, label=child["name"])
+            curves.plot(
+                steps, values, color=color, marker="o", markersize=3, linewidth=2.5 if is_best else 1.0,
+                alpha=1.0 if is_best else 0.6, label=child["name"], zorder=3 if is_best else 2,
+            )  # fmt: skip
         final = child.get("final")
         if final is not None and math.isfinite(final):
             names.append(child["name"])
             finals.append(final)
-            colors.append("tab:orange" if child["run_id"] == best_run_id else "tab:blue")
+            colors.append(color)
     _integer_epochs(curves)
     curves.set_ylabel(monitor)
-    curves.set_title(f"{monitor} per epoch")
+    curves.set_title(f"{monitor} per epoch (best in orange)")
     curves.grid(alpha=0.3)
     if len(children) <= 12:
         curves.legend(fontsize=7)

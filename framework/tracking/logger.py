@@ -32,6 +32,8 @@ from framework.tracking.params import (
     Redactor,
     clean_key,
     config_params,
+    flatten_config,
+    format_value,
     redact_config,
     truncate,
 )
@@ -365,7 +367,8 @@ class MLflowLogger(Callback):
             chosen = [o for o in overrides if override_key(o) in keys]
         else:
             chosen = [o for o in overrides if not override_key(o).startswith(("logger", "hydra"))]
-        name = ",".join(self.redactor.override(o) for o in chosen)
+        values = flatten_config(dict(self.run.config))
+        name = ",".join(self.redactor.override(_as_named(o, values)) for o in chosen)
         return name[:250] or None
 
     def _tags(self, config, parent) -> dict:
@@ -378,7 +381,7 @@ class MLflowLogger(Callback):
             "mlflow.source.name": "framework.train"
             if "framework.train" in command_line()
             else (sys.argv[:1] or [""])[0],
-            "mlflow.user": _user(),
+            "mlflow.user": user_name(),
             "command": self.redactor.text(command_line()),
         }
         try:
@@ -521,7 +524,17 @@ class MLflowLogger(Callback):
             shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept
 
 
-def _user() -> str:
+def _as_named(override: str, values: dict) -> str:
+    """``key=value`` with the value as its param shows it (``[128, 64]``), floats to 4 significant digits."""
+    key = override_key(override)
+    if key not in values:
+        return override
+    value = values[key]
+    text = f"{value:.4g}" if isinstance(value, float) else format_value(value)
+    return f"{key}={text}"
+
+
+def user_name() -> str:
     try:
         return getpass.getuser()
     except Exception:

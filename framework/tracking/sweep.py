@@ -31,10 +31,13 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key
+from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
 from framework.tracking.sender import warn
 from framework.tracking.store import check_server, open_experiment, resolve_tracking_uri, run_url, ui_command
+
+#: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
+PARENT_PREFIX = "sweep/"
 
 
 def _select(config: DictConfig, key: str, default=None):
@@ -121,6 +124,7 @@ class MLflowSweepCallback(Callback):
             "monitor": str(_select(config, "trainer.monitor", "val_loss")),
             "mlflow.source.type": "LOCAL",
             "mlflow.source.name": "framework.train",
+            "mlflow.user": user_name(),
         }
         commit = git_commit(launch)
         if commit:
@@ -214,9 +218,10 @@ class MLflowSweepCallback(Callback):
         try:
             columns = ["run_name", "run_id", "status", "job_num", *keys, *metric_names]
             _write_children_csv(rows, columns, directory / "children.csv")
-            (directory / "children.md").write_text(
-                _markdown(rows, keys, metric_names, monitor, mode, best), encoding="utf-8"
-            )
+            best_url = best and f"#/experiments/{self.parent['experiment_id']}/runs/{best['run_id']}"  # within the UI
+            description = _markdown(rows, keys, metric_names, monitor, mode, best, best_url)
+            (directory / "children.md").write_text(description, encoding="utf-8")
+            client.set_tag(parent_id, "mlflow.note.content", description)
             comparison_plot(plotted, monitor, best and best["run_id"], directory / "comparison.png")
             client.log_artifacts(parent_id, str(directory), "summary")
             _log_config(client, parent_id, config, directory / "config" / "multirun.yaml")
@@ -373,14 +378,14 @@ def _summary_metrics_and_tags(
     now = int(time.time() * 1000)
     statuses = [r["status"] for r in rows]
     metrics = [
-        Metric("children", float(len(rows)), now, 0),
-        Metric("children_finished", float(statuses.count("FINISHED")), now, 0),
-        Metric("children_failed", float(statuses.count("FAILED")), now, 0),
-        Metric("children_killed", float(statuses.count("KILLED")), now, 0),
+        Metric(f"{PARENT_PREFIX}children", float(len(rows)), now, 0),
+        Metric(f"{PARENT_PREFIX}children_finished", float(statuses.count("FINISHED")), now, 0),
+        Metric(f"{PARENT_PREFIX}children_failed", float(statuses.count("FAILED")), now, 0),
+        Metric(f"{PARENT_PREFIX}children_killed", float(statuses.count("KILLED")), now, 0),
     ]
     tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
     if best is not None:
-        metrics += [Metric(clean_key(f"best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
+        metrics += [Metric(clean_key(f"{PARENT_PREFIX}best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
         tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
         tags += [RunTag(clean_key(f"best.{k}"), truncate(str(best[k]), MAX_TAG_VALUE_LENGTH)) for k in keys]
     return metrics, tags
@@ -392,13 +397,19 @@ def _format(value) -> str:
     return str(value)
 
 
-def _markdown(rows, keys, metric_names, monitor, mode, best) -> str:
-    lines = [f"# Sweep summary: {len(rows)} run(s), monitored value `{monitor}` ({mode})", ""]
+def ranked(rows: list[dict], monitor: str, mode: str) -> list[dict]:
+    """Best first by the monitored value; runs without a finite value last, in their order."""
+    scored = [r for r in rows if _finite(r["metrics"].get(monitor))]
+    scored.sort(key=lambda r: r["metrics"][monitor], reverse=mode == "max")
+    return scored + [r for r in rows if not _finite(r["metrics"].get(monitor))]
+
+
+def _markdown(rows, keys, metric_names, monitor, mode, best, best_url=None) -> str:
+    rows = ranked(rows, monitor, mode)
+    lines = [f"# Sweep summary: {len(rows)} run(s), monitored value `{monitor}` ({mode}), best first", ""]
     if best is not None:
-        lines += [
-            f"Best: **{best['run_name']}** (`{best['run_id']}`), {monitor} = {_format(best['metrics'][monitor])}",
-            "",
-        ]
+        name = f"[{best['run_name']}]({best_url})" if best_url else best["run_name"]
+        lines += [f"Best: **{name}** (`{best['run_id']}`), {monitor} = {_format(best['metrics'][monitor])}", ""]
     header = ["run", "status", *keys, *metric_names]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("| " + " | ".join("---" for _ in header) + " |")

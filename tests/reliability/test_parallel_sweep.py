@@ -52,7 +52,7 @@ def test_eight_parallel_jobs_against_one_store_lose_nothing(tmp_path, store):
     children = [run for run in runs if run is not parent]
     assert len(children) == JOBS
     assert parent.info.status == "FINISHED"
-    assert parent.data.metrics["children"] == JOBS == parent.data.metrics["children_finished"]
+    assert parent.data.metrics["sweep/children"] == JOBS == parent.data.metrics["sweep/children_finished"]
     assert sorted(int(child.data.params["seed"]) for child in children) == list(range(JOBS))
 
     for child in children:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framework.command import train
+from framework.command import JobContext, train
 from framework.training.checkpoint import read_checkpoint
 from framework.training.interrupts import Interrupted
 from tests.commands import run_command, start_command, terminate_when
@@ -260,3 +260,12 @@ def test_the_command_tracks_into_the_launch_directory_with_hydra_files_and_redac
     for path in downloaded.rglob("*.yaml"):
         assert "hunter22" not in path.read_text(), path
     assert (tmp_path / "mlruns").is_dir()  # artifacts beside the store, in the launch directory
+
+
+def test_a_run_name_shows_values_as_their_params_do(tracked, client):
+    cfg = tracked("model.hidden=[16,8]", "optimizer.lr=0.0031622776601683794")
+    overrides = ("model.hidden=[16,8]", "optimizer.lr=0.0031622776601683794", "logger=mlflow")
+    train(cfg, log=lambda *_: None, context=JobContext(overrides=overrides))
+    run = only_run(client)
+    assert run.info.run_name == "model.hidden=[16, 8],optimizer.lr=0.003162"
+    assert run.data.params["model.hidden"] == "[16, 8]"  # filtering on what the name shows finds the run

@@ -57,8 +57,17 @@ def _check_summary(client, parent, children, tmp_path, sweep_key):
     best = min(children, key=lambda r: r.data.metrics["val_loss"])
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert parent.data.tags["best_run_name"] == best.info.run_name
-    assert parent.data.metrics["best_val_loss"] == best.data.metrics["val_loss"]
-    assert parent.data.metrics["children"] == len(children) == parent.data.metrics["children_finished"]
+    # the parent's own metrics under sweep/, apart from its children's
+    assert parent.data.metrics["sweep/best_val_loss"] == best.data.metrics["val_loss"]
+    assert parent.data.metrics["sweep/children"] == len(children) == parent.data.metrics["sweep/children_finished"]
+    assert not set(parent.data.metrics) & set(best.data.metrics)
+    assert parent.data.tags["mlflow.user"] == best.data.tags["mlflow.user"]
+    # its description: the children best first, the best one linked
+    description = parent.data.tags["mlflow.note.content"]
+    ranked = [c.info.run_name for c in sorted(children, key=lambda r: r.data.metrics["val_loss"])]
+    positions = [description.index(f"| {name}") for name in ranked]
+    assert positions == sorted(positions)
+    assert f"[{best.info.run_name}](#/experiments/{best.info.experiment_id}/runs/{best.info.run_id})" in description
     artifacts = all_artifacts(client, parent.info.run_id)
     assert {"summary/children.csv", "summary/children.md", "summary/comparison.png", "config/multirun.yaml"} <= set(
         artifacts
@@ -72,7 +81,7 @@ def _check_summary(client, parent, children, tmp_path, sweep_key):
         assert row["status"] == "FINISHED" and row["run_name"] == child.info.run_name
         assert float(row["val_loss"]) == child.data.metrics["val_loss"]
         assert row[sweep_key] == child.data.params[sweep_key]
-    assert f"**{best.info.run_name}**" in (folder / "children.md").read_text()
+    assert (folder / "children.md").read_text() == description
 
 
 @pytest.mark.slow
@@ -122,11 +131,11 @@ def test_an_optuna_sweep_with_parallel_jobs_gets_a_parent_and_children(tmp_path)
     assert len(children) == 2
     for child in children:
         name, _, value = child.info.run_name.partition("=")
-        assert name == "optimizer.lr" and float(value) == float(child.data.params["optimizer.lr"])
+        assert name == "optimizer.lr" and value == f"{float(child.data.params['optimizer.lr']):.4g}"  # short names
     _check_children_against_their_jobs(client, parent, children)
     _check_summary(client, parent, children, tmp_path, "optimizer.lr")
     best_value = float(re.search(r"Best value: (\S+)", result.stdout + result.stderr).group(1))
-    assert parent.data.metrics["best_val_loss"] == pytest.approx(best_value, rel=1e-12)
+    assert parent.data.metrics["sweep/best_val_loss"] == pytest.approx(best_value, rel=1e-12)
 
 
 @pytest.mark.slow
