@@ -147,6 +147,8 @@ def test_a_sweep_whose_job_fails_still_ends_its_parent(tmp_path):
     parent, children = _runs(client)
     assert parent.info.status == "FAILED"
     assert [c.info.status for c in children] == ["FINISHED"]
+    assert parent.data.metrics["sweep/children_finished"] == 1  # summarized all the same
+    assert children[0].info.run_name in parent.data.tags["mlflow.note.content"]
     assert "RUNNING" not in [parent.info.status, *[c.info.status for c in children]]
 
 
