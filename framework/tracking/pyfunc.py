@@ -14,6 +14,7 @@ Importing this module imports mlflow; the logger imports it only when it logs a 
 
 import json
 import logging
+import math
 import os
 import warnings
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import mlflow
 import mlflow.pyfunc
 import numpy as np
 
+from framework.core.errors import InvalidValueError
 from framework.core.npz import save_npz
 
 CONFIG_FILE, WEIGHTS_FILE = "model.json", "weights.npz"
@@ -75,10 +77,26 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: np.ndarray, params=None):
         if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
             model_input = model_input.to_numpy()
-        x = np.asarray(model_input, dtype=self.model.dtype)
-        x = x.reshape(-1, *self.model.input_shape)
+        x = samples(np.asarray(model_input, dtype=self.model.dtype), self.model.input_shape)
         batch_size = int((params or {}).get("batch_size", 1024))
         return self.model.predict(x, batch_size=batch_size)
+
+
+def samples(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
+    """``x`` as a batch of samples of ``input_shape``: already so, or one flat row per sample
+    (a table, CSV input). Anything else is refused: a reshape would mix samples up."""
+    if x.shape[1:] == tuple(input_shape):
+        return x
+    width = math.prod(input_shape)
+    if x.ndim == 2 and x.shape[1] == width:
+        return x.reshape(-1, *input_shape)
+    if x.ndim == 1 and width == 1:
+        return x.reshape(-1, 1)
+    raise InvalidValueError(
+        f"model input: each sample must have shape {tuple(input_shape)} (or be a row of {width} values), got an "
+        f"array of shape {x.shape}; give one row per sample with the model's {width} input values "
+        "(and no label column)"
+    )
 
 
 def model_metadata(config: dict) -> dict:

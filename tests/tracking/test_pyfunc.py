@@ -78,3 +78,17 @@ def test_mlflow_models_predict_gives_the_same_outputs(logged, store, tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
         predictions = np.asarray(json.loads(output.read_text())["predictions"], dtype=np.float32)
         assert np.array_equal(predictions, expected), kind
+
+
+def test_served_input_of_the_wrong_width_is_refused_not_reshaped():
+    """A (4, 3) table given to a 2-feature model once returned 6 predictions."""
+    import framework as fw
+    from framework.core.errors import InvalidValueError
+    from framework.tracking.pyfunc import FrameworkModel
+
+    served = FrameworkModel()
+    served.model = fw.Sequential([fw.Dense(3)], input_shape=(2,), rng=np.random.default_rng(0))
+    assert served.predict(None, np.ones((4, 2))).shape == (4, 3)
+    for wrong in (np.ones((4, 3)), np.ones((6,)), np.ones((2, 2, 2))):
+        with pytest.raises(InvalidValueError, match=r"model input: each sample must have shape \(2,\)"):
+            served.predict(None, wrong)
