@@ -2,8 +2,10 @@
 deliver to its tracking server (kept in ``<job output dir>/mlflow/spool.jsonl``).
 
 Records are sent in order; each is safe to send twice. What still cannot be
-sent stays in the spool, so the command can simply be run again. Exit status 0
-when every spool is empty afterwards, 1 otherwise, 2 on a usage error.
+sent stays in the spool, so the command can simply be run again. A file that is
+not a spool (no spool header) is refused and left as it is. Exit status 0 when
+every spool is empty afterwards, 1 otherwise, 2 on a usage error or a file that is
+not a spool.
 """
 
 import argparse
@@ -14,6 +16,10 @@ from framework.tracking.sender import Spool, replay
 from framework.tracking.store import TrackingError, check_server, is_http
 
 SPOOL_NAME = "spool.jsonl"
+
+
+class NotASpool(TrackingError):
+    """The file given to upload was not written by the framework."""
 
 
 def find_spool(path: Path) -> Path:
@@ -31,6 +37,11 @@ def find_spool(path: Path) -> Path:
 def upload(path, tracking_uri: str | None = None, out=print) -> int:
     """Replay one spool; returns how many records are left in it."""
     spool = Spool(find_spool(Path(path)))
+    if not spool.is_ours():
+        raise NotASpool(
+            f"{spool.path}: not a spool the framework wrote (it lacks the spool header); nothing was sent and the "
+            "file is left as it is: give the spool.jsonl a run kept (<job dir>/mlflow/spool.jsonl) or its job directory"
+        )
     records = spool.read()
     if not records:
         spool.replace([])
@@ -56,14 +67,17 @@ def main(argv=None) -> int:
     up.add_argument("spools", nargs="+", type=Path, help="spool files or job output directories")
     up.add_argument("--tracking-uri", help="send to this tracking URI instead of the one each record names")
     args = parser.parse_args(argv)
-    left = 0
+    left, refused = 0, False
     for path in args.spools:
         try:
             left += upload(path, args.tracking_uri)
+        except NotASpool as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            refused = True
         except (FileNotFoundError, TrackingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             left += 1
-    return 0 if left == 0 else 1
+    return 2 if refused else 0 if left == 0 else 1
 
 
 if __name__ == "__main__":

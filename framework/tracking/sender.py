@@ -58,7 +58,10 @@ def is_transient(error: BaseException) -> bool:
 
 
 class Spool:
-    """The JSON-lines file holding what could not be sent yet."""
+    """The JSON-lines file holding what could not be sent yet. Its first line is a header
+    that says the framework wrote it: a tool deletes only a file it can prove it made."""
+
+    HEADER = {"framework_spool": 1}
 
     def __init__(self, path):
         self.path = Path(path)
@@ -73,6 +76,8 @@ class Spool:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as handle:
+                if handle.tell() == 0:
+                    handle.write(json.dumps(self.HEADER) + "\n")
                 for record in records:
                     handle.write(json.dumps(record) + "\n")
                 handle.flush()
@@ -92,7 +97,15 @@ class Spool:
                         records.append(json.loads(line))
                     except json.JSONDecodeError:  # a line cut by a crash: the rest is still good
                         continue
-        return records
+        return [record for record in records if record != self.HEADER]
+
+    def is_ours(self) -> bool:
+        """Whether the file starts with the spool header (an empty spool is removed at once)."""
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return json.loads(handle.readline() or "null") == self.HEADER
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return False
 
     def replace(self, records: list[dict]) -> None:
         """Keep only ``records`` (an empty list removes the file)."""
@@ -102,6 +115,7 @@ class Spool:
                 return
             tmp = self.path.with_suffix(self.path.suffix + ".tmp")
             with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(json.dumps(self.HEADER) + "\n")
                 for record in records:
                     handle.write(json.dumps(record) + "\n")
             tmp.replace(self.path)

@@ -220,3 +220,19 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
     assert not spool.exists()
     _check_complete(client, only_run(client, experiment), result, epochs=3)
     assert tracking_of(result)["tracking_uri"] == proxy.url
+
+
+@pytest.mark.parametrize("content", ["[2026-12-01][framework][INFO] - epoch 1\n", "a,b\n1,2\n", ""])
+def test_upload_refuses_a_file_that_is_not_a_spool_and_leaves_it(tmp_path, content, capsys):
+    other = tmp_path / "train.log"
+    other.write_text(content)
+    assert tracking_main(["upload", str(other)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {other}: not a spool the framework wrote")
+    assert other.read_text() == content
+
+
+def test_a_spool_starts_with_its_header(tmp_path):
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([{"n": 1}])
+    assert spool.is_ours() and spool.read() == [{"n": 1}]
+    assert (tmp_path / "spool.jsonl").read_text().splitlines()[0] == json.dumps(Spool.HEADER)
