@@ -5,7 +5,7 @@ import numpy as np
 from framework.core import initializers
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
-from framework.core.validation import check_number, check_positive_int
+from framework.core.validation import check_bool, check_number, check_positive_int
 
 
 def _flat_features(owner: str, input_shape: tuple[int, ...]) -> int:
@@ -29,7 +29,7 @@ class Dense(Layer):
         self.units = check_positive_int("Dense", "units", units)
         self.init = initializers.get(init)
         self.bias_init = initializers.get(bias_init)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("Dense", "use_bias", use_bias)
 
     def build(self, input_shape, rng):
         in_features = _flat_features("Dense", input_shape)

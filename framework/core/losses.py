@@ -9,7 +9,7 @@ import numpy as np
 from framework.core.activations import sigmoid
 from framework.core.describe import describe
 from framework.core.errors import InvalidValueError, ShapeError
-from framework.core.validation import check_number
+from framework.core.validation import check_bool, check_number
 
 
 class Loss:
@@ -89,7 +89,7 @@ class MSE(Loss):
     name = "mse"
 
     def __init__(self, half: bool = False):
-        self.half = bool(half)
+        self.half = check_bool("mse", "half", half)
 
     def forward(self, pred, target):
         target = self._check_same_shape(pred, target)

@@ -106,7 +106,7 @@ class SGD(Optimizer):
         super().__init__(lr)
         self.momentum = _check_fraction("SGD", "momentum", momentum)
         self.weight_decay = check_number("SGD", "weight_decay", weight_decay, low=0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = check_bool("SGD", "nesterov", nesterov)
         if self.nesterov and self.momentum == 0:
             raise InvalidValueError("SGD: nesterov=True needs momentum > 0, got momentum=0", "nesterov")
         self.slots = ("velocity",) if self.momentum else ()
@@ -150,7 +150,7 @@ class RMSprop(Optimizer):
         self.rho = _check_fraction("RMSprop", "rho", rho)
         self.eps = check_number("RMSprop", "eps", eps, low=0, low_open=True)
         self.momentum = _check_fraction("RMSprop", "momentum", momentum)
-        self.centered = bool(centered)
+        self.centered = check_bool("RMSprop", "centered", centered)
         self.weight_decay = check_number("RMSprop", "weight_decay", weight_decay, low=0)
         self.slots = (
             ("square_avg",) + (("grad_avg",) if self.centered else ()) + (("momentum_buffer",) if self.momentum else ())

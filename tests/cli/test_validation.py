@@ -73,3 +73,20 @@ def test_an_unknown_group_option_lists_the_available_ones(tmp_path):
     )
     assert {"adam", "adamw", "rmsprop", "sgd"} <= set(result.stderr.strip().split(": ")[-1].split(", "))
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optimizer=sgd", "optimizer.momentum=0.9", "optimizer.nesterov=no"], "optimizer.nesterov='no': SGD: nesterov must be true or false, got 'no'"),
+        (["optimizer=rmsprop", "optimizer.centered=off"], "optimizer.centered='off': RMSprop: centered must be true or false, got 'off'"),
+        (["data=regression_curve", "loss=mse", "loss.half=no"], "loss.half='no': mse: half must be true or false, got 'no'"),
+        (["model=sequential", "+model.layers.0.use_bias=no"], "model.layers[0].use_bias='no': Dense: use_bias must be true or false"),
+    ],
+    ids=["nesterov", "centered", "half", "use_bias"],
+)  # fmt: skip
+def test_a_boolean_written_as_a_word_is_refused_not_read_as_true(overrides, message, compose_config):
+    """``bool('no')`` is True: a switch written ``no`` or ``off`` once switched the option on."""
+    with pytest.raises(FrameworkError) as caught:
+        train(compose_config(*overrides, "trainer.epochs=1"), log=lambda *_: None)
+    assert message in str(caught.value)
