@@ -27,6 +27,7 @@ from framework.command.hydra_errors import describe_hydra_error, describe_os_err
 from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
+from framework.command.watchdog import mark_sweep_process, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
@@ -40,6 +41,16 @@ def run_job(cfg: DictConfig) -> float:
     context = JobContext.from_hydra()
     directory = context.output_dir
     _record(directory, "RUNNING", context)
+    watch = watch_sweep_process() if context.multirun else None
+    try:
+        return _run_recorded(cfg, context)
+    finally:
+        if watch is not None:
+            watch.set()
+
+
+def _run_recorded(cfg: DictConfig, context: JobContext) -> float:
+    directory = context.output_dir
     with lines_through_logging():
         try:
             value = train(cfg, log=say, context=context).value
@@ -123,6 +134,7 @@ def main() -> None:
 
 
 def _run_command(wants_traceback: bool) -> int:
+    mark_sweep_process()  # jobs a launcher runs in other processes stop if this one is killed
     try:
         app = hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="config")(run_job)
         with _hydra_errors_raised():

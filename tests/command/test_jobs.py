@@ -77,3 +77,46 @@ def test_an_optuna_sweep_that_tolerates_failures_still_reports_them(tmp_path):
     assert f"error: 1 of 2 jobs failed (outputs in {tmp_path / 'sweep'}):" in result.stderr
     assert "optimizer.lr=-1.0: Adam: lr must be in (0, inf], got -1.0" in result.stderr.splitlines()[-1]
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["status"] == "FAILED"
+
+
+@pytest.mark.slow
+def test_parallel_jobs_stop_when_their_sweep_process_is_killed(tmp_path):
+    """``kill -9`` of the sweep: its joblib workers stop after their batch instead of training
+    on unseen; each writes its checkpoint and records the job KILLED."""
+    import time
+
+    from tests.commands import start_command
+
+    process = start_command(
+        "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", "trainer.epochs=1000",
+        "model.hidden=[256,256]", "callbacks.progress=null", "logger=none", "hydra.sweep.dir=sweep", cwd=tmp_path,
+    )  # fmt: skip
+    checkpoints = [tmp_path / "sweep" / job / "checkpoints" / "last.npz" for job in "01"]
+    deadline = time.monotonic() + 120
+    while not all(path.exists() for path in checkpoints) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert all(path.exists() for path in checkpoints), process.communicate(timeout=5)
+    workers = {json.loads((tmp_path / "sweep" / job / "run.json").read_text())["pid"] for job in "01"}
+    assert process.pid not in workers
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+    for job in "01":
+        record = json.loads((tmp_path / "sweep" / job / "run.json").read_text())
+        assert record["status"] == "KILLED" and "resume with:" in record["error"]
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (dead, not yet reaped) counts as gone
+        return "zombie" not in open(f"/proc/{pid}/status").read()
+    except OSError:
+        return False
