@@ -1,5 +1,7 @@
 """``python -m framework.tracking upload <spool> [...]``: send what a run could not
 deliver to its tracking server (kept in ``<job output dir>/mlflow/spool.jsonl``).
+``python -m framework.tracking repair``: end KILLED the runs left RUNNING by a process
+that died (``framework/tracking/repair.py``).
 
 Records are sent in order; each is safe to send twice. What still cannot be
 sent stays in the spool, so the command can simply be run again. A file that is
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 
 from framework.tracking.sender import Spool, replay
-from framework.tracking.store import TrackingError, check_server, is_http
+from framework.tracking.store import TrackingError, check_server, is_http, sqlite_path
 
 SPOOL_NAME = "spool.jsonl"
 
@@ -60,13 +62,37 @@ def upload(path, tracking_uri: str | None = None, out=print) -> int:
     return left
 
 
+def run_repair(tracking_uri: str | None) -> int:
+    from framework.tracking.repair import repair
+    from framework.tracking.store import configure_environment, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    if sqlite_path(uri) is not None and not sqlite_path(uri).is_file():
+        print(f"error: {sqlite_path(uri)}: no tracking store here; give --tracking-uri", file=sys.stderr)
+        return 2
+    if is_http(uri):
+        check_server(uri)
+    configure_environment(uri)
+    from mlflow import MlflowClient
+
+    lines = repair(MlflowClient(tracking_uri=uri))
+    for line in lines:
+        print(line)
+    print(f"{len(lines)} stale run(s) ended in {uri}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m framework.tracking", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("upload", help="send what an outage kept on disk to the tracking server")
     up.add_argument("spools", nargs="+", type=Path, help="spool files or job output directories")
     up.add_argument("--tracking-uri", help="send to this tracking URI instead of the one each record names")
+    fix = commands.add_parser("repair", help="end KILLED the runs left RUNNING by a process that died")
+    fix.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
     args = parser.parse_args(argv)
+    if args.command == "repair":
+        return run_repair(args.tracking_uri)
     left, refused = 0, False
     for path in args.spools:
         try:

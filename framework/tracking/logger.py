@@ -37,6 +37,7 @@ from framework.tracking.params import (
     redact_config,
     truncate,
 )
+from framework.tracking.repair import process_tags
 from framework.tracking.store import check_server, resolve_tracking_uri, run_url, ui_command
 from framework.training.callback import Callback
 from framework.training.run import Run
@@ -383,6 +384,7 @@ class MLflowLogger(Callback):
             else (sys.argv[:1] or [""])[0],
             "mlflow.user": user_name(),
             "command": self.redactor.text(command_line()),
+            **process_tags(),  # so `python -m framework.tracking repair` can tell a run whose process died
         }
         try:
             origins = default_plugins().origins

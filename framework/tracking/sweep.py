@@ -33,6 +33,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
+from framework.tracking.repair import process_tags
 from framework.tracking.sender import warn
 from framework.tracking.store import check_server, open_experiment, resolve_tracking_uri, run_url, ui_command
 
@@ -125,6 +126,7 @@ class MLflowSweepCallback(Callback):
             "mlflow.source.type": "LOCAL",
             "mlflow.source.name": "framework.train",
             "mlflow.user": user_name(),
+            **process_tags(),
         }
         commit = git_commit(launch)
         if commit:

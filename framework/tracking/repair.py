@@ -1,0 +1,68 @@
+"""Ending runs whose process died without saying so (``kill -9``, a lost machine).
+
+Every run the framework tracks carries the process that runs it as tags
+(``framework.host``, ``framework.pid``). ``python -m framework.tracking repair``
+finds the runs still RUNNING whose process, on this host, is gone, and ends each
+KILLED with a note and, where the run's checkpoint directory holds a ``last.npz``,
+the command that resumes it. Runs of other hosts, and live ones, are left alone."""
+
+import os
+import shlex
+import socket
+from pathlib import Path
+
+HOST_TAG, PID_TAG = "framework.host", "framework.pid"
+NOTE = "its process ended without reporting (killed?); ended by python -m framework.tracking repair"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that tracks a run."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+def _process_gone(tags: dict) -> bool:
+    if tags.get(HOST_TAG) != socket.gethostname():
+        return False
+    try:
+        os.kill(int(tags[PID_TAG]), 0)
+    except (KeyError, ValueError):
+        return False
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def resume_command(tags: dict) -> str | None:
+    """The command that continues a run from its last checkpoint, when the checkpoint is there."""
+    directory = tags.get("callbacks.checkpoint.directory")
+    last = Path(directory) / "last.npz" if directory else None
+    if last is None or not last.is_file():
+        return None
+    overrides = [o for o in shlex.split(tags.get("overrides", "")) if not o.startswith("trainer.resume=")]
+    return shlex.join(["python", "-m", "framework.train", *overrides, f"trainer.resume={last}"])
+
+
+def stale_runs(client) -> list:
+    """RUNNING runs, in every experiment, whose process on this host is gone."""
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=10000)
+    return [run for run in running if _process_gone(run.data.tags)]
+
+
+def repair(client) -> list[str]:
+    """End every stale run KILLED; one line per run ended."""
+    lines = []
+    for run in stale_runs(client):
+        command = resume_command(run.data.tags)
+        client.set_tag(run.info.run_id, "error_message", NOTE)
+        client.set_tag(run.info.run_id, "stop_reason", "killed")
+        if command:
+            client.set_tag(run.info.run_id, "resume_command", command)
+        client.set_terminated(run.info.run_id, "KILLED")
+        how = f"; resume with: {command}" if command else ""
+        lines.append(f"{run.info.run_id} ({run.info.run_name or 'unnamed'}): KILLED{how}")
+    return lines
