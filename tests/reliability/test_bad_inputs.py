@@ -109,6 +109,18 @@ BAD_INPUTS = [
     ),
     Bad("unknown-key", "command line", ("optimizer.foo=1",), ("optimizer.foo: no such config key", "+optimizer.foo=")),
     Bad(
+        "misspelled-key",
+        "command line",
+        ("trainer.epoch=3",),
+        ("trainer.epoch: no such config key", "did you mean trainer.epochs?"),
+    ),
+    Bad(
+        "misspelled-section",
+        "command line",
+        ("trainr.epochs=3",),
+        ("trainr.epochs: no such", "did you mean trainer.epochs?"),
+    ),
+    Bad(
         "unknown-group-option",
         "command line",
         ("optimizer=adm",),
