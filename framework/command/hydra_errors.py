@@ -80,7 +80,9 @@ def _unknown_key(error: BaseException) -> str | None:
     key = match.group(1)
     close = closest_key(key, known_keys())
     if close:
-        return f"{key}: no such config key; did you mean {close}? (see the keys with: python -m framework.train --cfg job)"
+        return (
+            f"{key}: no such config key; did you mean {close}? (see the keys with: python -m framework.train --cfg job)"
+        )
     return (
         f"{key}: no such config key; to add a new key write +{key}=..., "
         f"or see the keys with: python -m framework.train --cfg job"
