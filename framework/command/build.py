@@ -169,9 +169,20 @@ def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, los
             f"{nodes[-1][0]}: the model ends with output shape {model.output_shape} but data {data.name!r} with this "
             f"loss needs ({units},); make the last layer {units} units wide"
         )
-    if getattr(loss, "input_kind", "any") == "probabilities" and model.layers[-1].is_linear:
-        raise ConfigError(
-            f"loss={loss.name}: takes probabilities, but {nodes[-1][0]} is a linear {model.layers[-1].name} layer; end the model with a "
-            "softmax (model.output_activation=softmax) or use loss=softmax_cross_entropy, which takes logits"
-        )
+    check_loss_follows(loss, model.layers[-1], nodes[-1][0])
     return model
+
+
+def check_loss_follows(loss, last, last_path: str) -> None:
+    """A loss that takes probabilities cannot follow a linear layer, nor one that applies the
+    softmax or sigmoid itself follow a layer that already did."""
+    if loss.input_kind == "logits" and last.outputs_probabilities:
+        raise ConfigError(
+            f"loss={loss.name}: applies its softmax or sigmoid itself, but {last_path} is a {last.name} layer, so "
+            f"it would be applied twice; remove {last_path} (the loss takes the raw outputs, logits)"
+        )
+    if loss.input_kind == "probabilities" and last.is_linear:
+        raise ConfigError(
+            f"loss={loss.name}: takes probabilities, but {last_path} is a linear {last.name} layer; end the model "
+            "with a softmax (model.output_activation=softmax) or use loss=softmax_cross_entropy, which takes logits"
+        )

@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from framework.command.build import Components, section
 from framework.core.errors import ConfigError
 from framework.core.npz import write_error
@@ -80,6 +82,17 @@ def check_output_dirs(output_paths: Mapping[str, Path]) -> None:
 def check_preflight(components: Components) -> None:
     for callback in components.callbacks.values():
         callback.preflight()
+
+
+def check_classes(data) -> None:
+    """A classifier needs training labels of at least two classes."""
+    present = np.unique(data.y_train) if data.task == "classification" else ()
+    if len(present) == 1:
+        raise ConfigError(
+            f"data={data.name}: every training label is class {present[0]}, so there is nothing to tell apart (the "
+            "loss would be 0 and the accuracy meaningless); give labels of at least 2 classes, or task=regression "
+            "for real-valued targets"
+        )
 
 
 def check_monitor_name(trainer_cfg: Mapping) -> str:

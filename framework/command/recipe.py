@@ -91,6 +91,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     rng = np.random.default_rng(seed)
     with blas_threads(threads, log):
         data = components.dataset.load(rng)
+        checks.check_classes(data)
         metrics = build_metrics(plugins, trainer_cfg.get("metrics", "auto"), data.task)
         monitor = checks.check_monitors(cfg, components, metrics, has_validation=len(data.x_val) > 0)
         units = output_units(components.loss, data)

@@ -51,6 +51,7 @@ class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``; gradient ``s * (1 - s)``."""
 
     name = "sigmoid"
+    outputs_probabilities = True
 
     def forward(self, x, training=False):
         self.s = sigmoid(x)
@@ -86,6 +87,7 @@ class Softmax(Layer):
     output with the fused ``softmax_cross_entropy`` loss: it is faster and stabler."""
 
     name = "softmax"
+    outputs_probabilities = True
 
     def forward(self, x, training=False):
         self.s = softmax(x)

@@ -30,6 +30,8 @@ class Layer:
     preferred_init: ClassVar[str | None] = None
     #: Whether the output is an unbounded linear map of the input (no probabilities).
     is_linear: ClassVar[bool] = False
+    #: Whether the output is probabilities (softmax, sigmoid): a loss that takes logits must not follow it.
+    outputs_probabilities: ClassVar[bool] = False
 
     def __init__(self):
         self.parameters: dict[str, Parameter] = {}

@@ -16,7 +16,8 @@ class Loss:
     name: ClassVar[str] = ""
     #: "class_index" losses accept integer labels; "same_shape" losses a target shaped like pred.
     target_kind: ClassVar[str] = "same_shape"
-    #: "probabilities" when predictions must already be probabilities (a softmax or sigmoid output).
+    #: "probabilities" when predictions must already be probabilities (a softmax or sigmoid output);
+    #: "logits" when the loss applies the softmax or sigmoid itself (one before it would apply it twice).
     input_kind: ClassVar[str] = "any"
 
     def output_units(self, num_classes: int) -> int:
@@ -144,6 +145,7 @@ class SoftmaxCrossEntropy(Loss):
 
     name = "softmax_cross_entropy"
     target_kind = "class_index"
+    input_kind = "logits"
 
     def forward(self, pred, target):
         labels, onehot = class_targets("SoftmaxCrossEntropy", pred, target)
@@ -178,6 +180,7 @@ class BinaryCrossEntropy(Loss):
     ``max(z, 0) - z * y + log(1 + exp(-|z|))``; gradient ``(sigmoid(z) - y) / size``."""
 
     name = "binary_cross_entropy"
+    input_kind = "logits"
 
     def output_units(self, num_classes):
         if num_classes != 2:

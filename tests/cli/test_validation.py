@@ -90,3 +90,27 @@ def test_a_boolean_written_as_a_word_is_refused_not_read_as_true(overrides, mess
     with pytest.raises(FrameworkError) as caught:
         train(compose_config(*overrides, "trainer.epochs=1"), log=lambda *_: None)
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["model.output_activation=softmax"], "loss=softmax_cross_entropy: applies its softmax or sigmoid itself, but model.output_activation is a softmax layer"),
+        (["data=xor", "loss=binary_cross_entropy", "model.output_activation=sigmoid"], "loss=binary_cross_entropy: applies its softmax or sigmoid itself, but model.output_activation is a sigmoid layer"),
+    ],
+    ids=["softmax-twice", "sigmoid-twice"],
+)  # fmt: skip
+def test_a_loss_that_takes_logits_after_a_probability_layer_is_refused(overrides, message, compose_config):
+    with pytest.raises(FrameworkError) as caught:
+        train(compose_config(*overrides, "trainer.epochs=1"), log=lambda *_: None)
+    assert message in str(caught.value)
+
+
+def test_labels_of_a_single_class_are_refused_before_epoch_one(compose_config, tmp_path):
+    import numpy as np
+
+    path = tmp_path / "one-class.npz"
+    np.savez(path, x=np.arange(40.0).reshape(20, 2), y=np.full(20, 3))
+    with pytest.raises(FrameworkError, match=r"^data=npz: every training label is class 3, so there is nothing"):
+        train(compose_config("data=npz", f"data.path={path}", "data.num_classes=4"), log=lambda *_: None)
+    assert not (tmp_path / "checkpoints").exists()
