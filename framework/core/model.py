@@ -10,6 +10,7 @@ import numpy as np
 
 from framework.core.errors import NotBuiltError, ShapeError
 from framework.core.layer import Layer
+from framework.core.memory import check_fits
 from framework.core.npz import load_npz, save_npz
 from framework.core.parameter import Parameter
 from framework.core.validation import (
@@ -79,6 +80,7 @@ class Sequential:
         for _, p in named:
             offsets.append(total)
             total += -(-p.size // step) * step
+        check_fits("Sequential", f"{total:,} parameters with their gradients", 2 * total * self.dtype.itemsize)
         values, grads = aligned_zeros(total, self.dtype), aligned_zeros(total, self.dtype)
         self._parameters = []
         for (name, p), offset in zip(named, offsets):

@@ -200,7 +200,7 @@ class Trainer:
         if permutation is None:
             permutation = self._permutation = self.rng.permutation(len(x))
         flat = self.model.flat_parameters()
-        x_buffer = np.empty((self.batch_size, *x.shape[1:]), dtype=x.dtype)
+        x_buffer = np.empty((min(self.batch_size, len(x)), *x.shape[1:]), dtype=x.dtype)  # never above the data
         for batch in range(first_batch, count):
             self.batch = batch
             self.hook.framework_batch_start(trainer=self, epoch=epoch, batch=batch)

@@ -114,3 +114,13 @@ def test_labels_of_a_single_class_are_refused_before_epoch_one(compose_config, t
     with pytest.raises(FrameworkError, match=r"^data=npz: every training label is class 3, so there is nothing"):
         train(compose_config("data=npz", f"data.path={path}", "data.num_classes=4"), log=lambda *_: None)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_a_model_too_large_for_the_machine_is_refused_before_allocating(compose_config):
+    with pytest.raises(FrameworkError, match=r"^model: .*75,000,000,016 parameters with their gradients needs 559 GiB"):
+        train(compose_config("model.hidden=[1000000000]"), log=lambda *_: None)
+
+
+def test_a_batch_larger_than_the_data_is_one_batch_of_the_data(compose_config):
+    result = train(compose_config("trainer.batch_size=1000000000000", "trainer.epochs=1"), log=lambda *_: None)
+    assert result.trainer.batches_per_epoch == 1
