@@ -95,6 +95,12 @@ class NpzDataset(FileDataset):
                     f"{path}: no array named {key!r}; the file holds {sorted(arrays) or 'no arrays'}; "
                     "set x_key/y_key (and x_test_key/y_test_key) to the names in the file"
                 )
+        for key in wanted:
+            if arrays[key].ndim == 0:
+                raise FileFormatError(
+                    f"{path}: array {key!r} is a single value (shape ()), not one entry per sample; save the "
+                    "samples as an array whose first axis counts them"
+                )
         x = arrays[self.x_key]
         value_range = (0.0, 255.0) if x.dtype == np.uint8 else None
         test = None
@@ -169,8 +175,20 @@ class NumericTable:
 
 def read_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTable:
     """Parse a CSV of numbers into a float64 array, naming line, column and cell of any bad one."""
+    if path.is_dir():
+        raise FileFormatError(f"{path}: a directory, not a CSV file; give the path of the file itself (data.path)")
     if not path.is_file():
         raise MissingFileError(f"{path}: no such file; check the path option")
+    try:
+        return _parse_numeric_csv(path, header=header, delimiter=delimiter)
+    except UnicodeDecodeError as exc:
+        raise FileFormatError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); a CSV must be text: "
+            "save it as UTF-8 (or check that data.path names the CSV, not a binary file)"
+        ) from exc
+
+
+def _parse_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTable:
     rows = []
     columns = None
     with open(path, newline="", encoding="utf-8-sig") as handle:

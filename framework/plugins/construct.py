@@ -47,12 +47,12 @@ def construct(cls, arguments: Mapping, path: str, **fixed):
 
 def registered_class(plugins, kind: str, node, path: str) -> type:
     """The class ``node`` names (a bare name or ``{"name": ...}``), or a ``ConfigError``."""
+    available = f"available: {', '.join(plugins.registry(kind).names())}"
+    if isinstance(node, Mapping) and "name" in node and not isinstance(node["name"], str):
+        raise ConfigError(f"{path}.name={node['name']!r}: expected one {kind} name (a string); {available}")
     name = node if isinstance(node, str) else node.get("name") if isinstance(node, Mapping) else None
     if name is None:
-        raise ConfigError(
-            f"{path}: expected a {kind} name or a mapping with a 'name' key, got {node!r}; "
-            f"available {kind}s: {', '.join(plugins.registry(kind).names())}"
-        )
+        raise ConfigError(f"{path}={node!r}: expected a {kind} name or a mapping with a 'name' key; {available}")
     try:
         return plugins.get(kind, name)
     except UnknownNameError as exc:

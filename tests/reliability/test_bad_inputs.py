@@ -121,6 +121,18 @@ BAD_INPUTS = [
         ("trainr.epochs: no such", "did you mean trainer.epochs?"),
     ),
     Bad(
+        "name-given-a-list",
+        "command line",
+        ("optimizer.name=[adam,sgd]",),
+        ("optimizer.name=['adam', 'sgd']: expected one optimizer name", "available: "),
+    ),
+    Bad(
+        "name-given-null",
+        "command line",
+        ("loss.name=null",),
+        ("loss.name=None: expected one loss name", "available: "),
+    ),
+    Bad(
         "unknown-group-option",
         "command line",
         ("optimizer=adm",),
@@ -254,6 +266,30 @@ BAD_INPUTS = [
         "data file",
         ("data=csv", "data.path={files}/ragged.csv"),
         ("ragged.csv: line 3 has 2 cells but the table has 3 columns", "fix that line"),
+    ),
+    Bad(
+        "csv-latin-1",
+        "data file",
+        ("data=csv", "data.path={files}/latin1.csv"),
+        ("latin1.csv: not UTF-8 text (byte 0xe9", "save it as UTF-8"),
+    ),
+    Bad(
+        "csv-binary",
+        "data file",
+        ("data=csv", "data.path={files}/binary.csv"),
+        ("binary.csv: not UTF-8 text", "not a binary file"),
+    ),
+    Bad(
+        "csv-a-directory",
+        "data file",
+        ("data=csv", "data.path={files}/idx"),
+        ("idx: a directory, not a CSV file", "give the path of the file itself"),
+    ),
+    Bad(
+        "npz-scalar-array",
+        "data file",
+        ("data=npz", "data.path={files}/scalar.npz"),
+        ("scalar.npz: array 'x' is a single value (shape ())", "first axis counts them"),
     ),
     Bad(
         "csv-empty",
@@ -430,6 +466,9 @@ def files(tmp_path_factory, reference) -> Path:
     (directory / "letters.csv").write_text("a,b,label\n1,2,0\n3,abc,1\n")
     (directory / "ragged.csv").write_text("a,b,label\n1,2,0\n3,1\n")
     (directory / "empty.csv").write_text("")
+    (directory / "latin1.csv").write_bytes("a,b,label\n1,2,0\n".encode() + "caf\xe9,1,0\n".encode("latin-1"))
+    (directory / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    np.savez(directory / "scalar.npz", x=np.array(5.0), y=np.array(1))
     (directory / "idx").mkdir()
     for name in (
         "train-images-idx3-ubyte",
