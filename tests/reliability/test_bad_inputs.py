@@ -466,7 +466,7 @@ def files(tmp_path_factory, reference) -> Path:
     (directory / "letters.csv").write_text("a,b,label\n1,2,0\n3,abc,1\n")
     (directory / "ragged.csv").write_text("a,b,label\n1,2,0\n3,1\n")
     (directory / "empty.csv").write_text("")
-    (directory / "latin1.csv").write_bytes("a,b,label\n1,2,0\n".encode() + "caf\xe9,1,0\n".encode("latin-1"))
+    (directory / "latin1.csv").write_bytes(b"a,b,label\n1,2,0\n" + "caf\xe9,1,0\n".encode("latin-1"))
     (directory / "binary.csv").write_bytes(bytes(range(256)) * 4)
     np.savez(directory / "scalar.npz", x=np.array(5.0), y=np.array(1))
     (directory / "idx").mkdir()
