@@ -120,12 +120,26 @@ def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
     return atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
+def _check_readable(path: Path) -> None:
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise FileFormatError(
+            f"{path}: cannot be read ({exc.strerror or exc}); check its permissions: the file itself may be intact, "
+            "so do not delete it"
+        ) from exc
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory, without pickle."""
     path = Path(path)
+    if path.is_dir():
+        raise FileFormatError(f"{path}: a directory, not an .npz file; give the path of the file itself")
     if not path.is_file():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
         raise MissingFileError(f"{path}: no such file{where}; check the path, or create the file first")
+    _check_readable(path)
     if not zipfile.is_zipfile(path):
         raise FileFormatError(
             f"{path}: truncated or corrupt .npz file (no zip archive found); restore it or use another copy"

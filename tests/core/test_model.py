@@ -200,3 +200,27 @@ def test_files_that_are_not_archives_are_called_corrupt_not_pickled(tmp_path, co
     path.write_bytes(content)
     with pytest.raises(FileFormatError, match=r"w.npz: truncated or corrupt .npz file \(no zip archive found\)"):
         mlp().load_weights(path)
+
+
+def test_an_unreadable_npz_is_not_called_corrupt(tmp_path, monkeypatch):
+    """Permission denied once read "truncated or corrupt ... restore it": advice that may cost a good file."""
+    import builtins
+
+    from framework.core.errors import FileFormatError
+    from framework.core.npz import load_npz
+
+    path = tmp_path / "weights.npz"
+    np.savez(path, w=np.ones(3))
+    real_open = builtins.open
+
+    def refusing_open(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    with pytest.raises(FileFormatError, match=r"cannot be read \(Permission denied\); check its permissions") as caught:
+        load_npz(path)
+    assert "corrupt" not in str(caught.value)
+    with pytest.raises(FileFormatError, match=r"a directory, not an \.npz file"):
+        load_npz(tmp_path)
