@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from framework.tracking.sender import Spool, replay
-from framework.tracking.store import TrackingError, check_server, is_http, sqlite_path
+from framework.tracking.store import TrackingError, check_server, is_http, masked, sqlite_path
 
 SPOOL_NAME = "spool.jsonl"
 
@@ -54,7 +54,7 @@ def upload(path, tracking_uri: str | None = None, out=print) -> int:
         if is_http(uri):
             check_server(uri)
     sent, left = replay(spool, tracking_uri)
-    target = tracking_uri or ", ".join(sorted(u for u in uris if u))
+    target = masked(tracking_uri) if tracking_uri else ", ".join(sorted(masked(u) for u in uris if u))
     if left:
         out(f"{spool.path}: sent {sent} record(s) to {target}; {left} could not be sent yet and stay in the spool")
     else:
@@ -78,7 +78,7 @@ def run_repair(tracking_uri: str | None) -> int:
     lines = repair(MlflowClient(tracking_uri=uri))
     for line in lines:
         print(line)
-    print(f"{len(lines)} stale run(s) ended in {uri}")
+    print(f"{len(lines)} stale run(s) ended in {masked(uri)}")
     return 0
 
 

@@ -17,11 +17,12 @@ from framework.tracking.params import REDACTED, Redactor, is_secret_segment, red
 SKIPPED_CURVES = ("epoch",)
 
 
-def write_yaml(data, path: Path) -> Path:
+def write_yaml(data, path: Path, redactor: Redactor | None = None) -> Path:
     import yaml
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True), encoding="utf-8")
+    text = yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True)
+    path.write_text(redactor.text(text) if redactor else text, encoding="utf-8")
     return path
 
 

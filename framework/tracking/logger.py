@@ -38,7 +38,7 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.repair import process_tags
-from framework.tracking.store import check_server, resolve_tracking_uri, run_url, ui_command
+from framework.tracking.store import check_server, masked, resolve_tracking_uri, run_url, ui_command
 from framework.training.callback import Callback
 from framework.training.run import Run
 
@@ -179,7 +179,7 @@ class MLflowLogger(Callback):
         """The MLflow run this training is tracked in: a resume continues it."""
         if self.run_id is None:
             return {}
-        return {"run_id": self.run_id, "tracking_uri": self.uri, "experiment_id": self.experiment_id}
+        return {"run_id": self.run_id, "tracking_uri": masked(self.uri), "experiment_id": self.experiment_id}
 
     def load_state_dict(self, state: dict) -> None:
         self._restored = dict(state)
@@ -308,8 +308,9 @@ class MLflowLogger(Callback):
             return []
         lines = [
             f"mlflow: run {self.run_id} ({self.status or 'RUNNING'}) in experiment {self.experiment_name!r} "
-            f"at {self.uri}",
-            f"mlflow: view it with `{ui_command(self.uri)}`, then {run_url(self.uri, self.experiment_id, self.run_id)}",
+            f"at {masked(self.uri)}",
+            f"mlflow: view it with `{ui_command(self.uri)}`, then "
+            f"{run_url(masked(self.uri), self.experiment_id, self.run_id)}",
         ]
         return lines + [f"mlflow: {message}" for message in self._messages]
 
@@ -326,7 +327,7 @@ class MLflowLogger(Callback):
     def _reattach(self, client):
         """The run the checkpoint we resume from was tracked in, when it is in this store."""
         restored = self._restored
-        if not restored.get("run_id") or restored.get("tracking_uri") != self.uri:
+        if not restored.get("run_id") or restored.get("tracking_uri") != masked(self.uri):
             return None
         try:
             run = client.get_run(restored["run_id"])
@@ -465,7 +466,9 @@ class MLflowLogger(Callback):
         from framework.tracking import artifacts
 
         config = redact_config(dict(self.run.config))
-        self._put_artifact(artifacts.write_yaml(config, self.staging / "config" / "config.yaml"), "config")
+        self._put_artifact(
+            artifacts.write_yaml(config, self.staging / "config" / "config.yaml", self.redactor), "config"
+        )
         hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), self.staging, self.redactor)
         if hydra_dir is not None:
             self._put_artifact(hydra_dir, "config/hydra")
@@ -517,7 +520,7 @@ class MLflowLogger(Callback):
         if left:
             spool = self.sender.spool.path
             message = (
-                f"{left} record(s) could not be sent to {self.uri} and are kept in {spool}; "
+                f"{left} record(s) could not be sent to {masked(self.uri)} and are kept in {spool}; "
                 f"when the server is back, upload them with: {UPLOAD_COMMAND} {spool}"
             )
             self._messages.append(message)

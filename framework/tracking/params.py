@@ -147,7 +147,20 @@ def secret_values(value, inside_secret: bool = False) -> set[str]:
             found |= secret_values(v, inside_secret)
     elif inside_secret and value is not None and not isinstance(value, bool):
         found.add(str(value))
+    elif isinstance(value, str) and "://" in value:
+        password = _password_in(value)  # postgresql://user:pw@host: a secret under any key
+        if password:
+            found.add(password)
     return found
+
+
+def _password_in(uri: str) -> str | None:
+    from urllib.parse import urlparse
+
+    try:
+        return urlparse(uri).password
+    except ValueError:
+        return None
 
 
 class Redactor:

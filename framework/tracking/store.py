@@ -51,6 +51,16 @@ def resolve_tracking_uri(tracking_uri: str | None = None, directory=None) -> str
     return f"sqlite:///{(base / DEFAULT_DB).resolve()}"
 
 
+def masked(uri: str) -> str:
+    """``uri`` with any password replaced by ``***`` (``postgresql://user:***@host/db``): for every
+    place a tracking URI is shown, logged or stored."""
+    parts = urlparse(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
 def is_http(uri: str) -> bool:
     return urlparse(uri).scheme in ("http", "https")
 
@@ -65,7 +75,7 @@ def ui_command(uri: str) -> str:
     """The command that shows ``uri``'s runs in a browser (a server already has its UI)."""
     if is_http(uri):
         return f"open {uri.rstrip('/')} in a browser"
-    return f"mlflow ui --backend-store-uri {uri}"
+    return f"mlflow ui --backend-store-uri {masked(uri)}"
 
 
 def run_url(uri: str, experiment_id: str, run_id: str, ui_address: str = "http://127.0.0.1:5000") -> str:
@@ -102,7 +112,7 @@ def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
             time.sleep(0.5 * (attempt + 1))
     reason = type(last).__name__ if last else "no answer"
     raise TrackingServerUnavailable(
-        f"logger.tracking_uri={uri}: the MLflow tracking server does not answer ({reason} after {attempts} tries of "
+        f"logger.tracking_uri={masked(uri)}: the MLflow tracking server does not answer ({reason} after {attempts} tries of "
         f"{timeout:g} s); start it (mlflow server --host ... --port ...), or track locally with "
         f"logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
     )
@@ -158,7 +168,7 @@ def open_experiment(uri: str, experiment_name: str):
             else:
                 if experiment.lifecycle_stage == "deleted":
                     raise TrackingError(
-                        f"logger.experiment_name={experiment_name!r}: this experiment was deleted in {uri}; restore it "
+                        f"logger.experiment_name={experiment_name!r}: this experiment was deleted in {masked(uri)}; restore it "
                         f"(mlflow experiments restore --experiment-id {experiment.experiment_id}) or use another name"
                     )
                 experiment_id = experiment.experiment_id
@@ -166,6 +176,7 @@ def open_experiment(uri: str, experiment_name: str):
         raise
     except Exception as exc:
         raise TrackingError(
-            f"logger.tracking_uri={uri}: cannot open the MLflow store: {type(exc).__name__}: {exc}"
+            f"logger.tracking_uri={masked(uri)}: cannot open the MLflow store: {type(exc).__name__}: "
+            f"{str(exc).replace(uri, masked(uri))}"
         ) from exc
     return client, experiment_id

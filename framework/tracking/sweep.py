@@ -35,7 +35,7 @@ from framework.tracking.logger import PARENT_ENV, command_line, git_commit, over
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
 from framework.tracking.repair import process_tags
 from framework.tracking.sender import warn
-from framework.tracking.store import check_server, open_experiment, resolve_tracking_uri, run_url, ui_command
+from framework.tracking.store import check_server, masked, open_experiment, resolve_tracking_uri, run_url, ui_command
 
 #: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
 PARENT_PREFIX = "sweep/"
@@ -171,7 +171,7 @@ class MLflowSweepCallback(Callback):
         uri = self.parent["tracking_uri"]
         print(
             f"mlflow: sweep parent run {self.parent['run_id']} in experiment {self.parent['experiment_name']!r} at "
-            f"{uri}\nmlflow: view it with `{ui_command(uri)}`, then "
+            f"{masked(uri)}\nmlflow: view it with `{ui_command(uri)}`, then "
             f"{run_url(uri, self.parent['experiment_id'], self.parent['run_id'])}"
         )
 

@@ -131,3 +131,18 @@ def test_redactor_hides_secret_overrides_and_values():
     assert (
         redactor.text("python -m framework.train +db.password=hunter22") == "python -m framework.train +db.password=***"
     )
+
+
+def test_a_password_in_a_uri_is_a_secret_wherever_it_is():
+    from framework.tracking.params import Redactor, config_params
+    from framework.tracking.store import masked, ui_command
+
+    uri = "postgresql://alice:hunter22@db.example:5432/mlflow"
+    config = {"logger": {"tracking_uri": uri}, "note": f"stored in {uri}"}
+    assert "hunter22" not in str(config_params(config))
+    assert (
+        Redactor.from_config(config).text(f"error at {uri}") == "error at postgresql://alice:***@db.example:5432/mlflow"
+    )
+    assert masked(uri) == "postgresql://alice:***@db.example:5432/mlflow"
+    assert "hunter22" not in ui_command(uri)
+    assert masked("http://127.0.0.1:5000") == "http://127.0.0.1:5000"
