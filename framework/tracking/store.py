@@ -93,10 +93,40 @@ def configure_environment(uri: str) -> None:
             os.environ.setdefault(key, value)
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_local_store(uri: str) -> None:
+    """A local SQLite store can be opened and written, checked in a moment without MLflow:
+    a file that is not SQLite, a read-only file, or a directory where it cannot be created."""
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    where = f"logger.tracking_uri={masked(uri)}"
+    if path.is_file():
+        with open(path, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+        if header and header != SQLITE_HEADER:
+            raise TrackingError(
+                f"{where}: {path} is not an SQLite database, so it is not an MLflow store; move it aside "
+                f"(mv {path} {path}.not-a-store) or track elsewhere (logger.tracking_uri=sqlite:///<other path>)"
+            )
+    writable = path if path.exists() else path.parent
+    while not writable.exists():
+        writable = writable.parent
+    if not os.access(writable, os.W_OK) or (path.exists() and not os.access(path.parent, os.W_OK)):
+        raise TrackingError(
+            f"{where}: {writable} is read-only, so runs cannot be recorded there; track elsewhere "
+            "(logger.tracking_uri=sqlite:///<writable path>/mlflow.db), make it writable, or run with logger=none"
+        )
+
+
 def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
     """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers within
-    ``attempts`` tries of ``timeout`` seconds each (about a second apart)."""
+    ``attempts`` tries of ``timeout`` seconds each (about a second apart); a local store is
+    checked by :func:`check_local_store`."""
     if not is_http(uri):
+        check_local_store(uri)
         return
     import requests
 

@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import subprocess
+import time
 import types
 
 import pytest
@@ -188,3 +189,16 @@ def test_a_real_disk_that_fills_up_mid_run(tmp_path, store, testkit_site):
         assert "last.npz" in assert_all_npz_load(checkpoints)
         [run] = runs_of(client_for(store))
         assert run.info.status == "FAILED" and run.data.tags["error_type"] == "OutputWriteError"
+
+
+@pytest.mark.slow
+def test_tracking_from_a_read_only_directory_is_one_line_at_once(tmp_path, unwritable):
+    directory, reason = unwritable
+    if reason != "Read-only file system":
+        pytest.skip("needs a read-only mount to launch from (root without mount)")
+    started = time.monotonic()
+    result = command(*TINY, *TRACKED, f"hydra.run.dir={tmp_path / 'run'}", cwd=directory)
+    assert result.returncode == 2
+    assert error_line(result).startswith(f"error: logger.tracking_uri=sqlite:///{directory}/mlflow.db: {directory} is")
+    assert "read-only" in error_line(result) and "data:" not in result.stdout
+    assert time.monotonic() - started < 30  # no minutes of retries

@@ -71,3 +71,13 @@ def test_several_processes_can_create_the_same_fresh_sqlite_store_at_once(tmp_pa
 
     names = [e.name for e in MlflowClient(tracking_uri=uri).search_experiments()]
     assert sorted(names) == ["Default", "shared"]
+
+
+def test_a_file_that_is_not_sqlite_is_refused_with_the_fix_before_mlflow_opens_it(tmp_path):
+    from framework.tracking.store import TrackingError, check_server
+
+    store = tmp_path / "mlflow.db"
+    store.write_text("my notes, not a database")
+    with pytest.raises(TrackingError, match=r"is not an SQLite database, so it is not an MLflow store; move it aside"):
+        check_server(f"sqlite:///{store}")
+    assert store.read_text() == "my notes, not a database"
