@@ -21,6 +21,21 @@ ALWAYS_LOGGED = ("loss", "lr", "seconds")
 TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
 
 
+def check_sections(cfg: Mapping) -> None:
+    """A top-level section that is a misspelling of a known one (``+trainr.epochs=3``) would be
+    ignored in silence; a section of the user's own (``+notes.author=...``) is kept."""
+    from framework.command.config_keys import closest_key, known_keys
+
+    sections = {key.split(".")[0] for key in known_keys()}
+    for name in cfg:
+        close = closest_key(str(name), sorted(sections)) if name not in sections else None
+        if close:
+            raise ConfigError(
+                f"{name}: no such config section, so its values would be ignored; did you mean {close}? "
+                f"(write {close}.<key>=..., see the keys with: python -m framework.train --cfg job)"
+            )
+
+
 def check_seed(cfg: Mapping) -> int:
     seed = cfg.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

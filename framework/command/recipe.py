@@ -71,6 +71,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     """Run one training job described by ``cfg`` (a plain mapping or an OmegaConf config)."""
     cfg, plugins, context = to_container(cfg), plugins or default_plugins(), context or JobContext()
     # Everything that needs no data, before any loading.
+    checks.check_sections(cfg)
     seed, trainer_cfg = checks.check_seed(cfg), config_section(cfg, "trainer")
     threads = checks.check_threads(trainer_cfg) or context.threads
     cfg["trainer"] = trainer_cfg = {**trainer_cfg, "threads": threads}  # recorded as it ran (results depend on it)

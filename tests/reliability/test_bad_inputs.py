@@ -121,6 +121,12 @@ BAD_INPUTS = [
         ("trainr.epochs: no such", "did you mean trainer.epochs?"),
     ),
     Bad(
+        "misspelled-new-section",
+        "command line",
+        ("+trainr.epochs=3",),
+        ("trainr: no such config section, so its values would be ignored", "did you mean trainer?"),
+    ),
+    Bad(
         "name-given-a-list",
         "command line",
         ("optimizer.name=[adam,sgd]",),
@@ -448,6 +454,16 @@ def test_the_table_covers_at_least_30_bad_inputs_of_every_kind():
 # -- the files the rows point at ----------------------------------------------------------------
 
 
+def _write_bad_tables(directory: Path) -> None:
+    (directory / "good.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
+    (directory / "letters.csv").write_text("a,b,label\n1,2,0\n3,abc,1\n")
+    (directory / "ragged.csv").write_text("a,b,label\n1,2,0\n3,1\n")
+    (directory / "empty.csv").write_text("")
+    (directory / "latin1.csv").write_bytes(b"a,b,label\n1,2,0\n" + "caf\xe9,1,0\n".encode("latin-1"))
+    (directory / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    np.savez(directory / "scalar.npz", x=np.array(5.0), y=np.array(1))
+
+
 @pytest.fixture(scope="session")
 def files(tmp_path_factory, reference) -> Path:
     directory = tmp_path_factory.mktemp("bad-inputs")
@@ -462,13 +478,7 @@ def files(tmp_path_factory, reference) -> Path:
     np.savez(directory / "mismatch.npz", x=x, y=y[:40])
     np.savez(directory / "text.npz", x=np.array([["a", "b", "c"]] * 50), y=y)
     np.savez(directory / "fractional.npz", x=x, y=rng.uniform(size=50))
-    (directory / "good.csv").write_text("a,b,label\n1,2,0\n3,4,1\n")
-    (directory / "letters.csv").write_text("a,b,label\n1,2,0\n3,abc,1\n")
-    (directory / "ragged.csv").write_text("a,b,label\n1,2,0\n3,1\n")
-    (directory / "empty.csv").write_text("")
-    (directory / "latin1.csv").write_bytes(b"a,b,label\n1,2,0\n" + "caf\xe9,1,0\n".encode("latin-1"))
-    (directory / "binary.csv").write_bytes(bytes(range(256)) * 4)
-    np.savez(directory / "scalar.npz", x=np.array(5.0), y=np.array(1))
+    _write_bad_tables(directory)
     (directory / "idx").mkdir()
     for name in (
         "train-images-idx3-ubyte",
