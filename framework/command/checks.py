@@ -11,6 +11,7 @@ from framework.command.build import Components, section
 from framework.core.errors import ConfigError
 from framework.core.npz import write_error
 from framework.core.validation import check_float_dtype
+from framework.plugins import callback_hooks as hook_check
 from framework.plugins.construct import construct
 from framework.training.trainer import TrainerSettings
 
@@ -77,6 +78,18 @@ def check_output_dirs(output_dir: Path, components: Components) -> None:
     for label, callback in components.callbacks.items():
         for argument, directory in callback.output_dirs().items():
             check_writable(Path(directory), f"{label}.{argument}")
+
+
+def check_callback_hooks(plugins, components: Components) -> None:
+    """Every callback's ``framework_*`` methods are lifecycle hooks taking only what their spec passes."""
+    for label, callback in components.callbacks.items():
+        owner = f"callback {callback.name!r}"
+        if callback.name in plugins.registry("callback"):
+            owner += f" from {plugins.registry('callback').origin(callback.name)}"
+        try:
+            hook_check.check_callback_hooks(callback, owner)
+        except hook_check.CallbackHookError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
 
 
 def check_preflight(components: Components) -> None:

@@ -112,6 +112,7 @@ class Trainer:
             raise InvalidValueError(f"Trainer: callbacks must have distinct names, {duplicates} appear more than once")
         self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
         self._plugins = plugins
+        self._check_callback_hooks()
         self.hook = self.hook_manager.hook
         #: What this run is (config, output directory, name, resume source, component origins).
         self.run = run if run is not None else Run()
@@ -265,6 +266,15 @@ class Trainer:
                     trainer.hook_manager.descriptions.pop(f"callback:{callback.name or id(callback)}", None)
 
         return Registered()
+
+    def _check_callback_hooks(self) -> None:
+        """A misspelled hook or one taking an argument its spec lacks is refused here, not ignored."""
+        from framework.plugins.callback_hooks import check_callback_hooks
+
+        for callback in self.callbacks:
+            origin = self._callback_origin(callback)
+            owner = f"callback {callback.name or type(callback).__name__!r}"
+            check_callback_hooks(callback, f"{owner} from {origin}" if origin is not None else owner)
 
     def _callback_origin(self, callback):
         """The plugin that registered ``callback``'s class, when the trainer has the plugins."""
