@@ -55,4 +55,4 @@ def test_a_plugin_that_fails_to_load_is_reported_as_itself(broken_site, tmp_path
 def test_blocking_the_broken_plugin_lets_the_rest_run(broken_site, tmp_path):
     result = command(broken_site, "--help", cwd=tmp_path, FRAMEWORK_DISABLE_PLUGINS="iris")
     assert result.returncode == 0, result.stderr
-    assert "optimizer: adam" in result.stdout
+    assert "optimizer: " in result.stdout and "sgd" in result.stdout
