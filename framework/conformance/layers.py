@@ -18,7 +18,8 @@ def check_layer(layer: Layer, input_shape: tuple[int, ...] = (4,), *, seed: int 
     - input and parameter gradients match central differences (float64, training mode);
     - ``type(l)(**l.get_config())`` rebuilds it, computing the same outputs with the same weights;
     - in a float32 model its outputs, parameters and gradients stay float32;
-    - ``backward`` assigns each parameter's gradient: two backward passes give the same gradient;
+    - ``backward`` assigns each parameter's gradient, in place: two backward passes give the
+      same gradient, in the array the model allocated (a view of its flat buffer);
     - ``forward(x, training=False)`` twice gives the same output.
     """
     from framework.testing import check_config_round_trip, check_layer_gradients
@@ -35,12 +36,15 @@ def check_layer(layer: Layer, input_shape: tuple[int, ...] = (4,), *, seed: int 
     output = model.forward(x, training=True)
     upstream = np.ones_like(output)
     model.backward(upstream.copy())
+    given = {p.name: p.grad for p in model.parameters()}
     first = {p.name: p.grad.copy() for p in model.parameters()}
     rng.bit_generator.state = replay
     model.forward(x, training=True)
     model.backward(upstream.copy())
     _check_float32(owner, output, model)
     for parameter in model.parameters():
+        if parameter.grad is not given[parameter.name]:
+            fail(owner, f"backward replaced the array {parameter.name}.grad; write into it (parameter.grad[...] = ...)")
         if not np.allclose(parameter.grad, first[parameter.name]):
             fail(owner, f"backward adds to {parameter.name}.grad; assign it (parameter.grad[...] = ...)")
     if not np.array_equal(model.forward(x, training=False), model.forward(x, training=False)):
