@@ -255,6 +255,7 @@ def _fill_registries(plugins: Plugins) -> None:
 
 
 def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
+    _refuse_hookless_attributes(plugin, origin)
     plugins.manager.descriptions[name] = str(origin)
     try:
         plugins.manager.register(plugin, name=name)
@@ -262,6 +263,17 @@ def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
         del plugins.manager.descriptions[name]
         raise PluginError(f"{origin} could not be registered: {exc}") from exc
     plugins.origins[name] = origin
+
+
+def _refuse_hookless_attributes(plugin, origin: Origin) -> None:
+    """A ``framework_*`` attribute that is not a function (a constant, a list) can be no hook;
+    pluggy would pass over it in silence."""
+    for attribute in dir(plugin):
+        if attribute.startswith("framework_") and not callable(getattr(plugin, attribute, None)):
+            raise PluginError(
+                f"{origin}: {attribute} is not a function, so it can be no hook; rename it "
+                "(names starting with 'framework_' are for hook implementations)"
+            )
 
 
 def _repair_hint(name: str, origin: Origin) -> str:

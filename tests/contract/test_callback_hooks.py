@@ -158,3 +158,12 @@ def test_an_installed_plugins_callback_is_one_line_with_exit_2(tmp_path):
         "takes optimizer, which the hook does not pass; it may take any of: trainer, epoch, logs (by name)"
     )
     assert "Traceback" not in result.stderr and "data:" not in result.stdout
+
+
+def test_a_plugin_module_attribute_named_like_a_hook_that_is_no_function_is_an_error():
+    import types
+
+    module = types.ModuleType("constants")
+    module.framework_version = "2.0"
+    with pytest.raises(PluginError, match=r"^plugin 'constants' \(registered in code\): framework_version is not a"):
+        build_plugins(autoload=False, extra=[module])
