@@ -54,6 +54,7 @@ def namespace():
 
 
 def test_every_python_block_runs_and_its_tests_pass(namespace):
+    assert {"Swish", "Lion", "Circles", "MaxAbsError", "Timer", "framework_register_layers"} <= set(namespace)
     tests = [function for name, function in namespace.items() if name.startswith("test_") and callable(function)]
     for test in tests:
         test()
