@@ -5,6 +5,7 @@ the registration hooks fill one registry per kind of component.
 """
 
 import functools
+import inspect
 import os
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -267,9 +268,11 @@ def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
 
 def _refuse_hookless_attributes(plugin, origin: Origin) -> None:
     """A ``framework_*`` attribute that is not a function (a constant, a list) can be no hook;
-    pluggy would pass over it in silence."""
+    pluggy would pass over it in silence. Imported modules (``import framework_extras``) are
+    names, not hooks."""
     for attribute in dir(plugin):
-        if attribute.startswith("framework_") and not callable(getattr(plugin, attribute, None)):
+        value = getattr(plugin, attribute, None)
+        if attribute.startswith("framework_") and not callable(value) and not inspect.ismodule(value):
             raise PluginError(
                 f"{origin}: {attribute} is not a function, so it can be no hook; rename it "
                 "(names starting with 'framework_' are for hook implementations)"
