@@ -83,11 +83,8 @@ def check_output_dirs(output_dir: Path, components: Components) -> None:
 def check_callback_hooks(plugins, components: Components) -> None:
     """Every callback's ``framework_*`` methods are lifecycle hooks taking only what their spec passes."""
     for label, callback in components.callbacks.items():
-        owner = f"callback {callback.name!r}"
-        if callback.name in plugins.registry("callback"):
-            owner += f" from {plugins.registry('callback').origin(callback.name)}"
         try:
-            hook_check.check_callback_hooks(callback, owner)
+            hook_check.check_callback_hooks(callback, plugins.describe("callback", callback))
         except hook_check.CallbackHookError as exc:
             raise ConfigError(f"{label}: {exc}") from exc
 

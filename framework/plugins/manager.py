@@ -137,6 +137,21 @@ class Plugins:
                 dirs.append(path)
         return dirs
 
+    def origin_of(self, kind: str, component) -> Origin | None:
+        """The plugin that registered ``component``'s class under its name (None for a class
+        no plugin registered, or one that only shares a registered name)."""
+        registry = self.registries.get(kind)
+        name = getattr(component, "name", "")
+        if registry is None or not name or name not in registry or registry.get(name) is not type(component):
+            return None
+        return registry.origin(name)
+
+    def describe(self, kind: str, component) -> str:
+        """How messages name a component: ``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``."""
+        described = f"{kind} {getattr(component, 'name', '') or type(component).__name__!r}"
+        origin = self.origin_of(kind, component)
+        return described if origin is None else f"{described} from {origin}"
+
     def plugin_hooks(self, plugin_name: str) -> list[str]:
         plugin = self.manager.get_plugin(plugin_name)
         return sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ())

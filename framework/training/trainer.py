@@ -256,9 +256,8 @@ class Trainer:
                 # so callbacks run in the order they were given.
                 for callback in reversed(trainer.callbacks):
                     name = f"callback:{callback.name or id(callback)}"
-                    origin = trainer._origin("callback", callback)
-                    if origin is not None:  # an error in one of its hooks names the plugin too
-                        trainer.hook_manager.descriptions[name] = f"callback {callback.name!r} from {origin}"
+                    if trainer._plugins is not None:  # an error in one of its hooks names the plugin too
+                        trainer.hook_manager.descriptions[name] = trainer._describe("callback", callback)
                     trainer.hook_manager.register(callback, name=name)
 
             def __exit__(self, *exc):
@@ -286,19 +285,9 @@ class Trainer:
 
     def _describe(self, kind: str, component) -> str:
         """``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``, as far as known."""
-        described = f"{kind} {component.name or type(component).__name__!r}"
-        origin = self._origin(kind, component)
-        return described if origin is None else f"{described} from {origin}"
-
-    def _origin(self, kind: str, component):
-        """The plugin that registered ``component``'s class, when the trainer has the plugins."""
-        registries = getattr(self._plugins, "registries", None) or {}
-        registry = registries.get(kind)
-        if registry is None or not component.name or component.name not in registry:
-            return None
-        if registry.get(component.name) is not type(component):
-            return None
-        return registry.origin(component.name)
+        if self._plugins is not None:
+            return self._plugins.describe(kind, component)
+        return f"{kind} {component.name or type(component).__name__!r}"
 
     # -- evaluation ---------------------------------------------------------------
 
