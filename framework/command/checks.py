@@ -13,6 +13,7 @@ from framework.command.build import Components, section
 from framework.core.errors import ConfigError
 from framework.core.npz import write_error
 from framework.core.validation import check_float_dtype
+from framework.plugins import callback_hooks as hook_check
 from framework.plugins.construct import construct
 from framework.training.trainer import TrainerSettings
 
@@ -92,6 +93,15 @@ def check_output_dirs(output_paths: Mapping[str, Path]) -> None:
     """The run's directory and every directory a component says it writes, by config key."""
     for key, directory in output_paths.items():
         check_writable(Path(directory), key)
+
+
+def check_callback_hooks(plugins, components: Components) -> None:
+    """Every callback's ``framework_*`` methods are lifecycle hooks taking only what their spec passes."""
+    for label, callback in components.callbacks.items():
+        try:
+            hook_check.check_callback_hooks(callback, plugins.describe("callback", callback))
+        except hook_check.CallbackHookError as exc:
+            raise ConfigError(f"{label}: {exc}") from exc
 
 
 def check_preflight(components: Components) -> None:

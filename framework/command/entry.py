@@ -88,9 +88,14 @@ def _interruption_line(exc: BaseException, context: JobContext) -> str:
         command = shlex.join(["python", "-m", "framework.train", *overrides, f"trainer.resume={checkpoint}"])
         how = f"resume with: {command}"
     else:
-        how = "no checkpoint was written (enable callbacks.checkpoint)"
+        how = "no checkpoint was written"
+    # A hook that failed while the interruption was reported (a checkpoint that could not be
+    # written) is said as it is, never reworded into advice that does not apply.
+    failures = [one_line(note) for note in getattr(exc, "__notes__", ())]
+    if not checkpoint and not failures:
+        how += " (enable callbacks.checkpoint)"
     name = exc.__class__.__name__ if isinstance(exc, KeyboardInterrupt) else str(exc)
-    return f"{name}; {how}"
+    return "; ".join([f"{name}", how, *failures])
 
 
 def _report(line: str) -> None:

@@ -86,6 +86,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     if checkpoint is not None:
         check_resume(cfg, checkpoint, components)
     run = describe_run(cfg, context, checkpoint, components, component_origins(plugins, cfg, components))
+    checks.check_callback_hooks(plugins, components)
     checks.check_output_dirs(run.output_paths)
     checks.check_preflight(components)
 

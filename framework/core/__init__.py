@@ -1,6 +1,6 @@
 """The numerical core: NumPy only, usable from a notebook with no Hydra or MLflow."""
 
-from framework.core.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from framework.core.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, sigmoid, softmax
 from framework.core.errors import (
     FileFormatError,
     FrameworkError,
@@ -38,8 +38,11 @@ from framework.core.metrics import (
     MeanAbsoluteError,
     MeanSquaredError,
     Metric,
+    MetricStateError,
     TopKAccuracy,
     confusion_matrix,
+    predicted_classes,
+    target_classes,
 )
 from framework.core.model import Sequential
 from framework.core.optimizers import (
@@ -110,4 +113,9 @@ __all__ = [
     "MeanSquaredError",
     "MeanAbsoluteError",
     "confusion_matrix",
+    "MetricStateError",
+    "predicted_classes",
+    "target_classes",
+    "sigmoid",
+    "softmax",
 ]

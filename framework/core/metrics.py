@@ -1,12 +1,16 @@
 """Metrics, accumulated over batches: ``reset()``, ``update(pred, target)`` per
-batch, ``result()`` at the end. ``pred`` is what the model outputs (logits or
-probabilities), ``target`` what the loss takes (class indices, one-hot, values)."""
+batch, ``result()`` at the end, and the running state as arrays
+(``state_dict()``/``load_state_dict()``) so a checkpoint taken mid-epoch resumes the
+sums exactly. ``pred`` is what the model outputs (its last layer: logits unless the
+model ends with a softmax or sigmoid), ``target`` what the loss takes (class indices,
+one-hot, values)."""
 
 from typing import ClassVar
 
 import numpy as np
 
 from framework.core.describe import describe
+from framework.core.errors import FrameworkError
 from framework.core.validation import check_number, check_positive_int
 
 
@@ -25,6 +29,10 @@ def target_classes(target: np.ndarray) -> np.ndarray:
     return target.reshape(len(target))
 
 
+class MetricStateError(FrameworkError, AttributeError):
+    """A metric's ``state_names`` lists an attribute its ``reset()`` does not set."""
+
+
 class Metric:
     name: ClassVar[str] = ""
     #: "classification", "regression" or "any": which tasks it makes sense for.
@@ -32,18 +40,41 @@ class Metric:
     #: Whether a larger value is better (used by early stopping and checkpoints in "auto" mode).
     higher_is_better: ClassVar[bool] = False
 
+    #: The attributes ``reset()`` sets and ``update()`` accumulates: all a checkpoint keeps.
+    state_names: ClassVar[tuple[str, ...]] = ("total", "count")
+
     def __init__(self):
         self.reset()
 
     def reset(self) -> None:
+        """Start a new accumulation (called before every epoch and every evaluation)."""
         self.total = 0.0
         self.count = 0
 
     def update(self, pred: np.ndarray, target: np.ndarray) -> None:
+        """Add one batch: ``pred`` the model's outputs, ``target`` the loss's targets."""
         raise NotImplementedError
 
     def result(self) -> float:
+        """The value over every batch since ``reset()``."""
         return self.total / self.count if self.count else float("nan")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the attributes in ``state_names``, as arrays (a scalar as a 0-d array)."""
+        missing = [name for name in self.state_names if not hasattr(self, name)]
+        if missing:
+            raise MetricStateError(
+                f"{type(self).__name__} ({self.name!r}): reset() sets no attribute {missing[0]!r}, which its "
+                f"state_names {tuple(self.state_names)} lists; name in state_names the attributes reset() sets "
+                "(e.g. state_names = ('matrix',)), or override state_dict() and load_state_dict()"
+            )
+        return {name: np.array(getattr(self, name), copy=True) for name in self.state_names}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what ``state_dict()`` returned; a 0-d array becomes a Python number again."""
+        for name in self.state_names:
+            value = np.array(state[name], copy=True)
+            setattr(self, name, value.item() if value.ndim == 0 else value)
 
     def get_config(self) -> dict:
         return {}

@@ -20,7 +20,8 @@ from framework.core.validation import check_bool, check_number
 
 class Optimizer:
     name: ClassVar[str] = ""
-    #: Names of the per-parameter state arrays the update rule keeps.
+    #: Names of the per-parameter state arrays the update rule keeps (created by ``step`` at
+    #: ``initial_slot_value(slot)``, shaped and typed like the parameter, saved in checkpoints).
     slots: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, lr: float):
@@ -45,8 +46,15 @@ class Optimizer:
         for parameter in parameters:
             state = self.state.get(parameter.name)
             if state is None:
-                state = self.state[parameter.name] = {slot: np.zeros_like(parameter.value) for slot in self.slots}
+                state = self.state[parameter.name] = {
+                    slot: np.full_like(parameter.value, self.initial_slot_value(slot)) for slot in self.slots
+                }
             self.update(parameter.value, parameter.grad, state)
+
+    def initial_slot_value(self, slot: str) -> float:
+        """The value every element of ``slot`` starts at, before the first step (0 unless
+        overridden: Adagrad's accumulator starts at ``initial_accumulator_value``)."""
+        return 0.0
 
     def update(self, value: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError

@@ -11,7 +11,7 @@ from framework.data.base import Dataset, RawData
 from framework.data.digits import Digits
 from framework.data.files import CsvDataset, NpzDataset
 from framework.data.mnist import MNIST, FashionMNIST
-from framework.data.splits import DataSplits
+from framework.data.splits import DataSplits, holdout
 from framework.data.synthetic import XOR, Blobs, RegressionCurve, Spirals
 
 BUILTIN_DATASETS = (Digits, MNIST, FashionMNIST, NpzDataset, CsvDataset, Spirals, Blobs, XOR, RegressionCurve)
@@ -30,4 +30,5 @@ __all__ = [
     "RegressionCurve",
     "Spirals",
     "XOR",
+    "holdout",
 ]

@@ -5,6 +5,7 @@ the registration hooks fill one registry per kind of component.
 """
 
 import functools
+import inspect
 import os
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -136,6 +137,21 @@ class Plugins:
                 dirs.append(path)
         return dirs
 
+    def origin_of(self, kind: str, component) -> Origin | None:
+        """The plugin that registered ``component``'s class under its name (None for a class
+        no plugin registered, or one that only shares a registered name)."""
+        registry = self.registries.get(kind)
+        name = getattr(component, "name", "")
+        if registry is None or not name or name not in registry or registry.get(name) is not type(component):
+            return None
+        return registry.origin(name)
+
+    def describe(self, kind: str, component) -> str:
+        """How messages name a component: ``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``."""
+        described = f"{kind} {getattr(component, 'name', '') or type(component).__name__!r}"
+        origin = self.origin_of(kind, component)
+        return described if origin is None else f"{described} from {origin}"
+
     def plugin_hooks(self, plugin_name: str) -> list[str]:
         plugin = self.manager.get_plugin(plugin_name)
         return sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ())
@@ -255,6 +271,7 @@ def _fill_registries(plugins: Plugins) -> None:
 
 
 def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
+    _refuse_hookless_attributes(plugin, origin)
     plugins.manager.descriptions[name] = str(origin)
     try:
         plugins.manager.register(plugin, name=name)
@@ -262,6 +279,19 @@ def _register(plugins: Plugins, plugin, name: str, origin: Origin) -> None:
         del plugins.manager.descriptions[name]
         raise PluginError(f"{origin} could not be registered: {exc}") from exc
     plugins.origins[name] = origin
+
+
+def _refuse_hookless_attributes(plugin, origin: Origin) -> None:
+    """A ``framework_*`` attribute that is not a function (a constant, a list) can be no hook;
+    pluggy would pass over it in silence. Imported modules (``import framework_extras``) are
+    names, not hooks."""
+    for attribute in dir(plugin):
+        value = getattr(plugin, attribute, None)
+        if attribute.startswith("framework_") and not callable(value) and not inspect.ismodule(value):
+            raise PluginError(
+                f"{origin}: {attribute} is not a function, so it can be no hook; rename it "
+                "(names starting with 'framework_' are for hook implementations)"
+            )
 
 
 def _repair_hint(name: str, origin: Origin) -> str:

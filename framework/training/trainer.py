@@ -18,7 +18,7 @@ import framework
 from framework import hookspecs
 from framework.core.errors import FileFormatError, InvalidValueError, ShapeError
 from framework.core.losses import Loss
-from framework.core.metrics import Metric, confusion_matrix
+from framework.core.metrics import Metric, MetricStateError, confusion_matrix
 from framework.core.model import Sequential
 from framework.core.npz import remove_stale_temporaries, save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
@@ -28,6 +28,9 @@ from framework.training.checkpoint import Checkpoint, read_checkpoint, write_che
 from framework.training.history import History
 from framework.training.interrupts import stop_after_batch_on_signals
 from framework.training.run import Run
+
+#: Where a mid-epoch checkpoint keeps each metric's state: ``trainer/metrics/<metric>/<state name>``.
+METRIC_STATE = "trainer/metrics/"
 
 
 def _bare_hook_manager():
@@ -97,13 +100,7 @@ class Trainer:
         self.epochs, self.batch_size = int(settings.epochs), int(settings.batch_size)
         self.eval_batch_size = int(settings.eval_batch_size)
         self.grad_clip_norm = None if grad_clip_norm is None else float(grad_clip_norm)
-        for index, layer in enumerate(model.layers):
-            layer_rng = getattr(layer, "rng", None)
-            if layer_rng is not None and layer_rng is not rng:
-                raise InvalidValueError(
-                    f"Trainer: layer {index} ({layer!r}) draws from another generator than the trainer's rng, "
-                    "so a checkpoint could not restore it; build the model with the same generator you give the trainer"
-                )
+        _check_layer_generators(model, rng)
         self.metrics = list(metrics)
         self.callbacks = list(callbacks)
         names = [cb.name or type(cb).__name__ for cb in self.callbacks]
@@ -112,6 +109,8 @@ class Trainer:
             raise InvalidValueError(f"Trainer: callbacks must have distinct names, {duplicates} appear more than once")
         self.hook_manager = plugins.manager if plugins is not None else _bare_hook_manager()
         self._plugins = plugins
+        self._check_callback_hooks()
+        self._check_metric_states()
         self.hook = self.hook_manager.hook
         #: What this run is (config, output directory, name, resume source, component origins).
         self.run = run if run is not None else Run()
@@ -121,11 +120,13 @@ class Trainer:
         self.batch = 0
         self.global_step = 0
         self.should_stop = False
-        self._resume_position: tuple[int, np.ndarray | None, dict] | None = None
+        self._resume_position: tuple[int, np.ndarray | None, dict, dict] | None = None
         # Batches of the running epoch already applied to the weights (0 between epochs);
-        # with ``_partial`` and ``_permutation`` it is what a mid-epoch checkpoint records.
+        # with ``_partial``, ``_metric_states`` and ``_permutation`` it is what a mid-epoch
+        # checkpoint records.
         self._batches_done = 0
         self._partial: dict = {}
+        self._metric_states: dict[str, dict[str, np.ndarray]] = {}
         self._permutation: np.ndarray | None = None
 
     @property
@@ -180,20 +181,21 @@ class Trainer:
         checkpoint = self.load_checkpoint(checkpoint)  # sets should_stop if that run had already stopped early
         if self._resume_position is not None:
             _check_permutation(self._resume_position[1], samples, checkpoint.path)
+            _check_metric_states(self.metrics, self._resume_position[3], checkpoint.path)
 
     def _run_epoch(self, epoch, x, y, validation_data, interrupt):
         self.epoch = epoch
         started = time.perf_counter()
-        first_batch, permutation, partial = 0, None, {}
+        first_batch, permutation, partial, metric_states = 0, None, {}, {}
         if self._resume_position is not None:
-            first_batch, permutation, partial = self._resume_position
+            first_batch, permutation, partial, metric_states = self._resume_position
             self._resume_position = None
         count = self.batches_per_epoch
         loss_sum, seen = partial.get("loss_sum", 0.0), partial.get("seen", 0)
         for metric in self.metrics:
             metric.reset()
-            if "metrics" in partial:
-                metric.total, metric.count = partial["metrics"][metric.name]
+            if metric.name in metric_states:
+                metric.load_state_dict(metric_states[metric.name])
         self._batches_done, self._permutation = first_batch, permutation
         self._partial = self._snapshot_partial(loss_sum, seen)
         self.hook.framework_epoch_start(trainer=self, epoch=epoch)
@@ -236,14 +238,14 @@ class Trainer:
         # there resumes at the next epoch; entries hooks add to ``logs`` land in the history.
         self.history.append(logs)
         logs = self.history.epochs[-1]
-        self._batches_done, self._partial, self._permutation = 0, {}, None
+        self._batches_done, self._partial, self._metric_states, self._permutation = 0, {}, {}, None
         self.hook.framework_epoch_end(trainer=self, epoch=epoch, logs=logs)
 
     def _notify_exception(self, error):
         try:
             self.hook.framework_exception(trainer=self, error=error)
         except Exception as hook_error:  # the original error matters more; keep both visible
-            error.add_note(f"while reporting it, a framework_exception hook failed: {hook_error!r}")
+            error.add_note(f"while reporting it, a framework_exception hook failed: {hook_error}")
 
     def _callbacks_registered(self):
         trainer = self
@@ -254,9 +256,8 @@ class Trainer:
                 # so callbacks run in the order they were given.
                 for callback in reversed(trainer.callbacks):
                     name = f"callback:{callback.name or id(callback)}"
-                    origin = trainer._callback_origin(callback)
-                    if origin is not None:  # an error in one of its hooks names the plugin too
-                        trainer.hook_manager.descriptions[name] = f"callback {callback.name!r} from {origin}"
+                    if trainer._plugins is not None:  # an error in one of its hooks names the plugin too
+                        trainer.hook_manager.descriptions[name] = trainer._describe("callback", callback)
                     trainer.hook_manager.register(callback, name=name)
 
             def __exit__(self, *exc):
@@ -266,15 +267,27 @@ class Trainer:
 
         return Registered()
 
-    def _callback_origin(self, callback):
-        """The plugin that registered ``callback``'s class, when the trainer has the plugins."""
-        registries = getattr(self._plugins, "registries", None) or {}
-        registry = registries.get("callback")
-        if registry is None or not callback.name or callback.name not in registry:
-            return None
-        if registry.get(callback.name) is not type(callback):
-            return None
-        return registry.origin(callback.name)
+    def _check_callback_hooks(self) -> None:
+        """A misspelled hook or one taking an argument its spec lacks is refused here, not ignored."""
+        from framework.plugins.callback_hooks import check_callback_hooks
+
+        for callback in self.callbacks:
+            check_callback_hooks(callback, self._describe("callback", callback))
+
+    def _check_metric_states(self) -> None:
+        """Every metric can give its state for a checkpoint (said now, not at the first batch)."""
+        for metric in self.metrics:
+            metric.reset()
+            try:
+                metric.state_dict()
+            except MetricStateError as exc:
+                raise MetricStateError(f"{self._describe('metric', metric)}: {exc}") from exc
+
+    def _describe(self, kind: str, component) -> str:
+        """``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``, as far as known."""
+        if self._plugins is not None:
+            return self._plugins.describe(kind, component)
+        return f"{kind} {component.name or type(component).__name__!r}"
 
     # -- evaluation ---------------------------------------------------------------
 
@@ -329,21 +342,27 @@ class Trainer:
         }
 
     def _snapshot_partial(self, loss_sum, seen) -> dict:
-        """The running epoch's sums so far (taken at each batch end, before validation resets the metrics)."""
-        metrics = {metric.name: [metric.total, metric.count] for metric in self.metrics}
-        return {"loss_sum": loss_sum, "seen": seen, "metrics": metrics}
+        """The running epoch's sums so far (taken at each batch end, before validation resets the metrics);
+        the metrics' states go to ``_metric_states``, as arrays."""
+        self._metric_states = {metric.name: metric.state_dict() for metric in self.metrics}
+        return {"loss_sum": loss_sum, "seen": seen}
+
+    def _mid_epoch_arrays(self) -> dict[str, np.ndarray]:
+        """The running epoch's sample order and metric states, for a checkpoint taken mid-epoch."""
+        if not self._batches_done:
+            return {}
+        arrays = {"trainer/permutation": self._permutation}
+        for metric_name, state in self._metric_states.items():
+            arrays.update({f"{METRIC_STATE}{metric_name}/{key}": value for key, value in state.items()})
+        return arrays
 
     def save_checkpoint(self, path) -> None:
         """Write everything an exact resume needs to ``path`` (atomically)."""
-        mid_epoch_permutation = {}
-        manifest = self.checkpoint_manifest()
-        if manifest["batches_done"]:
-            mid_epoch_permutation = {"permutation": self._permutation}
         write_checkpoint(
             path,
-            manifest,
+            self.checkpoint_manifest(),
             self.model.state_dict(),
-            {**self.optimizer.state_dict(), **{f"trainer/{k}": v for k, v in mid_epoch_permutation.items()}},
+            {**self.optimizer.state_dict(), **self._mid_epoch_arrays()},
             {callback.name: callback.state_dict() for callback in self.callbacks if callback.name},
         )
 
@@ -366,7 +385,8 @@ class Trainer:
                 callback.load_state_dict(checkpoint.callbacks[callback.name])
         if manifest["batches_done"]:
             permutation = checkpoint.optimizer["trainer/permutation"]
-            self._resume_position = (manifest["batches_done"], permutation, manifest["partial_epoch"])
+            partial = manifest["partial_epoch"]
+            self._resume_position = (manifest["batches_done"], permutation, partial, saved_metric_states(checkpoint))
         return checkpoint
 
     # -- input checks -------------------------------------------------------------
@@ -390,6 +410,16 @@ class Trainer:
         return x, y
 
 
+def _check_layer_generators(model: Sequential, rng: np.random.Generator) -> None:
+    for index, layer in enumerate(model.layers):
+        layer_rng = getattr(layer, "rng", None)
+        if layer_rng is not None and layer_rng is not rng:
+            raise InvalidValueError(
+                f"Trainer: layer {index} ({layer!r}) draws from another generator than the trainer's rng, "
+                "so a checkpoint could not restore it; build the model with the same generator you give the trainer"
+            )
+
+
 def _check_permutation(permutation: np.ndarray, samples: int, path) -> None:
     """A mid-epoch checkpoint's sample order must be an order of this data's samples
     (batches are gathered without bounds checks)."""
@@ -402,6 +432,41 @@ def _check_permutation(permutation: np.ndarray, samples: int, path) -> None:
             f"{path}: its mid-epoch sample order is not an order of the {samples} training samples given "
             f"(it has {permutation.size} entries); resume with the data the run was trained on"
         )
+
+
+def _check_layer_generators(model: Sequential, rng: np.random.Generator) -> None:
+    for index, layer in enumerate(model.layers):
+        layer_rng = getattr(layer, "rng", None)
+        if layer_rng is not None and layer_rng is not rng:
+            raise InvalidValueError(
+                f"Trainer: layer {index} ({layer!r}) draws from another generator than the trainer's rng, "
+                "so a checkpoint could not restore it; build the model with the same generator you give the trainer"
+            )
+
+
+def _check_metric_states(metrics: list[Metric], states: dict, path) -> None:
+    """A checkpoint taken mid-epoch must hold the running state of every metric of this run."""
+    missing = [metric.name for metric in metrics if metric.name not in states]
+    if missing:
+        raise InvalidValueError(
+            f"{path}: it stopped mid-epoch without the state of metric {missing[0]!r}, so that epoch's value "
+            "could not be completed; resume with the metrics the run was trained with (trainer.metrics), "
+            "or start a new run"
+        )
+
+
+def saved_metric_states(checkpoint: Checkpoint) -> dict[str, dict[str, np.ndarray]]:
+    """Each metric's state at a mid-epoch checkpoint, by metric name. Checkpoints written before
+    metrics had a state API kept ``[total, count]`` in the manifest; those are read too."""
+    states: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in checkpoint.optimizer.items():
+        if key.startswith(METRIC_STATE):
+            metric_name, _, state_key = key[len(METRIC_STATE) :].rpartition("/")
+            states.setdefault(metric_name, {})[state_key] = value
+    legacy = checkpoint.manifest.get("partial_epoch", {}).get("metrics", {})
+    for metric_name, (total, count) in legacy.items():
+        states.setdefault(metric_name, {"total": np.array(total), "count": np.array(count)})
+    return states
 
 
 def optimizer_state(checkpoint: Checkpoint) -> dict:

@@ -142,7 +142,7 @@ BAD_INPUTS = [
         "unknown-group-option",
         "command line",
         ("optimizer=adm",),
-        ("optimizer=adm: the config group 'optimizer' has no option 'adm'", "choose one of: adam, adamw"),
+        ("optimizer=adm: the config group 'optimizer' has no option 'adm'", "choose one of: ", "adam, adamw"),
     ),
     Bad(
         "unknown-experiment",

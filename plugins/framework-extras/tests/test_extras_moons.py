@@ -1,7 +1,7 @@
 import framework as fw
 import numpy as np
 import pytest
-from framework.testing import check_config_round_trip
+from framework.testing import check_config_round_trip, check_dataset
 
 from framework_extras import Moons
 
@@ -57,3 +57,7 @@ def test_refuses_bad_options(option, value):
 def test_config_round_trip():
     check_config_round_trip(Moons(n_samples=64, noise=0.3, test_fraction=0.5, standardize=True))
     assert repr(Moons(noise=0.3)) == "Moons(noise=0.3)"
+
+
+def test_conformance():
+    check_dataset(Moons(n_samples=64, noise=0.3))

@@ -77,3 +77,12 @@ def test_blocked_by_name(monkeypatch):
     for kind, cls in CONTRIBUTED.items():
         assert cls.name not in plugins.registry(kind)
     assert CONFIG_DIR not in plugins.config_dirs()
+
+
+def test_every_config_file_composes_and_trains_one_epoch(tmp_path, monkeypatch):
+    from framework.testing import check_config_files
+
+    from framework_extras.plugin import CONFIG_DIR
+
+    monkeypatch.chdir(tmp_path)
+    assert check_config_files(CONFIG_DIR, "data=moons", "data.n_samples=64") == ["data=moons", "optimizer=lion"]

@@ -1,7 +1,7 @@
 import framework as fw
 import numpy as np
 import pytest
-from framework.testing import check_config_round_trip, check_layer_gradients
+from framework.testing import check_config_round_trip, check_layer, check_layer_gradients
 
 from framework_extras import Swish
 
@@ -46,3 +46,7 @@ def test_config_round_trip():
     check_config_round_trip(Swish(beta=0.7))
     check_config_round_trip(Swish(**Swish.example_config))
     assert repr(Swish(beta=2.0)) == "Swish(beta=2.0)"
+
+
+def test_conformance():
+    check_layer(Swish(beta=1.5), input_shape=(5,))

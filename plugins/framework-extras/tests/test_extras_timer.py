@@ -2,7 +2,7 @@ import framework as fw
 import numpy as np
 import pytest
 from framework.plugins import build_plugins
-from framework.testing import check_config_round_trip
+from framework.testing import check_callback, check_config_round_trip
 
 from framework_extras import Timer
 
@@ -88,3 +88,7 @@ def test_refuses_bad_option():
 
 def test_config_round_trip():
     check_config_round_trip(Timer(verbose=False))
+
+
+def test_conformance():
+    check_callback(Timer(verbose=False))

@@ -2,7 +2,7 @@
 
 import numpy as np
 from framework import check_number, check_positive_int
-from framework.data import Dataset, RawData
+from framework.data import Dataset, RawData, holdout
 
 
 class Moons(Dataset):
@@ -40,15 +40,15 @@ class Moons(Dataset):
             np.stack([1.0 - np.cos(t), 0.5 - np.sin(t)], axis=1),
         )
         x += rng.normal(scale=self.noise, size=x.shape)
-        order = rng.permutation(self.n_samples)
-        n_test = round(self.n_samples * self.test_fraction)
-        test, train = order[:n_test], order[n_test:]
+        x_train, y_train, x_test, y_test = holdout(
+            rng, x, labels, self.test_fraction, owner="moons", option="test_fraction"
+        )
         source = "generated moons"
         return RawData(
-            x[train],
-            labels[train],
-            x[test],
-            labels[test],
+            x_train,
+            y_train,
+            x_test,
+            y_test,
             task="classification",
             num_classes=2,
             class_names=["upper", "lower"],
