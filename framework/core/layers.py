@@ -10,7 +10,11 @@ from framework.core.validation import check_number, check_positive_int
 
 def _flat_features(owner: str, input_shape: tuple[int, ...]) -> int:
     if len(input_shape) != 1:
-        fix = "put a flatten layer before it" if len(input_shape) == 3 else "flatten the data first (data.flatten=true)"
+        fix = (
+            "put a flatten layer before it (or, if it is the first layer, load flat data: data.flatten=true)"
+            if len(input_shape) == 3
+            else "flatten the data first (data.flatten=true)"
+        )
         raise ShapeError(
             f"{owner} expects flat inputs of shape (batch, features), got per-sample shape {input_shape}; {fix}"
         )
