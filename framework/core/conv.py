@@ -1,10 +1,16 @@
 """2-D convolution, channels-first, as one matrix product per batch (im2col).
 
-Forward copies the windows of the (padded) input, a strided view, into one
-reused ``(batch * out_rows * out_cols, channels * kernel_rows * kernel_cols)``
-matrix and multiplies it by the weights. Backward multiplies the output
-gradient back through the same matrix and scatters the window gradients onto
-the input with one strided addition per kernel tap (col2im).
+Forward copies the windows of the (padded) input, a strided view, into one reused
+``(channels * kernel_rows * kernel_cols, batch * out_rows * out_cols)`` matrix and
+multiplies the weights by it. Backward multiplies the output gradient back through
+the same matrix and scatters the window gradients onto the input with one strided
+addition per kernel tap (col2im).
+
+Inside, images are stored channel-major, ``(channels, batch, rows, cols)`` in memory,
+and handed on as ``(batch, channels, rows, cols)`` views of it: then the product's
+output, its gradient and every window copy run over whole contiguous image rows, and
+no transposing copy is made. Elementwise layers and pooling keep that memory order;
+``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
 """
 
 import numpy as np
@@ -14,7 +20,8 @@ from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.validation import check_positive_int
 from framework.core.windows import (
-    GrowingBuffer,
+    Scratch,
+    channel_major_windows,
     check_fits,
     compact,
     image_shape,
@@ -22,7 +29,6 @@ from framework.core.windows import (
     pair,
     tap_views,
     window_axis,
-    windows,
 )
 
 #: Samples per product in evaluation: larger batches go through in chunks, so a
@@ -67,8 +73,9 @@ class Conv2D(Layer):
         self.init = initializers.get(init)
         self.bias_init = initializers.get(bias_init)
         self.use_bias = bool(use_bias)
-        self._cols, self._padded, self._input_grad = GrowingBuffer(), GrowingBuffer(zeroed=True), GrowingBuffer()
-        self._batch = None
+        self._cols, self._padded = Scratch(), Scratch(zeroed=True)
+        self._window_grads, self._input_grad = Scratch(), Scratch()
+        self._matrix: np.ndarray | None = None
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape("Conv2D", input_shape)
@@ -86,52 +93,58 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         if not training and len(x) > EVAL_CHUNK:
-            self._batch = None  # nothing kept for backward
-            return np.concatenate([self._product(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
+            y = np.concatenate([self._product(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
+            self._matrix = None  # the last chunk's windows only: nothing to go back through
+            return y
         return self._product(x)
 
     def _product(self, x: np.ndarray) -> np.ndarray:
         """The convolution of one batch, keeping its window matrix for ``backward``."""
         batch = len(x)
         rows, cols = self.rows, self.cols
-        matrix = self._cols.get(batch, (rows.out, cols.out, *self.weight.shape[:3]), self.dtype)
-        np.copyto(matrix, windows(self._pad(x), rows, cols))
-        self._batch = batch
-        y = matrix.reshape(-1, self._window_size) @ self.weight.value.reshape(self._window_size, self.filters)
+        channels, kernel_rows, kernel_cols, filters = self.weight.shape
+        matrix = self._cols.get((channels, kernel_rows, kernel_cols, batch, rows.out, cols.out), self.dtype)
+        np.copyto(matrix, channel_major_windows(self._channel_major_padded(x), rows, cols))
+        self._matrix = matrix.reshape(self._window_size, -1)
+        y = self.weight.value.reshape(-1, filters).T @ self._matrix
         if self.bias is not None:
-            y += self.bias.value
-        return y.reshape(batch, rows.out, cols.out, self.filters).transpose(0, 3, 1, 2)
+            y += self.bias.value[:, None]
+        return y.reshape(filters, batch, rows.out, cols.out).transpose(1, 0, 2, 3)
 
-    def _pad(self, x: np.ndarray) -> np.ndarray:
+    def _channel_major_padded(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as ``(channels, batch, rows, cols)``: a view without padding, else a reused padded copy."""
         rows, cols = self.rows, self.cols
+        channel_major = x.transpose(1, 0, 2, 3)
         if rows.before == rows.after == cols.before == cols.after == 0:
-            return x
-        padded = self._padded.get(len(x), (self.input_shape[0], rows.padded, cols.padded), self.dtype)
-        padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size] = x
+            return channel_major
+        padded = self._padded.get((self.input_shape[0], len(x), rows.padded, cols.padded), self.dtype)
+        padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size] = channel_major
         return padded
 
     def backward(self, grad):
-        if self._batch is None or self._batch != len(grad):
+        matrix, filters, batch = self._matrix, self.filters, len(grad)
+        if matrix is None or matrix.shape[1] != batch * self.rows.out * self.cols.out:
             raise ShapeError("Conv2D.backward needs the forward pass of the same batch (training=True, or eval <= 256)")
-        k, f = self._window_size, self.filters
-        matrix = self._cols.array[: self._batch].reshape(-1, k)
-        grad_rows = grad.transpose(0, 2, 3, 1).reshape(-1, f)
-        np.matmul(matrix.T, grad_rows, out=self.weight.grad.reshape(k, f))
+        grad_rows = grad.transpose(1, 0, 2, 3).reshape(filters, -1)  # a view when grad is channel-major
+        np.matmul(matrix, grad_rows.T, out=self.weight.grad.reshape(-1, filters))
         if self.bias is not None:
-            np.add.reduce(grad_rows, axis=0, out=self.bias.grad)
+            np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
         if not self.input_grad:
             return None
-        window_grads = grad_rows @ self.weight.value.reshape(k, f).T
-        return self._col2im(window_grads.reshape(self._batch, self.rows.out, self.cols.out, *self.weight.shape[:3]))
+        window_grads = self._window_grads.get(matrix.shape, self.dtype)
+        np.matmul(self.weight.value.reshape(-1, filters), grad_rows, out=window_grads)
+        return self._col2im(window_grads.reshape(*self.weight.shape[:3], batch, self.rows.out, self.cols.out))
 
     def _col2im(self, window_grads: np.ndarray) -> np.ndarray:
         """Sum each window's gradient onto the input pixels it read: one strided addition per kernel tap."""
         rows, cols = self.rows, self.cols
-        padded = self._input_grad.get(len(window_grads), (self.input_shape[0], rows.padded, cols.padded), self.dtype)
+        batch = window_grads.shape[3]
+        padded = self._input_grad.get((self.input_shape[0], batch, rows.padded, cols.padded), self.dtype)
         padded[...] = 0
         for (i, j), view in tap_views(padded, rows, cols):
-            view += window_grads[..., i, j].transpose(0, 3, 1, 2)
-        return padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
+            view += window_grads[:, i, j]
+        inside = padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
+        return inside.transpose(1, 0, 2, 3)
 
     def get_config(self):
         return {

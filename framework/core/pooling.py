@@ -3,7 +3,7 @@
 import numpy as np
 
 from framework.core.layer import Layer
-from framework.core.windows import GrowingBuffer, check_fits, compact, image_shape, pair, tap_views, window_axis
+from framework.core.windows import Scratch, check_fits, compact, image_shape, pair, tap_views, window_axis
 
 
 class _Pool2D(Layer):
@@ -17,7 +17,7 @@ class _Pool2D(Layer):
         owner = type(self).__name__
         self.kernel_size = pair(owner, "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else pair(owner, "stride", stride)
-        self._input_grad = GrowingBuffer()
+        self._input_grad = Scratch()
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape(type(self).__name__, input_shape)
@@ -27,9 +27,11 @@ class _Pool2D(Layer):
         return (channels, self.rows.out, self.cols.out)
 
     def _zeroed_input_grad(self, batch: int) -> np.ndarray:
-        grad = self._input_grad.get(batch, self.input_shape, self.dtype)
+        """A zeroed, reused ``(batch, channels, rows, cols)`` array, channel-major in memory as ``Conv2D``'s output."""
+        channels, height, width = self.input_shape
+        grad = self._input_grad.get((channels, batch, height, width), self.dtype)
         grad[...] = 0
-        return grad
+        return grad.transpose(1, 0, 2, 3)
 
     def get_config(self):
         stride = None if self.stride == self.kernel_size else compact(self.stride)
@@ -46,7 +48,7 @@ class MaxPool2D(_Pool2D):
         self.x = x
         taps = tap_views(x, self.rows, self.cols)
         _, first = next(taps)
-        self.y = first.copy()
+        self.y = first.copy(order="K")  # keeps the input's memory order
         for _, view in taps:
             np.maximum(self.y, view, out=self.y)
         return self.y
@@ -71,7 +73,7 @@ class AvgPool2D(_Pool2D):
     def forward(self, x, training=False):
         taps = tap_views(x, self.rows, self.cols)
         _, first = next(taps)
-        y = first.copy()
+        y = first.copy(order="K")
         for _, view in taps:
             y += view
         y *= self._share

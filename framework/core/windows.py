@@ -108,11 +108,12 @@ def check_fits(owner: str, rows: WindowAxis, cols: WindowAxis) -> None:
         )
 
 
-def windows(padded: np.ndarray, rows: WindowAxis, cols: WindowAxis) -> np.ndarray:
-    """A read-only view ``(batch, out_rows, out_cols, channels, kernel_rows, kernel_cols)`` of ``padded``."""
+def channel_major_windows(padded: np.ndarray, rows: WindowAxis, cols: WindowAxis) -> np.ndarray:
+    """A read-only view ``(channels, kernel_rows, kernel_cols, batch, out_rows, out_cols)`` of the windows
+    of ``padded`` (``(channels, batch, rows, cols)``): row ``(ch, i, j)`` of the im2col matrix, per position."""
     view = sliding_window_view(padded, (rows.span, cols.span), axis=(2, 3))
     view = view[:, :, :: rows.stride, :: cols.stride, :: rows.dilation, :: cols.dilation]
-    return view[:, :, : rows.out, : cols.out].transpose(0, 2, 3, 1, 4, 5)
+    return view[:, :, : rows.out, : cols.out].transpose(0, 4, 5, 1, 2, 3)
 
 
 def tap_views(array: np.ndarray, rows: WindowAxis, cols: WindowAxis):
@@ -123,17 +124,22 @@ def tap_views(array: np.ndarray, rows: WindowAxis, cols: WindowAxis):
             yield (i, j), array[:, :, rows.tap(i), cols.tap(j)]
 
 
-class GrowingBuffer:
-    """A scratch array reused across batches: grown (never shrunk) to the largest batch asked for;
-    ``get(batch)`` is its first ``batch`` samples. ``zeroed`` buffers start, and grow, as zeros."""
+class Scratch:
+    """A contiguous scratch array reused across batches: its storage grows (never shrinks) to the
+    largest size asked for, and ``get(shape)`` is a view of its start. With ``zeroed``, the view is
+    zeroed whenever its shape changes, so what a caller never writes (a padding border) stays zero."""
 
     def __init__(self, zeroed: bool = False):
         self.zeroed = zeroed
-        self.array: np.ndarray | None = None
+        self.storage: np.ndarray | None = None
+        self.shape: tuple[int, ...] | None = None
 
-    def get(self, batch: int, sample_shape: tuple[int, ...], dtype) -> np.ndarray:
-        array = self.array
-        if array is None or len(array) < batch or array.shape[1:] != sample_shape or array.dtype != dtype:
-            make = np.zeros if self.zeroed else np.empty
-            self.array = array = make((batch, *sample_shape), dtype=dtype)
-        return array[:batch]
+    def get(self, shape: tuple[int, ...], dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        if self.storage is None or self.storage.size < size or self.storage.dtype != dtype:
+            self.storage, self.shape = np.empty(size, dtype=dtype), None
+        view = self.storage[:size].reshape(shape)
+        if self.zeroed and shape != self.shape:
+            view[...] = 0
+        self.shape = shape
+        return view

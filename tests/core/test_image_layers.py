@@ -215,21 +215,23 @@ def test_buffers_are_reused_across_batches_and_smaller_batches_give_the_same_val
     x = np.random.default_rng(0).normal(size=(6, 1, 10, 10))
     model.forward(x, training=True)
     conv = model.layers[0]
-    window_matrix = conv._cols.array
+    window_matrix = conv._cols.storage
     part = model.forward(x[:2], training=True)
-    assert conv._cols.array is window_matrix
+    assert conv._cols.storage is window_matrix
     np.testing.assert_allclose(part, lenet_like("float64").forward(x[:2], training=True), rtol=0, atol=0)
 
 
 def test_evaluation_of_large_batches_goes_in_chunks_with_the_same_result(monkeypatch):
     from framework.core import conv
 
-    model = lenet_like("float64")
     x = np.random.default_rng(0).normal(size=(7, 1, 10, 10))
-    whole = model.forward(x)
+    whole = lenet_like("float64").forward(x)
     monkeypatch.setattr(conv, "EVAL_CHUNK", 3)
-    np.testing.assert_allclose(model.forward(x), whole, rtol=0, atol=1e-13)
-    assert model.layers[0]._cols.array.shape[0] <= 7
+    chunked = lenet_like("float64")
+    np.testing.assert_allclose(chunked.forward(x), whole, rtol=0, atol=1e-13)
+    assert chunked.layers[0]._cols.storage.size == 9 * 3 * 100  # the windows of 3 samples, never 7
+    with pytest.raises(ShapeError, match="needs the forward pass of the same batch"):
+        chunked.backward(np.ones((7, 3)))
 
 
 # -- errors ------------------------------------------------------------------------------
