@@ -151,8 +151,8 @@ def check_optimizer(optimizer_factory, *, lr: float = 0.05, steps: int = 200, se
 
 
 def check_config_round_trip(component) -> None:
-    """``type(c)(**c.get_config())`` must give an equal config (and, for a built
-    layer, the same outputs with the same weights)."""
+    """``type(c)(**c.get_config())`` must give an equal config (and, for a layer, the
+    same outputs with the same weights, on samples of its ``example_input_shape``)."""
     config = component.get_config()
     clone = type(component)(**config)
     if clone.get_config() != config:
