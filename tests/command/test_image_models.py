@@ -76,6 +76,24 @@ def test_dense_after_convolution_without_flatten_names_both_config_keys(compose_
     assert "put a flatten layer before it" in message and "\n" not in message
 
 
+def test_sequential_model_lists_image_layers_by_name(compose_config):
+    layers = (
+        "[{name:conv2d,filters:4,kernel_size:3,padding:same,stride:2},{name:batch_norm},{name:relu},"
+        "{name:avg_pool2d,kernel_size:2,stride:1},{name:global_avg_pool2d},{name:dense,units:10}]"
+    )
+    cfg = compose_config("model=sequential", f"model.layers={layers}", "data.flatten=false", *QUIET)
+    result = train(cfg, log=lambda *_: None)
+    assert [layer.output_shape for layer in result.trainer.model.layers] == [
+        (4, 4, 4),
+        (4, 4, 4),
+        (4, 4, 4),
+        (4, 3, 3),
+        (4,),
+        (10,),
+    ]
+    assert np.isfinite(result.value)
+
+
 def test_cnn_on_flattened_data_says_to_keep_the_images(compose_config):
     with pytest.raises(ConfigError) as caught:
         train(compose_config("model=cnn", *QUIET), log=lambda *_: None)
