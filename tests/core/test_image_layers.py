@@ -12,6 +12,7 @@ from framework.core import (
     BatchNorm,
     Conv2D,
     Dense,
+    Dropout,
     Flatten,
     GlobalAvgPool2D,
     MaxPool2D,
@@ -178,6 +179,7 @@ GRADIENT_CASES = [
     (GlobalAvgPool2D, {}, (3, 3, 2)),
     (Flatten, {}, (2, 3, 2)),
     (BatchNorm, {}, (3, 4, 3)),
+    (Dropout, {"rate": 0.3}, (2, 3, 3)),
 ]
 
 
