@@ -18,7 +18,7 @@ import numpy as np
 from framework.core import initializers
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
-from framework.core.validation import check_positive_int
+from framework.core.validation import check_bool, check_positive_int
 from framework.core.windows import (
     Scratch,
     channel_major_windows,
@@ -72,7 +72,7 @@ class Conv2D(Layer):
         self.dilation = pair("Conv2D", "dilation", dilation)
         self.init = initializers.get(init)
         self.bias_init = initializers.get(bias_init)
-        self.use_bias = bool(use_bias)
+        self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self._cols, self._padded = Scratch(), Scratch(zeroed=True)
         self._window_grads, self._input_grad = Scratch(), Scratch()
         self._matrix: np.ndarray | None = None

@@ -257,6 +257,7 @@ def test_dense_after_a_convolution_without_flatten_names_both_layers():
         (lambda: Conv2D(2, padding="full"), "padding must be 'valid', 'same'"),
         (lambda: Conv2D(2, padding=-1), "padding must be"),
         (lambda: MaxPool2D(2, stride=0), "stride must be a positive integer"),
+        (lambda: Conv2D(2, use_bias="no"), "use_bias must be true or false"),
     ],
 )
 def test_bad_arguments_are_refused_at_construction(make, expected):
