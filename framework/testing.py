@@ -74,7 +74,7 @@ def numeric_gradient(f, array: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 def check_layer_gradients(
     layer: Layer,
-    input_shape: tuple[int, ...] = (4,),
+    input_shape: tuple[int, ...] | None = None,
     *,
     batch: int = 3,
     training: bool = True,
@@ -84,11 +84,13 @@ def check_layer_gradients(
 ) -> dict[str, float]:
     """Check ``layer.backward`` against central differences for its input and every parameter.
 
-    The layer is built in float64 inside a one-layer model. Randomness the layer
+    The layer is built in float64 inside a one-layer model, for samples of ``input_shape``
+    (default: the layer's ``example_input_shape``). Randomness the layer
     draws in ``forward`` (dropout masks) is replayed identically for every
     evaluation by restoring the generator's state. Returns the relative errors.
     """
     rng = np.random.default_rng(seed)
+    input_shape = layer.example_input_shape if input_shape is None else input_shape
     model = Sequential([layer], input_shape=input_shape, rng=rng, dtype="float64")
     if x is None:
         x = rng.normal(size=(batch, *input_shape))
@@ -164,8 +166,8 @@ def check_optimizer(optimizer_factory, *, lr: float = 0.05, steps: int = 200, se
 
 
 def check_config_round_trip(component) -> None:
-    """``type(c)(**c.get_config())`` must give an equal config (and, for a built
-    layer, the same outputs with the same weights)."""
+    """``type(c)(**c.get_config())`` must give an equal config (and, for a layer, the
+    same outputs with the same weights, on samples of its ``example_input_shape``)."""
     config = component.get_config()
     clone = type(component)(**config)
     if clone.get_config() != config:
@@ -174,7 +176,7 @@ def check_config_round_trip(component) -> None:
         )
     if isinstance(component, Layer):
         rng = np.random.default_rng(0)
-        shape = (4,)
+        shape = component.example_input_shape
         first = Sequential([component], input_shape=shape, rng=np.random.default_rng(1), dtype="float64")
         second = Sequential([clone], input_shape=shape, rng=np.random.default_rng(2), dtype="float64")
         second.load_state_dict(first.state_dict())

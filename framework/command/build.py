@@ -103,28 +103,41 @@ def build_metrics(plugins: Plugins, names, task: str) -> list:
 
 
 def layer_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
-    """The model config as ``(config path, layer node)`` pairs, the MLP shorthand expanded."""
+    """The model config as ``(config path, layer node)`` pairs, the MLP and CNN shorthands expanded."""
     kind = model_cfg.get("type", "mlp")
     if kind == "sequential":
         layers = model_cfg.get("layers")
         if not isinstance(layers, list) or not layers:
             raise ConfigError(f"model.layers: give a non-empty list of layers, got {layers!r}")
         return [(f"model.layers[{i}]", layer) for i, layer in enumerate(layers)]
-    if kind != "mlp":
-        raise ConfigError(f"model.type={kind!r}: expected 'mlp' (hidden sizes) or 'sequential' (a list of layers)")
-    return _mlp_nodes(plugins, model_cfg, output_units)
+    if kind not in SHORTHANDS:
+        raise ConfigError(
+            f"model.type={kind!r}: expected 'mlp' (hidden sizes), 'cnn' (convolution blocks, then hidden sizes) "
+            "or 'sequential' (a list of layers)"
+        )
+    return SHORTHANDS[kind](plugins, model_cfg, output_units)
 
 
-def _mlp_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
-    hidden = model_cfg.get("hidden", [])
-    if not isinstance(hidden, list) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-        raise ConfigError(f"model.hidden={hidden!r}: expected a list of positive layer widths, e.g. [64, 32]")
+def _activation_and_init(plugins: Plugins, model_cfg: Mapping) -> tuple:
+    """The shorthand's activation node, and the initializer of the layers feeding it."""
     activation = model_cfg.get("activation", "relu")
     activation_node = dict(activation) if isinstance(activation, Mapping) else activation
     if model_cfg.get("init"):
         instantiate(plugins, "initializer", model_cfg["init"], "model.init")
     preferred = registered_class(plugins, "layer", activation_node, "model.activation").preferred_init
-    init = model_cfg.get("init") or preferred or DEFAULT_INIT
+    return activation_node, model_cfg.get("init") or preferred or DEFAULT_INIT
+
+
+def _mlp_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
+    activation_node, init = _activation_and_init(plugins, model_cfg)
+    return _dense_head_nodes(model_cfg, output_units, activation_node, init)
+
+
+def _dense_head_nodes(model_cfg: Mapping, output_units: int, activation_node, init) -> list[tuple[str, dict]]:
+    """``model.hidden`` dense layers (with batch norm, activation, dropout), then the output layer."""
+    hidden = model_cfg.get("hidden", [])
+    if not isinstance(hidden, list) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+        raise ConfigError(f"model.hidden={hidden!r}: expected a list of positive layer widths, e.g. [64, 32]")
     dropout = model_cfg.get("dropout", 0.0)
     nodes = []
     for width in hidden:
@@ -142,6 +155,51 @@ def _mlp_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[
     return nodes
 
 
+POOLS = {"max": "max_pool2d", "avg": "avg_pool2d"}
+
+
+def _cnn_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[tuple[str, dict]]:
+    """Per ``model.conv`` block ``[filters, kernel, pool]``: conv2d, [batch norm], activation and a
+    ``pool``-sized pooling layer (none for 1); then flatten and the dense head of the MLP shorthand."""
+    activation_node, init = _activation_and_init(plugins, model_cfg)
+    pool = model_cfg.get("pool", "max")
+    if pool not in POOLS:
+        raise ConfigError(f"model.pool={pool!r}: expected one of {', '.join(POOLS)}")
+    nodes = []
+    for index, (filters, kernel, size) in enumerate(_conv_blocks(model_cfg.get("conv"))):
+        path = f"model.conv[{index}]"
+        conv = {"name": "conv2d", "filters": filters, "kernel_size": kernel, "init": init}
+        nodes.append((path, {**conv, "padding": model_cfg.get("padding", "same")}))
+        if model_cfg.get("batch_norm", False):
+            nodes.append(("model.batch_norm", {"name": "batch_norm"}))
+        nodes.append(("model.activation", activation_node))
+        if size > 1:
+            nodes.append((path, {"name": POOLS[pool], "kernel_size": size}))
+    nodes.append(("model.conv", {"name": "flatten"}))
+    return nodes + _dense_head_nodes(model_cfg, output_units, activation_node, init)
+
+
+def _conv_blocks(blocks) -> list[tuple[int, int, int]]:
+    """``model.conv`` as ``(filters, kernel, pool)`` triples; a block may leave out its pool (1: none)."""
+    if not isinstance(blocks, list) or not blocks:
+        raise ConfigError(
+            f"model.conv={blocks!r}: give a non-empty list of [filters, kernel, pool] blocks, e.g. [[32, 3, 2]]"
+        )
+    triples = []
+    for index, block in enumerate(blocks):
+        numbers = list(block) if isinstance(block, (list, tuple)) else [block]
+        if len(numbers) not in (2, 3) or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in numbers):
+            raise ConfigError(
+                f"model.conv[{index}]={block!r}: expected [filters, kernel] or [filters, kernel, pool] "
+                "with positive integers, e.g. [32, 3, 2]"
+            )
+        triples.append((numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else 1))
+    return triples
+
+
+SHORTHANDS = {"mlp": _mlp_nodes, "cnn": _cnn_nodes}
+
+
 def output_units(loss, data) -> int:
     """The model's output width: the targets' for regression, the loss's choice for classes."""
     if data.task == "regression":
@@ -154,6 +212,17 @@ def output_units(loss, data) -> int:
         ) from exc
 
 
+def _failed_layer_keys(nodes: list[tuple[str, dict]], error: Exception) -> str:
+    """The config key of the layer a build error is about, and of the layer before it."""
+    index = getattr(error, "layer_index", None)
+    if index is None:
+        return "model"
+    key = nodes[index][0]
+    if index > 0 and nodes[index - 1][0] != key:
+        key += f" (after {nodes[index - 1][0]})"
+    return key
+
+
 def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, loss) -> Sequential:
     nodes = layer_nodes(plugins, model_cfg, units)
     layers = [instantiate(plugins, "layer", node, path) for path, node in nodes]
@@ -162,7 +231,8 @@ def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, los
         model.build(data.input_shape, rng)
     except FrameworkError as exc:
         raise ConfigError(
-            f"model: cannot be built for data {data.name!r} with samples of shape {tuple(data.input_shape)}: {exc}"
+            f"{_failed_layer_keys(nodes, exc)}: cannot be built for data {data.name!r} with samples of shape "
+            f"{tuple(data.input_shape)}: {exc}"
         ) from exc
     if model.output_shape != (units,):
         raise ConfigError(

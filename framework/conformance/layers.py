@@ -12,8 +12,11 @@ from framework.core.losses import Loss
 from framework.core.model import Sequential
 
 
-def check_layer(layer: Layer, input_shape: tuple[int, ...] = (4,), *, seed: int = 0, tolerance: float = 1e-6) -> None:
-    """Check ``layer`` (an unbuilt instance):
+def check_layer(
+    layer: Layer, input_shape: tuple[int, ...] | None = None, *, seed: int = 0, tolerance: float = 1e-6
+) -> None:
+    """Check ``layer`` (an unbuilt instance) on samples of ``input_shape`` (by default its
+    class's ``example_input_shape``: ``(4,)``, or a channels-first image shape):
 
     - input and parameter gradients match central differences (float64, training mode);
     - ``type(l)(**l.get_config())`` rebuilds it, computing the same outputs with the same weights;
@@ -27,6 +30,7 @@ def check_layer(layer: Layer, input_shape: tuple[int, ...] = (4,), *, seed: int 
     owner = label(layer)
     if not isinstance(layer, Layer):
         fail(owner, "does not subclass framework.Layer")
+    input_shape = tuple(layer.example_input_shape if input_shape is None else input_shape)
     check_layer_gradients(type(layer)(**layer.get_config()), input_shape, seed=seed, tolerance=tolerance)
     check_config_round_trip(type(layer)(**layer.get_config()))
     rng = np.random.default_rng(seed)

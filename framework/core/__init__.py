@@ -1,6 +1,7 @@
 """The numerical core: NumPy only, usable from a notebook with no Hydra or MLflow."""
 
 from framework.core.activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, sigmoid, softmax
+from framework.core.conv import Conv2D
 from framework.core.errors import (
     FileFormatError,
     FrameworkError,
@@ -10,6 +11,7 @@ from framework.core.errors import (
     OutputWriteError,
     ShapeError,
 )
+from framework.core.flatten import Flatten
 from framework.core.initializers import (
     Constant,
     GlorotNormal,
@@ -54,8 +56,24 @@ from framework.core.optimizers import (
     clip_grad_norm,
 )
 from framework.core.parameter import Parameter
+from framework.core.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 
-LAYERS = (Dense, Dropout, BatchNorm, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Identity)
+LAYERS = (
+    Dense,
+    Dropout,
+    BatchNorm,
+    ReLU,
+    LeakyReLU,
+    Sigmoid,
+    Tanh,
+    Softmax,
+    Identity,
+    Conv2D,
+    MaxPool2D,
+    AvgPool2D,
+    GlobalAvgPool2D,
+    Flatten,
+)
 LOSSES = (MSE, CrossEntropy, SoftmaxCrossEntropy, BinaryCrossEntropy)
 OPTIMIZERS = (SGD, RMSprop, Adam, AdamW)
 INITIALIZERS = (Zeros, Ones, Constant, Normal, Uniform, GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal)
@@ -63,7 +81,12 @@ INITIALIZERS = (Zeros, Ones, Constant, Normal, Uniform, GlorotUniform, GlorotNor
 __all__ = [
     "Adam",
     "AdamW",
+    "AvgPool2D",
     "BatchNorm",
+    "Conv2D",
+    "Flatten",
+    "GlobalAvgPool2D",
+    "MaxPool2D",
     "BinaryCrossEntropy",
     "Constant",
     "CrossEntropy",

@@ -26,6 +26,8 @@ class Layer:
     name: ClassVar[str] = ""
     #: Constructor arguments the conformance kit builds an example instance with.
     example_config: ClassVar[dict] = {}
+    #: Per-sample input shape the conformance kit builds the example with (images: channels-first).
+    example_input_shape: ClassVar[tuple[int, ...]] = (4,)
     #: For an activation: the initializer that suits the weights feeding it (``he_normal`` for ReLU).
     preferred_init: ClassVar[str | None] = None
     #: Whether the output is an unbounded linear map of the input (no probabilities).

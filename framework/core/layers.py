@@ -1,4 +1,4 @@
-"""Layers with parameters or state: Dense, Dropout, BatchNorm."""
+"""Layers with parameters or state: Dense, Dropout (any shape), BatchNorm (features or image channels)."""
 
 import numpy as np
 
@@ -10,9 +10,13 @@ from framework.core.validation import check_bool, check_number, check_positive_i
 
 def _flat_features(owner: str, input_shape: tuple[int, ...]) -> int:
     if len(input_shape) != 1:
+        fix = (
+            "put a flatten layer before it (or, if it is the first layer, load flat data: data.flatten=true)"
+            if len(input_shape) == 3
+            else "flatten the data first (data.flatten=true)"
+        )
         raise ShapeError(
-            f"{owner} expects flat inputs of shape (batch, features), got per-sample shape {input_shape}; "
-            "flatten the data first (data.flatten=true)"
+            f"{owner} expects flat inputs of shape (batch, features), got per-sample shape {input_shape}; {fix}"
         )
     return input_shape[0]
 
@@ -89,10 +93,11 @@ class Dropout(Layer):
 
 
 class BatchNorm(Layer):
-    """Batch normalization of dense features. Training normalizes with the batch's
-    mean and (biased) variance and updates running statistics
-    (``running = (1 - momentum) * running + momentum * batch``, unbiased variance);
-    evaluation normalizes with the running statistics."""
+    """Batch normalization of dense features ``(batch, features)`` or of image channels
+    ``(batch, channels, height, width)`` (statistics per channel over the batch and all
+    positions). Training normalizes with the batch's mean and (biased) variance and
+    updates running statistics (``running = (1 - momentum) * running + momentum * batch``,
+    unbiased variance); evaluation normalizes with the running statistics."""
 
     name = "batch_norm"
 
@@ -102,7 +107,15 @@ class BatchNorm(Layer):
         self.eps = check_number("BatchNorm", "eps", eps, low=0, low_open=True)
 
     def build(self, input_shape, rng):
-        features = _flat_features("BatchNorm", input_shape)
+        if len(input_shape) not in (1, 3):
+            raise ShapeError(
+                f"BatchNorm normalizes features (features,) or images (channels, height, width), "
+                f"got per-sample shape {input_shape}"
+            )
+        features = input_shape[0]
+        #: Axes the statistics run over, and the shape that lines the per-feature arrays up with them.
+        self.axes = (0,) if len(input_shape) == 1 else (0, 2, 3)
+        self.aligned = (features,) if len(input_shape) == 1 else (features, 1, 1)
         self.gamma = self.add_parameter("gamma", (features,), initializers.Ones())
         self.beta = self.add_parameter("beta", (features,), initializers.Zeros())
         self.running_mean = self.add_buffer("running_mean", np.zeros(features))
@@ -112,32 +125,38 @@ class BatchNorm(Layer):
     def forward(self, x, training=False):
         self.batch_statistics = training
         if training:
-            n = x.shape[0]
-            if n < 2:
-                raise ShapeError("BatchNorm needs at least 2 samples per batch in training; use a larger batch_size")
-            mean = x.mean(axis=0)
-            var = x.var(axis=0)
-            m = self.momentum
-            self.running_mean *= 1 - m
-            self.running_mean += m * mean
-            self.running_var *= 1 - m
-            self.running_var += (m * n / (n - 1)) * var
+            mean, var = self._batch_statistics(x)
         else:
             mean, var = self.running_mean, self.running_var
-        self.inv_std = 1.0 / np.sqrt(var + self.dtype.type(self.eps))
-        self.x_hat = (x - mean) * self.inv_std
-        return self.x_hat * self.gamma.value + self.beta.value
+        self.inv_std = (1.0 / np.sqrt(var + self.dtype.type(self.eps))).reshape(self.aligned)
+        self.x_hat = (x - mean.reshape(self.aligned)) * self.inv_std
+        return self.x_hat * self.gamma.value.reshape(self.aligned) + self.beta.value.reshape(self.aligned)
+
+    def _batch_statistics(self, x):
+        n = x.size // x.shape[1]  # values per feature
+        if len(x) < 2:
+            raise ShapeError("BatchNorm needs at least 2 samples per batch in training; use a larger batch_size")
+        mean = x.mean(axis=self.axes)
+        var = x.var(axis=self.axes)
+        m = self.momentum
+        self.running_mean *= 1 - m
+        self.running_mean += m * mean
+        self.running_var *= 1 - m
+        self.running_var += (m * n / (n - 1)) * var
+        return mean, var
 
     def backward(self, grad):
         x_hat = self.x_hat
-        np.sum(grad * x_hat, axis=0, out=self.gamma.grad)
-        np.sum(grad, axis=0, out=self.beta.grad)
-        dx_hat = grad * self.gamma.value
+        np.sum(grad * x_hat, axis=self.axes, out=self.gamma.grad)
+        np.sum(grad, axis=self.axes, out=self.beta.grad)
+        dx_hat = grad * self.gamma.value.reshape(self.aligned)
         if not self.batch_statistics:
             return dx_hat * self.inv_std
-        n = grad.shape[0]
+        n = grad.size // grad.shape[1]
         # d/dx of the batch-statistics normalization, all samples at once.
-        return (self.inv_std / n) * (n * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0))
+        sum_dx_hat = dx_hat.sum(axis=self.axes, keepdims=True)
+        sum_dx_hat_x_hat = (dx_hat * x_hat).sum(axis=self.axes, keepdims=True)
+        return (self.inv_std / n) * (n * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
 
     def get_config(self):
         return {"momentum": self.momentum, "eps": self.eps}

@@ -63,7 +63,10 @@ class Sequential:
             try:
                 shape = layer.setup(shape, self.dtype, rng)
             except ShapeError as exc:
-                raise ShapeError(f"layer {index} ({layer!r}): {exc}") from exc
+                after = f" after layer {index - 1} ({self.layers[index - 1]!r})" if index else ""
+                error = ShapeError(f"layer {index} ({layer!r}){after}: {exc}")
+                error.layer_index = index
+                raise error from exc
         self._allocate(rng)
         return self
 

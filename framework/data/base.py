@@ -50,7 +50,9 @@ def check_task(owner: str, value) -> str:
 class Dataset:
     """A source of ``DataSplits``. ``load(rng)`` reads the raw arrays, splits ``val_fraction``
     of the training samples off for validation (a permutation drawn from ``rng``), then casts
-    to ``dtype``, scales to [0, 1] when the raw range is known, flattens, and standardizes
+    to ``dtype``, scales to [0, 1] when the raw range is known, flattens (or, with
+    ``flatten=False``, gives single-channel images ``(n, height, width)`` their channel
+    axis: ``(n, 1, height, width)``, channels-first), and standardizes
     with statistics of the training split only.
     """
 
@@ -126,6 +128,8 @@ class Dataset:
             preprocess.scale_to_unit(arrays, *raw.value_range)
         if self.flatten:
             arrays = [preprocess.flatten(array) for array in arrays]
+        else:
+            arrays = [preprocess.with_channel_axis(array) for array in arrays]
         if self.standardize:
             preprocess.standardize(arrays[0], arrays[1:])
         return arrays

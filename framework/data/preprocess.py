@@ -28,3 +28,8 @@ def standardize(train: np.ndarray, others: list[np.ndarray]) -> None:
 def flatten(array: np.ndarray) -> np.ndarray:
     """Reshape ``(n, ...)`` to ``(n, features)`` without copying when possible."""
     return array.reshape(len(array), math.prod(array.shape[1:]))
+
+
+def with_channel_axis(array: np.ndarray) -> np.ndarray:
+    """Single-channel images ``(n, height, width)`` as ``(n, 1, height, width)`` (a view); other shapes unchanged."""
+    return array[:, None] if array.ndim == 3 else array

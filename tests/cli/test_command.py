@@ -43,6 +43,8 @@ def test_help_lists_groups_options_and_experiments(tmp_path):
     assert {"adam", "adamw", "rmsprop", "sgd"} <= set(groups["optimizer"].split(", "))
     assert "digits" in groups["data"].split(", ")
     assert {"notebook_000", "notebook_003", "digits"} <= set(groups["experiment"].split(", "))
+    assert {"digits_cnn", "mnist_cnn", "fashion_mnist_cnn"} <= set(groups["experiment"].split(", "))
+    assert {"mlp", "cnn", "sequential"} <= set(groups["model"].split(", "))
 
 
 def test_cfg_job_prints_the_composed_config(tmp_path):

@@ -12,6 +12,7 @@ from .conftest import TINY, experiments, group_options
 COMPANIONS = {
     ("loss", "binary_cross_entropy"): ["data=xor"],
     ("loss", "cross_entropy"): ["model.output_activation=softmax"],
+    ("model", "cnn"): ["data.flatten=false"],
     ("schedule", "reduce_on_plateau"): ["schedule.patience=0"],
     # a store inside the test's directory, never in the checkout the tests run from
     ("logger", "mlflow"): ["logger.tracking_uri=sqlite:///${output_dir}/mlflow.db", "logger.log_model=false"],

@@ -24,9 +24,13 @@ EXTRAS_CONF = Path(__file__).resolve().parents[2] / "plugins/framework-extras/sr
 
 
 @pytest.mark.parametrize(
-    "layer", [fw.Dense(3), fw.ReLU(), fw.Tanh(), fw.Dropout(0.5), fw.BatchNorm()], ids=lambda layer: layer.name
-)
+    "layer",
+    [fw.Dense(3), fw.ReLU(), fw.Tanh(), fw.Dropout(0.5), fw.BatchNorm(), fw.Conv2D(2, 3, padding="same"),
+     fw.MaxPool2D(2), fw.AvgPool2D(2), fw.GlobalAvgPool2D(), fw.Flatten()],
+    ids=lambda layer: layer.name,
+)  # fmt: skip
 def test_check_layer_passes_the_builtin_layers(layer):
+    """Image layers too, on their channels-first example shape."""
     check_layer(layer)
 
 

@@ -1,11 +1,15 @@
 """Central-difference gradient checks (float64, relative error < 1e-6) for every
-built-in layer, in training and evaluation mode, and every loss."""
+registered layer (each on its own ``example_input_shape``: images for image layers),
+in training and evaluation mode, and every loss."""
 
 import numpy as np
 import pytest
 
-from framework.core import LAYERS, LOSSES, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy
+from framework.core import LOSSES, BinaryCrossEntropy, CrossEntropy, SoftmaxCrossEntropy
+from framework.plugins import default_plugins
 from framework.testing import check_config_round_trip, check_layer_gradients, check_loss_gradients
+
+LAYERS = [cls for _, cls, _ in default_plugins().registry("layer").items()]
 
 
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])

@@ -49,6 +49,19 @@ def test_npz_uint8_images_are_scaled_as_pixels(tmp_path):
     assert splits.x_train.max() == 1.0 and splits.input_shape == (9,)
 
 
+@pytest.mark.parametrize(
+    "stored, kept",
+    [((5, 4, 3), (1, 4, 3)), ((5, 2, 4, 3), (2, 4, 3))],
+    ids=["single-channel images get a channel axis", "channels-first images kept"],
+)
+def test_npz_images_keep_their_shape_without_flatten(tmp_path, stored, kept):
+    images = np.random.default_rng(0).integers(0, 256, size=stored).astype(np.uint8)
+    path = write_npz(tmp_path / "img.npz", x=images, y=np.arange(5) % 2)
+    splits = NpzDataset(path=path, flatten=False, val_fraction=0.0, test_fraction=0.0).load(RNG(0))
+    assert splits.input_shape == kept and splits.x_train.shape == (5, *kept)
+    np.testing.assert_array_equal(np.sort((splits.x_train * 255).round().ravel()), np.sort(images.ravel()))
+
+
 def test_npz_missing_key_names_file_key_and_keys_present(tmp_path):
     path = write_npz(tmp_path / "d.npz", features=np.zeros((3, 2)), labels=np.zeros(3))
     with pytest.raises(FileFormatError) as info:

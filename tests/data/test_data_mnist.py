@@ -16,13 +16,13 @@ from framework.data.mnist import IdxImageDataset
 def test_loads_gzip_and_raw_files_from_path(tmp_path, tiny):
     directory = tiny.write(tmp_path / "files", raw=("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
     splits = tiny.dataset_class(path=directory, val_fraction=0.25, flatten=False).load(np.random.default_rng(0))
-    assert splits.input_shape == (6, 5)
+    assert splits.input_shape == (1, 6, 5)
     assert splits.class_names == ["a", "b", "c"] and splits.num_classes == 3
     train_pixels = tiny.arrays["train-images-idx3-ubyte.gz"]
     # The 9 kept + 3 validation samples are the 12 training images, scaled by 1/255.
     rebuilt = np.concatenate([splits.x_train, splits.x_val]) * 255
     assert sorted(map(bytes, np.rint(rebuilt).astype(np.uint8))) == sorted(map(bytes, train_pixels))
-    np.testing.assert_allclose(splits.x_test * 255, tiny.arrays["t10k-images-idx3-ubyte.gz"], atol=1e-4)
+    np.testing.assert_allclose(splits.x_test[:, 0] * 255, tiny.arrays["t10k-images-idx3-ubyte.gz"], atol=1e-4)
     np.testing.assert_array_equal(splits.y_test, tiny.arrays["t10k-labels-idx1-ubyte.gz"])
     assert splits.x_train.dtype == np.float32 and splits.y_train.dtype == np.int64
 

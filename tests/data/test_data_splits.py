@@ -68,7 +68,7 @@ def test_float32_by_default_and_float64_on_request():
 def test_digits_scaled_by_16_and_flatten_option():
     raw = Digits(scale=False, flatten=False).load(RNG(0))
     scaled = Digits().load(RNG(0))
-    assert raw.input_shape == (8, 8) and scaled.input_shape == (64,)
+    assert raw.input_shape == (1, 8, 8) and scaled.input_shape == (64,)
     assert raw.x_train.max() == 16.0
     np.testing.assert_allclose(scaled.x_train, raw.x_train.reshape(len(raw.x_train), 64) / 16)
 

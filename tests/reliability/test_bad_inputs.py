@@ -185,7 +185,7 @@ BAD_INPUTS = [
         "config-unknown-model-type",
         "config",
         ("--config-dir={files}/conf", "+experiment=conv_model"),
-        ("model.type='conv'", "expected 'mlp' (hidden sizes) or 'sequential'"),
+        ("model.type='conv'", "expected 'mlp' (hidden sizes), 'cnn' (convolution blocks, then hidden sizes) or"),
     ),
     Bad(
         "config-text-learning-rate",

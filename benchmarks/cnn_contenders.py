@@ -1,0 +1,89 @@
+"""What the CNN benchmark compares: the framework's image layers and PyTorch CPU training
+the same network on the same synthetic MNIST-shaped images, one permutation per epoch,
+Adam at lr 1e-3. Each returns the seconds of every epoch. Imported by ``cnn_worker.py``
+in a fresh process per measurement."""
+
+import time
+
+import numpy as np
+
+#: name -> convolution blocks (filters, kernel, padding, pool after it) and dense widths.
+NETWORKS = {
+    "lenet5": {"conv": [(6, 5, 2, 2), (16, 5, 0, 2)], "dense": [120, 84]},
+    "wide": {"conv": [(32, 3, 1, 1), (32, 3, 1, 2), (64, 3, 1, 2)], "dense": [128]},
+}
+
+
+def synthetic_images(samples: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((samples, 1, 28, 28), dtype=np.float32)
+    return x, rng.integers(0, 10, size=samples)
+
+
+def framework_layers(network: dict):
+    import framework as fw
+
+    layers = []
+    for filters, kernel, padding, pool in network["conv"]:
+        layers += [fw.Conv2D(filters, kernel, padding=padding, init="he_normal"), fw.ReLU()]
+        if pool > 1:
+            layers.append(fw.MaxPool2D(pool))
+    layers.append(fw.Flatten())
+    for width in network["dense"]:
+        layers += [fw.Dense(width, init="he_normal"), fw.ReLU()]
+    return [*layers, fw.Dense(10)]
+
+
+def framework_loop(network: dict, x, y, epochs: int, batch: int) -> list[float]:
+    from contenders import _EpochClock
+
+    import framework as fw
+
+    rng = np.random.default_rng(0)
+    model = fw.Sequential(framework_layers(network), input_shape=x.shape[1:], rng=rng)
+    clock = _EpochClock()
+    trainer = fw.Trainer(
+        model, fw.SoftmaxCrossEntropy(), fw.Adam(lr=1e-3), epochs=epochs, batch_size=batch, rng=rng, callbacks=[clock]
+    )
+    trainer.fit(x, y)
+    return clock.seconds
+
+
+def torch_model(network: dict):
+    import torch
+
+    modules, channels, size = [], 1, 28
+    for filters, kernel, padding, pool in network["conv"]:
+        modules += [torch.nn.Conv2d(channels, filters, kernel, padding=padding), torch.nn.ReLU()]
+        channels, size = filters, size + 2 * padding - kernel + 1
+        if pool > 1:
+            modules.append(torch.nn.MaxPool2d(pool))
+            size //= pool
+    modules.append(torch.nn.Flatten())
+    features = channels * size * size
+    for width in network["dense"]:
+        modules += [torch.nn.Linear(features, width), torch.nn.ReLU()]
+        features = width
+    return torch.nn.Sequential(*modules, torch.nn.Linear(features, 10))
+
+
+def torch_loop(network: dict, x, y, epochs: int, batch: int) -> list[float]:
+    import torch
+
+    torch.manual_seed(0)
+    model = torch_model(network)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    generator = torch.Generator().manual_seed(0)
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = torch.randperm(len(xt), generator=generator)
+        for start in range(0, len(xt), batch):
+            idx = order[start : start + batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - started)
+    return seconds

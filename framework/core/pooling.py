@@ -1,0 +1,110 @@
+"""Pooling over channels-first images, each as a few whole-array operations per kernel tap."""
+
+import numpy as np
+
+from framework.core.layer import Layer
+from framework.core.windows import Scratch, check_fits, compact, image_shape, pair, tap_views, window_axis
+
+
+class _Pool2D(Layer):
+    """Windows of ``kernel_size`` moving ``stride`` pixels (default: the kernel size), no padding."""
+
+    example_config = {"kernel_size": 2}
+    example_input_shape = (2, 5, 4)
+
+    def __init__(self, kernel_size=2, stride=None):
+        super().__init__()
+        owner = type(self).__name__
+        self.kernel_size = pair(owner, "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else pair(owner, "stride", stride)
+        self._input_grad = Scratch()
+
+    def build(self, input_shape, rng):
+        channels, height, width = image_shape(type(self).__name__, input_shape)
+        self.rows = window_axis(height, self.kernel_size[0], self.stride[0], 1, "valid")
+        self.cols = window_axis(width, self.kernel_size[1], self.stride[1], 1, "valid")
+        check_fits(type(self).__name__, self.rows, self.cols)
+        return (channels, self.rows.out, self.cols.out)
+
+    def _zeroed_input_grad(self, batch: int) -> np.ndarray:
+        """A zeroed, reused ``(batch, channels, rows, cols)`` array, channel-major in memory as ``Conv2D``'s output."""
+        channels, height, width = self.input_shape
+        grad = self._input_grad.get((channels, batch, height, width), self.dtype)
+        grad[...] = 0
+        return grad.transpose(1, 0, 2, 3)
+
+    def get_config(self):
+        stride = None if self.stride == self.kernel_size else compact(self.stride)
+        return {"kernel_size": compact(self.kernel_size), "stride": stride}
+
+
+class MaxPool2D(_Pool2D):
+    """The largest value of each window. Backward routes each window's gradient to its
+    first largest input (row-major within the window), as PyTorch does."""
+
+    name = "max_pool2d"
+
+    def forward(self, x, training=False):
+        self.x = x
+        taps = tap_views(x, self.rows, self.cols)
+        _, first = next(taps)
+        self.y = first.copy(order="K")  # keeps the input's memory order
+        for _, view in taps:
+            np.maximum(self.y, view, out=self.y)
+        return self.y
+
+    def backward(self, grad):
+        input_grad = self._zeroed_input_grad(len(grad))
+        unrouted = np.ones(self.y.shape, dtype=bool)
+        for (_, x_view), (_, grad_view) in zip(
+            tap_views(self.x, self.rows, self.cols), tap_views(input_grad, self.rows, self.cols)
+        ):
+            winner = (x_view == self.y) & unrouted
+            unrouted &= ~winner
+            grad_view += grad * winner
+        return input_grad
+
+
+class AvgPool2D(_Pool2D):
+    """The mean of each window; backward spreads each window's gradient evenly over it."""
+
+    name = "avg_pool2d"
+
+    def forward(self, x, training=False):
+        taps = tap_views(x, self.rows, self.cols)
+        _, first = next(taps)
+        y = first.copy(order="K")
+        for _, view in taps:
+            y += view
+        y *= self._share
+        return y
+
+    @property
+    def _share(self):
+        return self.dtype.type(1.0 / (self.kernel_size[0] * self.kernel_size[1]))
+
+    def backward(self, grad):
+        input_grad = self._zeroed_input_grad(len(grad))
+        share = grad * self._share
+        for _, view in tap_views(input_grad, self.rows, self.cols):
+            view += share
+        return input_grad
+
+
+class GlobalAvgPool2D(Layer):
+    """The mean of each channel over all positions: ``(channels, height, width)`` -> ``(channels,)``."""
+
+    name = "global_avg_pool2d"
+    example_input_shape = (3, 2, 3)
+
+    def build(self, input_shape, rng):
+        channels, _, _ = image_shape("GlobalAvgPool2D", input_shape)
+        return (channels,)
+
+    def forward(self, x, training=False):
+        return x.mean(axis=(2, 3))
+
+    def backward(self, grad):
+        _, height, width = self.input_shape
+        share = grad * self.dtype.type(1.0 / (height * width))
+        return np.broadcast_to(share[:, :, None, None], (len(grad), *self.input_shape)).copy()
