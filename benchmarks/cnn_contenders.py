@@ -3,8 +3,6 @@ the same network on the same synthetic MNIST-shaped images, one permutation per 
 Adam at lr 1e-3. Each returns the seconds of every epoch. Imported by ``cnn_worker.py``
 in a fresh process per measurement."""
 
-import time
-
 import numpy as np
 
 #: name -> convolution blocks (filters, kernel, padding, pool after it) and dense widths.
@@ -69,21 +67,9 @@ def torch_model(network: dict):
 
 def torch_loop(network: dict, x, y, epochs: int, batch: int) -> list[float]:
     import torch
+    from contenders import torch_epochs
 
     torch.manual_seed(0)
     model = torch_model(network)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    generator = torch.Generator().manual_seed(0)
-    seconds = []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        order = torch.randperm(len(xt), generator=generator)
-        for start in range(0, len(xt), batch):
-            idx = order[start : start + batch]
-            optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            optimizer.step()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+    return torch_epochs(model, optimizer, x, y, batch, epochs)

@@ -156,10 +156,16 @@ def torch_loop(config, x, y, epochs, fused):
         optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"], fused=fused)
     else:
         optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"])
+    return torch_epochs(model, optimizer, x, y, config["batch"], epochs)
+
+
+def torch_epochs(model, optimizer, x, y, batch: int, epochs: int) -> list[float]:
+    """Seconds of each epoch of softmax cross-entropy training, one seeded permutation per epoch."""
+    import torch
+
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     generator = torch.Generator().manual_seed(0)
-    batch = config["batch"]
     seconds = []
     for _ in range(epochs):
         started = time.perf_counter()
@@ -167,8 +173,7 @@ def torch_loop(config, x, y, epochs, fused):
         for start in range(0, len(xt), batch):
             idx = order[start : start + batch]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
+            loss_fn(model(xt[idx]), yt[idx]).backward()
             optimizer.step()
         seconds.append(time.perf_counter() - started)
     return seconds

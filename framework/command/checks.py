@@ -25,9 +25,9 @@ TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
 def check_sections(cfg: Mapping) -> None:
     """A top-level section that is a misspelling of a known one (``+trainr.epochs=3``) would be
     ignored in silence; a section of the user's own (``+notes.author=...``) is kept."""
-    from framework.command.config_keys import closest_key, known_keys
+    from framework.command.config_keys import closest_key, known_sections
 
-    sections = {key.split(".")[0] for key in known_keys()}
+    sections = known_sections()
     for name in cfg:
         close = closest_key(str(name), sorted(sections)) if name not in sections else None
         if close:

@@ -39,6 +39,20 @@ def known_keys() -> tuple[str, ...]:
     return tuple(sorted(key for key in keys if not key.startswith(("hydra", "defaults"))))
 
 
+@functools.cache
+def known_sections() -> frozenset[str]:
+    """The top-level sections: the config groups and the primary config's own keys (cheap:
+    one directory listing and one file, as every run checks its sections)."""
+    from omegaconf import OmegaConf
+
+    from framework.command.paths import conf_dir
+
+    root = conf_dir()
+    groups = {path.name for path in root.iterdir() if path.is_dir()}
+    primary = OmegaConf.to_container(OmegaConf.load(root / "config.yaml"), resolve=False) or {}
+    return frozenset((groups | set(primary)) - {"hydra", "defaults"})
+
+
 def _dotted(node, prefix: str) -> set[str]:
     if not isinstance(node, dict):
         return {prefix.rstrip(".")} if prefix else set()

@@ -28,14 +28,10 @@ def bundled_digits_file() -> Path:
     )
 
 
-def load_bundled_digits() -> tuple[np.ndarray, np.ndarray]:
+def load_bundled_digits(path: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Images (1797, 8, 8) float64 with values 0..16, and labels (1797,): as ``sklearn.datasets.load_digits``."""
-    table = np.loadtxt(bundled_digits_file(), delimiter=",")
+    table = np.loadtxt(path or bundled_digits_file(), delimiter=",")
     return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(int)
-
-
-def _source() -> str:
-    return str(bundled_digits_file())
 
 
 class Digits(Dataset):
@@ -51,7 +47,8 @@ class Digits(Dataset):
         return {**super().get_config(), "test_fraction": self.test_fraction}
 
     def raw(self, rng) -> RawData:
-        images, labels = load_bundled_digits()
+        path = bundled_digits_file()
+        images, labels = load_bundled_digits(path)
         x_train, y_train, x_test, y_test = holdout(
             rng, images, labels, self.test_fraction, owner=self.name, option="test_fraction"
         )
@@ -63,6 +60,6 @@ class Digits(Dataset):
             num_classes=10,
             class_names=[str(digit) for digit in range(10)],
             value_range=(0.0, 16.0),
-            train_source=_source(),
-            test_source=_source(),
+            train_source=str(path),
+            test_source=str(path),
         )

@@ -434,16 +434,6 @@ def _check_permutation(permutation: np.ndarray, samples: int, path) -> None:
         )
 
 
-def _check_layer_generators(model: Sequential, rng: np.random.Generator) -> None:
-    for index, layer in enumerate(model.layers):
-        layer_rng = getattr(layer, "rng", None)
-        if layer_rng is not None and layer_rng is not rng:
-            raise InvalidValueError(
-                f"Trainer: layer {index} ({layer!r}) draws from another generator than the trainer's rng, "
-                "so a checkpoint could not restore it; build the model with the same generator you give the trainer"
-            )
-
-
 def _check_metric_states(metrics: list[Metric], states: dict, path) -> None:
     """A checkpoint taken mid-epoch must hold the running state of every metric of this run."""
     missing = [metric.name for metric in metrics if metric.name not in states]
