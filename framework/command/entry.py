@@ -160,7 +160,7 @@ def _run_command(wants_traceback: bool) -> int:
         if run_dir.claimed_sweep_dir is None:
             print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
             return ERROR_EXIT
-        print(f"error: the sweep stopped: {type(error).__name__}: {one_line(str(error))}", file=sys.stderr)
+        print(f"error: the sweep stopped: {describe_hydra_error(error)}", file=sys.stderr)
         return _end_sweep_with_failures() or ERROR_EXIT
     return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 0
 
