@@ -86,7 +86,7 @@ def distribution(key: str, override: Override):
     unknown = set(value.tags) - KNOWN_TAGS
     if unknown:
         raise ConfigError(
-            f"{key}: unknown tag {sorted(unknown)[0]!r} in {override.input_line}; the tags a study knows are "
+            f"{key}: unknown tag {sorted(unknown)[0]!r} in {_typed(override)}; the tags a study knows are "
             "log and int, e.g. tag(log, interval(1e-4, 1e-1))"
         )
     if getattr(value, "shuffle", False):
@@ -96,8 +96,8 @@ def distribution(key: str, override: Override):
     if isinstance(value, RangeSweep):
         return _range(key, override, value)
     if isinstance(value, IntervalSweep):
-        return _interval(key, value)
-    raise ConfigError(f"{key}: {override.input_line} is not a sweep a study can sample; use choice, range or interval")
+        return _interval(key, value, _typed(override))
+    raise ConfigError(f"{key}: {_typed(override)} is not a sweep a study can sample; use choice, range or interval")
 
 
 def _range(key: str, override: Override, value: RangeSweep):
@@ -105,7 +105,7 @@ def _range(key: str, override: Override, value: RangeSweep):
 
     values = list(override.sweep_iterator())
     if not values:
-        raise ConfigError(f"{key}: {override.input_line} has no values (its stop is not past its start)")
+        raise ConfigError(f"{key}: {_typed(override)} has no values (its stop is not past its start)")
     log = "log" in value.tags
     if all(isinstance(v, int) for v in (value.start, value.stop, value.step)):
         if log and value.step != 1:
@@ -116,17 +116,17 @@ def _range(key: str, override: Override, value: RangeSweep):
     return FloatDistribution(_tidy(values[0]), _tidy(values[-1]), step=_tidy(value.step))
 
 
-def _interval(key: str, value: IntervalSweep):
+def _interval(key: str, value: IntervalSweep, typed: str):
     from optuna.distributions import FloatDistribution, IntDistribution
 
     low, high, log = value.start, value.end, "log" in value.tags
     if not low < high:
-        raise ConfigError(f"{key}: interval({low}, {high}) is empty; give the lower bound first")
+        raise ConfigError(f"{key}: {typed} is empty; give the lower bound first")
     if log and low <= 0:
         raise ConfigError(f"{key}: a log-scale interval needs a positive lower bound, not {low}")
     if "int" in value.tags:
         if low != math.floor(low) or high != math.floor(high):
-            raise ConfigError(f"{key}: tag(int, interval({low}, {high})) needs whole-number bounds")
+            raise ConfigError(f"{key}: {typed} needs whole-number bounds")
         return IntDistribution(int(low), int(high), log=log)
     return FloatDistribution(float(low), float(high), log=log)
 
@@ -157,3 +157,8 @@ def as_override(value) -> str:
     if PLAIN.fullmatch(text) and text.lower() not in ("true", "false", "null", "nan", "inf"):
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _typed(override: Override) -> str:
+    """The value as the user typed it."""
+    return override.input_line.partition("=")[2] if override.input_line else str(override.value())

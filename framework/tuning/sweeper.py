@@ -70,7 +70,12 @@ def _sampler(options: SweepOptions, space: SearchSpace):
     sampler, budget = options.sampler, options.n_trials
     if isinstance(sampler, functools.partial) and sampler.func is GridSampler:
         grid = space.grid()
-        sampler = sampler(search_space=grid)
+
+        class Grid(GridSampler):
+            def after_trial(self, study, trial, state, values):
+                """Optuna's grid stops its study's optimize loop when done; this loop stops at the grid's size."""
+
+        sampler = Grid(*sampler.args, search_space=grid, **sampler.keywords)
         budget = min(budget, math.prod(len(values) for values in grid.values()))
     return sampler, budget
 
