@@ -212,7 +212,7 @@ def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None,
     curves.set_ylabel(monitor)
     curves.set_title(f"{monitor} per epoch (best in orange)")
     curves.grid(alpha=0.3)
-    if len(children) <= 12:
+    if 0 < len(children) <= 12 and curves.get_legend_handles_labels()[1]:
         curves.legend(fontsize=7)
     positions = range(len(names))
     bars.barh(list(positions), finals, color=colors)

@@ -285,7 +285,7 @@ class MLflowSweepCallback(Callback):
             from mlflow import MlflowClient
 
             client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
-            children = self.children(client)
+            children = [child for child in self.children(client) if self._launched_here(child)]
             killed = self._signalled or any(r.info.status == "KILLED" for r in children)
             for child in children:  # jobs whose process was killed outright (e.g. parallel workers)
                 if child.info.status == "RUNNING":
@@ -300,6 +300,15 @@ class MLflowSweepCallback(Callback):
             client.set_terminated(self.parent["run_id"], status)
         except Exception as exc:
             warn(f"could not end sweep parent run {self.parent['run_id']}: {type(exc).__name__}: {exc}")
+
+    def _launched_here(self, child) -> bool:
+        """Whether this process launched ``child``: its output is in this sweep's directory (a
+        study's parent also has the children of other sweep processes, still running)."""
+        sweep_dir = _select(self._config, "hydra.sweep.dir") if self._config is not None else None
+        output = child.data.tags.get("output_dir")
+        if not sweep_dir or not output:
+            return True
+        return Path(output).resolve().is_relative_to(Path(str(sweep_dir)).resolve())
 
     def _summarize_what_ran(self) -> None:
         try:

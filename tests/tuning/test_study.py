@@ -1,6 +1,8 @@
 """A study's sweep, run as users run it: trials pruned and recorded as pruned, several sweep
 processes filling one study under one parent run, a study continued later."""
 
+from pathlib import Path
+
 import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
@@ -99,3 +101,40 @@ def test_a_study_run_again_continues_under_its_parent(tmp_path, _template_store)
     parent, children = _runs(uri)
     _check_agreement(study, children)
     assert len(children) == 3 and parent.info.status == "FINISHED"
+
+
+@pytest.mark.slow
+def test_a_sweep_process_stopped_leaves_the_other_processes_trials_running(tmp_path, _template_store):
+    """SIGTERM to one of two processes filling a study: its own trial ends KILLED, the other
+    process's running trial is left alone."""
+    from tests.commands import terminate_when
+
+    uri = fresh_store(_template_store, tmp_path / "mlflow.db")
+    shared = [*PRUNING, f"hydra.sweeper.storage={tmp_path / 'shared.journal'}", "hydra.sweeper.study_name=shared"]
+    shared += [f"logger.tracking_uri={uri}", "logger.flush_every_seconds=0", "optimizer.lr=interval(0.01, 0.1)"]
+    shared += ["trainer.epochs=100000", "hydra.sweeper.n_trials=2", "hydra.sweeper.pruner.upper=1e9"]
+
+    def running(count):
+        return lambda: (tmp_path / "mlflow.db").exists() and _running_children(uri) >= count
+
+    other = start_command("-m", *shared, "hydra.sweep.dir=other", cwd=tmp_path)
+    try:
+        first = start_command("-m", *shared, "hydra.sweep.dir=first", cwd=tmp_path)
+        terminate_when(first, running(2), timeout=120)
+        _, children = _runs(uri)
+        statuses = {Path(c.data.tags["output_dir"]).parent.name: c.info.status for c in children.values()}
+        assert statuses == {"first": "KILLED", "other": "RUNNING"}
+    finally:
+        other.terminate()
+        other.communicate(timeout=60)
+
+
+def _running_children(uri) -> int:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("framework")
+    if experiment is None:
+        return 0
+    runs = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+    return sum(1 for r in runs if r.data.tags.get("sweep") != "parent")
