@@ -69,7 +69,6 @@ class SlurmCluster:
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
         self.config.write_text(self._slurm_conf())
-        (self.directory / "cgroup.conf").write_text("CgroupPlugin=autodetect\nIgnoreSystemd=yes\n")
 
     def _slurm_conf(self) -> str:
         d = self.directory
