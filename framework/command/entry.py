@@ -164,9 +164,19 @@ def _run_command(wants_traceback: bool) -> int:
         if run_dir.claimed_sweep_dir is None:
             print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
             return ERROR_EXIT
-        print(f"error: the sweep stopped: {type(error).__name__}: {one_line(str(error))}", file=sys.stderr)
+        print(f"error: the sweep stopped: {_sweep_error(error)}", file=sys.stderr)
         return _end_sweep_with_failures() or ERROR_EXIT
     return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 0
+
+
+def _sweep_error(error: Exception) -> str:
+    """Hydra's and the framework's errors in their own words, anything else with its type."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(error, FrameworkError | HydraException | OmegaConfBaseException):
+        return describe_hydra_error(error)
+    return f"{type(error).__name__}: {one_line(str(error))}"
 
 
 def _end_sweep_with_failures() -> int:

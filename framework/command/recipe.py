@@ -18,6 +18,7 @@ from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins, default_plugins
 from framework.training.run import Run
 from framework.training.trainer import Trainer, save_run_arrays
+from framework.tuning.trial import TrialRef, trial_callbacks
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class JobContext:
     output_dir: Path | None = None
     threads: int | None = None
     multirun: bool = False
+    #: The tuning trial this job is, when a study's sweeper launched it.
+    trial: TrialRef | None = None
 
     @classmethod
     def from_hydra(cls) -> "JobContext":
@@ -47,6 +50,7 @@ class JobContext:
             output_dir=Path(hydra.runtime.output_dir),
             threads=job_thread_share(OmegaConf.select(hydra, "launcher", default={}) or {}, multirun),
             multirun=multirun,
+            trial=TrialRef.from_hydra(hydra) if multirun else None,
         )
 
     @property
@@ -102,7 +106,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
             check_fits(model, checkpoint, cfg)
         if trainer_arguments.get("batch_size") == "full":
             trainer_arguments["batch_size"] = len(data.x_train)
-        callbacks = list(components.callbacks.values())
+        callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, monitor)]
         trainer = Trainer(
             model, components.loss, components.optimizer, metrics=metrics, callbacks=callbacks, rng=rng,
             plugins=plugins, run=run, **trainer_arguments,
@@ -131,6 +135,7 @@ def describe_run(cfg: dict, context: JobContext, checkpoint, components, origins
         overrides=context.overrides,
         job_number=context.job_number,
         launch_dir=context.launch_dir,
+        trial=context.trial and context.trial.info,
     )
 
 

@@ -407,6 +407,8 @@ class MLflowLogger(Callback):
             tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in self.run.overrides)
         if self.run.job_number is not None:
             tags["job_num"] = str(self.run.job_number)
+        if self.run.trial is not None:
+            tags["study_name"], tags["trial_number"] = self.run.trial.study, str(self.run.trial.number)
         tags.update({key: str(path) for key, path in self.run.output_paths.items()})  # per job: tags, not params
         if parent:
             tags["mlflow.parentRunId"] = parent["run_id"]

@@ -96,6 +96,62 @@ def _secrets(config: DictConfig) -> Redactor:
     return Redactor.from_config(plain)
 
 
+def _parent_tags(config: DictConfig, keys: list[str], launch) -> dict:
+    """The parent run's tags (``swept``: the swept overrides, for its name, popped before use)."""
+    import framework
+
+    redactor = _secrets(config)
+    overrides = [redactor.override(o) for o in _select(config, "hydra.overrides.task", []) or []]
+    tags = {
+        "framework_version": framework.__version__,
+        "sweep": "parent",
+        "sweep_keys": ",".join(keys),
+        "overrides": " ".join(overrides),
+        "command": redactor.text(command_line()),
+        "sweeper": str(_select(config, "hydra.sweeper._target_", "")),
+        "launcher": str(_select(config, "hydra.launcher._target_", "")),
+        "sweep_dir": str(_select(config, "hydra.sweep.dir", "")),
+        "monitor": str(_select(config, "trainer.monitor", "val_loss")),
+        "mlflow.source.type": "LOCAL",
+        "mlflow.source.name": "framework.train",
+        "mlflow.user": user_name(),
+        **process_tags(),
+    }
+    commit = git_commit(launch)
+    if commit:
+        tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
+    if "seed" not in keys and _select(config, "seed") is not None:
+        tags["seed"] = str(_select(config, "seed"))
+    tags = {k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
+    tags["swept"] = " ".join(o for o in overrides if override_key(o) in keys)
+    return tags
+
+
+def _shared_study_parent(config: DictConfig, client, experiment_id, create) -> str | None:
+    """For a study's sweep, the parent run every process filling that study shares (made by the
+    process that created the study; reopened if an earlier process ended it); else None."""
+    from framework.tuning.trial import SWEEPER_TARGET
+
+    if _select(config, "hydra.sweeper._target_") != SWEEPER_TARGET:
+        return None
+    from framework.tuning.study import StudySettings, open_study, shared_parent
+
+    settings = StudySettings.from_config(config)
+    study, created = open_study(settings)
+
+    def exists(run_id: str) -> bool:
+        try:
+            return client.get_run(run_id).info.experiment_id == str(experiment_id)
+        except Exception:
+            return False
+
+    run_id = shared_parent(study, created, create, exists)
+    if client.get_run(run_id).info.status != "RUNNING":
+        client.update_run(run_id, status="RUNNING")
+    client.set_tag(run_id, "study_name", settings.name)
+    return run_id
+
+
 class MLflowSweepCallback(Callback):
     """Parent run for a multirun (see the module docstring). Holds only picklable
     state: Hydra sends it to joblib workers."""
@@ -117,40 +173,16 @@ class MLflowSweepCallback(Callback):
         check_server(uri, timeout=float(_select(logger, "connect_timeout", 5.0)))
         experiment_name = _select(logger, "experiment_name", "framework")
         client, experiment_id = open_experiment(uri, experiment_name)  # once, before any job starts
-        redactor = _secrets(config)
-        overrides = [redactor.override(o) for o in _select(config, "hydra.overrides.task", []) or []]
         keys = sweep_keys(config)
-        swept = [o for o in overrides if override_key(o) in keys]
-        name = ("sweep " + " ".join(swept or overrides))[:250].strip()
-        import framework
 
-        tags = {
-            "framework_version": framework.__version__,
-            "sweep": "parent",
-            "sweep_keys": ",".join(keys),
-            "overrides": " ".join(overrides),
-            "command": redactor.text(command_line()),
-            "sweeper": str(_select(config, "hydra.sweeper._target_", "")),
-            "launcher": str(_select(config, "hydra.launcher._target_", "")),
-            "sweep_dir": str(_select(config, "hydra.sweep.dir", "")),
-            "monitor": str(_select(config, "trainer.monitor", "val_loss")),
-            "mlflow.source.type": "LOCAL",
-            "mlflow.source.name": "framework.train",
-            "mlflow.user": user_name(),
-            **process_tags(),
-        }
-        commit = git_commit(launch)
-        if commit:
-            tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
-        if "seed" not in keys and _select(config, "seed") is not None:
-            tags["seed"] = str(_select(config, "seed"))
-        run = client.create_run(
-            experiment_id,
-            run_name=name or None,
-            tags={k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()},
-        )
+        def create() -> str:
+            tags = _parent_tags(config, keys, launch)
+            name = ("sweep " + (tags.pop("swept") or tags["overrides"]))[:250].strip()
+            return client.create_run(experiment_id, run_name=name or None, tags=tags).info.run_id
+
+        run_id = _shared_study_parent(config, client, experiment_id, create) or create()
         self.parent = {
-            "run_id": run.info.run_id,
+            "run_id": run_id,
             "tracking_uri": uri,
             "experiment_id": str(experiment_id),
             "experiment_name": experiment_name,
@@ -236,7 +268,8 @@ class MLflowSweepCallback(Callback):
 
         directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-sweep-"))
         try:
-            columns = ["run_name", "run_id", "status", "job_num", *keys, *metric_names]
+            trials = ["trial_number"] if any(r["trial_number"] for r in rows) else []
+            columns = ["run_name", "run_id", "status", "job_num", *trials, *keys, *metric_names]
             _write_children_csv(rows, columns, directory / "children.csv")
             best_url = best and f"#/experiments/{self.parent['experiment_id']}/runs/{best['run_id']}"  # within the UI
             description = _markdown(rows, keys, metric_names, monitor, mode, best, best_url)
@@ -336,11 +369,13 @@ def _overrides_of(run) -> dict[str, str]:
 def _child_row(child, keys: list[str]) -> dict:
     """A child's name, id, status, job number, swept values (``keys``) and final metrics."""
     overrides = _overrides_of(child)
+    pruned = child.info.status == "FINISHED" and child.data.tags.get("stop_reason") == "pruned"
     row = {
         "run_name": child.info.run_name,
         "run_id": child.info.run_id,
-        "status": child.info.status,
+        "status": "PRUNED" if pruned else child.info.status,  # a tuner's decision, not a failure
         "job_num": child.data.tags.get("job_num", ""),
+        "trial_number": child.data.tags.get("trial_number", ""),
     }
     for key in keys:
         row[key] = overrides.get(key, child.data.params.get(key, ""))
@@ -402,6 +437,7 @@ def _summary_metrics_and_tags(
         Metric(f"{PARENT_PREFIX}children_finished", float(statuses.count("FINISHED")), now, 0),
         Metric(f"{PARENT_PREFIX}children_failed", float(statuses.count("FAILED")), now, 0),
         Metric(f"{PARENT_PREFIX}children_killed", float(statuses.count("KILLED")), now, 0),
+        Metric(f"{PARENT_PREFIX}children_pruned", float(statuses.count("PRUNED")), now, 0),
     ]
     tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
     if best is not None:
@@ -430,12 +466,14 @@ def _markdown(rows, keys, metric_names, monitor, mode, best, best_url=None) -> s
     if best is not None:
         name = f"[{best['run_name']}]({best_url})" if best_url else best["run_name"]
         lines += [f"Best: **{name}** (`{best['run_id']}`), {monitor} = {_format(best['metrics'][monitor])}", ""]
-    header = ["run", "status", *keys, *metric_names]
+    trials = any(r.get("trial_number") for r in rows)
+    header = ["run", "status", *(["trial"] if trials else []), *keys, *metric_names]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("| " + " | ".join("---" for _ in header) + " |")
     for r in rows:
         mark = " (best)" if best is not None and r["run_id"] == best["run_id"] else ""
-        cells = [f"{r['run_name']}{mark}", r["status"], *[str(r.get(k, "")) for k in keys]]
+        cells = [f"{r['run_name']}{mark}", r["status"], *([r["trial_number"]] if trials else [])]
+        cells += [str(r.get(k, "")) for k in keys]
         cells += [_format(r["metrics"][m]) if m in r["metrics"] else "" for m in metric_names]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

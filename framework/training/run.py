@@ -30,6 +30,14 @@ class ComponentOrigin:
 
 
 @dataclass(frozen=True)
+class TrialInfo:
+    """The tuning trial a run is: its study and its number there."""
+
+    study: str
+    number: int
+
+
+@dataclass(frozen=True)
 class Run:
     """One run. ``components`` maps each component's config label (``optimizer``,
     ``callbacks.checkpoint``, ``logger``) to its origin; ``overrides`` are the
@@ -37,7 +45,8 @@ class Run:
     ``job_number`` is its index in a sweep; ``launch_dir`` the directory the run
     was started from (where a local tracking store lives); ``output_paths`` every
     directory the run writes, by the config key that sets it (they differ from job
-    to job, so a tracker records them apart from the experiment's params)."""
+    to job, so a tracker records them apart from the experiment's params);
+    ``trial`` the tuning trial this run is, when a study's sweeper started it."""
 
     config: Mapping = field(default_factory=dict)
     output_dir: Path | None = None
@@ -48,6 +57,7 @@ class Run:
     job_number: int | None = None
     launch_dir: Path | None = None
     output_paths: Mapping[str, Path] = field(default_factory=dict)
+    trial: TrialInfo | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "config", copy.deepcopy(dict(self.config)))  # the run's own, whoever changes theirs

@@ -31,6 +31,8 @@ from framework.training.run import Run
 
 #: Where a mid-epoch checkpoint keeps each metric's state: ``trainer/metrics/<metric>/<state name>``.
 METRIC_STATE = "trainer/metrics/"
+#: Why training ended when a callback set ``should_stop`` without naming a reason.
+EARLY_STOPPED = "early_stopped"
 
 
 def _bare_hook_manager():
@@ -68,7 +70,8 @@ class Trainer:
     ``batch``, ``global_step``, ``history``, ``model``, ``optimizer`` (set
     ``optimizer.lr`` to change the learning rate), ``base_lr``,
     ``batches_per_epoch``; setting ``should_stop = True`` ends training after the
-    current epoch.
+    current epoch, and ``stop_reason`` (``"early_stopped"`` unless a callback names
+    another, e.g. ``"pruned"``) is what the history records of why.
     """
 
     def __init__(
@@ -120,6 +123,7 @@ class Trainer:
         self.batch = 0
         self.global_step = 0
         self.should_stop = False
+        self.stop_reason = EARLY_STOPPED
         self._resume_position: tuple[int, np.ndarray | None, dict, dict] | None = None
         # Batches of the running epoch already applied to the weights (0 between epochs);
         # with ``_partial``, ``_metric_states`` and ``_permutation`` it is what a mid-epoch
@@ -160,12 +164,12 @@ class Trainer:
                 self.hook.framework_fit_start(trainer=self, run=self.run)
                 start = len(self.history) + 1
                 if self.should_stop:
-                    self.history.stop_reason = "early_stopped"
+                    self.history.stop_reason = self.stop_reason
                     start = self.epochs + 1
                 for epoch in range(start, self.epochs + 1):
                     self._run_epoch(epoch, x, y, validation_data, interrupt)
                     if self.should_stop:
-                        self.history.stop_reason = "early_stopped"
+                        self.history.stop_reason = self.stop_reason
                         break
                 if test_data is not None:
                     self._test(*test_data, classification)
@@ -335,6 +339,7 @@ class Trainer:
             "global_step": self.global_step,
             "partial_epoch": self._partial if mid_epoch else {},
             "should_stop": self.should_stop,
+            "stop_reason": self.stop_reason,
             "rng": self.rng.bit_generator.state,
             "history": self.history.epochs,
             "epochs": self.epochs,
@@ -380,6 +385,7 @@ class Trainer:
         self.history = History(manifest["history"])
         self.global_step = manifest["global_step"]
         self.should_stop = bool(manifest.get("should_stop", False))
+        self.stop_reason = str(manifest.get("stop_reason", EARLY_STOPPED))
         for callback in self.callbacks:
             if callback.name in checkpoint.callbacks:
                 callback.load_state_dict(checkpoint.callbacks[callback.name])

@@ -91,11 +91,11 @@ def test_parallel_sweep_with_joblib_gives_each_job_its_share_of_cores(tmp_path):
     assert result.stdout.count(f"threads: {share} BLAS thread") == 2
 
 
-def test_optuna_sweeper_optimizes_the_monitored_metric(tmp_path):
+def test_a_study_optimizes_the_monitored_metric(tmp_path):
     sweep = tmp_path / "sweep"
     result = run_command(
         "-m",
-        "hydra/sweeper=optuna",
+        "hydra/sweeper=optuna_study",
         "hydra.sweeper.n_trials=3",
         "hydra.sweeper.direction=minimize",
         "optimizer.lr=tag(log, interval(0.0001, 0.1))",
