@@ -4,8 +4,9 @@ Hydra composes the config and runs :func:`run_job` once per job. A job returns t
 monitored value (for sweepers) or raises. In a sweep, an error raises
 :class:`JobFailed` (already reported in one line, on standard error and in the
 job's ``train.log``), so Hydra and any launcher see a failed job while the sweep's
-other jobs go on. A single run, and an interruption (Ctrl-C, SIGTERM) anywhere,
-raise :class:`RunStopped`, which ends the command. Every error
+other jobs go on; so does an interruption of a job in a process of its own (a SLURM
+job's ``scancel``), recorded KILLED. A single run, and an interruption (Ctrl-C,
+SIGTERM) of the sweep's own process, raise :class:`RunStopped`, which ends the command. Every error
 Hydra raises about the command line or the configs becomes one line too. Exit
 status: 0, 2 for an error explained in one line, 1 for a bug (with its traceback),
 128+signal for an interruption."""
@@ -27,7 +28,7 @@ from framework.command.hydra_errors import describe_hydra_error, describe_os_err
 from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
-from framework.command.watchdog import mark_sweep_process, watch_sweep_process
+from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
@@ -58,7 +59,10 @@ def _run_recorded(cfg: DictConfig, context: JobContext) -> float:
             line = _interruption_line(exc, context)
             _report(line)
             _record(directory, "KILLED", context, error=line)
-            raise RunStopped(exc.exit_code if isinstance(exc, Interrupted) else 130) from exc
+            code = exc.exit_code if isinstance(exc, Interrupted) else 130
+            if context.multirun and runs_apart_from_sweep():  # this job alone was stopped (scancel)
+                raise JobFailed(line, code) from exc
+            raise RunStopped(code) from exc
         except Exception as exc:
             line, code = _failure_line(exc)
             _report(line)

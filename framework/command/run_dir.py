@@ -167,10 +167,10 @@ class ClaimRunDirectory(Callback):
             directory = claimed_sweep_dir = claim(requested, SWEEP_FILE)
         except OSError:
             return
-        if directory != requested.absolute():
+        if directory != requested:  # moved aside, or relative: a job may start in another directory (SLURM)
             with read_write(config.hydra), open_dict(config.hydra):
                 config.hydra.sweep.dir = str(directory)
-                # Each job's config is composed again from the overrides: the new directory must be one.
+                # Each job's config is composed again from the overrides: the absolute directory must be one.
                 config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(directory)}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:

@@ -5,7 +5,9 @@ callback. In a multirun, before any job starts (in the process that launches
 them), it creates the store and the experiment once, then the parent run, and
 hands the parent to the jobs (the ``FRAMEWORK_MLFLOW_PARENT`` environment
 variable, set in each job's process by ``on_job_start``, so it reaches joblib
-workers too). Each job's logger then starts a child run (tag
+workers and submitit jobs too; a job whose config names no tracking URI gets the
+parent's as ``MLFLOW_TRACKING_URI``, so a job started in another directory tracks
+into the same store). Each job's logger then starts a child run (tag
 ``mlflow.parentRunId``) named from the job's swept overrides.
 
 When the sweep ends, the parent gets its summary: ``summary/children.csv`` and
@@ -35,7 +37,15 @@ from framework.tracking.logger import PARENT_ENV, command_line, git_commit, over
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
 from framework.tracking.repair import process_tags
 from framework.tracking.sender import warn
-from framework.tracking.store import check_server, masked, open_experiment, resolve_tracking_uri, run_url, ui_command
+from framework.tracking.store import (
+    TRACKING_URI_ENV,
+    check_server,
+    masked,
+    open_experiment,
+    resolve_tracking_uri,
+    run_url,
+    ui_command,
+)
 
 #: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
 PARENT_PREFIX = "sweep/"
@@ -150,6 +160,7 @@ class MLflowSweepCallback(Callback):
         self.parent: dict | None = None
         self._done = False
         self._signalled = False
+        self._uri_in_env = False
         self._previous_sigterm = None
         self._config: DictConfig | None = None
 
@@ -178,6 +189,7 @@ class MLflowSweepCallback(Callback):
             "sweep_keys": keys,
         }
         os.environ[PARENT_ENV] = json.dumps(self.parent)
+        self._uri_in_env = TRACKING_URI_ENV in os.environ
         self._config = config  # to summarize at exit a sweep that did not reach its end
         atexit.register(self._end_if_open)
         if threading.current_thread() is threading.main_thread():
@@ -199,6 +211,8 @@ class MLflowSweepCallback(Callback):
         finally:
             self._done = True
             os.environ.pop(PARENT_ENV, None)
+            if not self._uri_in_env:
+                os.environ.pop(TRACKING_URI_ENV, None)  # set by on_job_start, when jobs run in this process
             self._restore_sigterm()
         uri = self.parent["tracking_uri"]
         print(
@@ -212,6 +226,10 @@ class MLflowSweepCallback(Callback):
     def on_job_start(self, config: DictConfig, **kwargs) -> None:
         if self.parent is not None:
             os.environ[PARENT_ENV] = json.dumps(self.parent)
+            if not _select(config, "logger.tracking_uri"):
+                # The default store is in the sweep's launch directory; a job a scheduler starts
+                # in another directory (SLURM) tracks there too.
+                os.environ[TRACKING_URI_ENV] = self.parent["tracking_uri"]
 
     # -- the summary ---------------------------------------------------------------------
 
