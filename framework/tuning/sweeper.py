@@ -136,19 +136,14 @@ def _report(study, config, say) -> None:
     counts = {state: sum(t.state == state for t in trials) for state in TrialState}
     text = ", ".join(f"{n} {state.name.lower()}" for state, n in counts.items() if n)
     say(f"study {study.study_name!r}: {len(trials)} trial(s): {text}")
-    if not counts[TrialState.COMPLETE]:
-        return
-    best = study.best_trial
-    say(
-        f"best: trial {best.number}, value {best.value:.6g}, with "
-        + " ".join(f"{k}={v}" for k, v in best.params.items())
-    )
-    results = {
-        "name": study.study_name,
-        "best_trial": best.number,
-        "best_value": best.value,
-        "best_params": best.params,
-    }
+    results = {"name": study.study_name, "trials": {s.name.lower(): n for s, n in counts.items() if n}}
+    if counts[TrialState.COMPLETE]:
+        best = study.best_trial
+        say(f"best: trial {best.number}, value {best.value:.6g}, with " + " ".join(f"{k}={v}" for k, v in best.params.items()))
+        results.update(best_trial=best.number, best_value=best.value, best_params=best.params)
+    else:
+        say("no trial completed: no best value (see the failed and pruned trials above)")
+        results.update(best_trial=None, best_value=None, best_params=None)
     path = Path(str(config.hydra.sweep.dir)) / RESULTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     OmegaConf.save(OmegaConf.create(results), path)

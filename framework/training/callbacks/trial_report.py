@@ -36,7 +36,7 @@ class TrialReport(Callback):
 
     def framework_epoch_end(self, trainer, epoch, logs):
         self.trial.report(monitored_value(self.name, self.monitor, logs), epoch)
-        if self.trial.should_prune():
+        if epoch < trainer.epochs and self.trial.should_prune():  # a trial that ran every epoch is complete
             self.pruned_epoch = epoch
             self.trial.mark_pruned(epoch)
             trainer.stop_reason = PRUNED
