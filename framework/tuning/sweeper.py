@@ -139,7 +139,10 @@ def _report(study, config, say) -> None:
     results = {"name": study.study_name, "trials": {s.name.lower(): n for s, n in counts.items() if n}}
     if counts[TrialState.COMPLETE]:
         best = study.best_trial
-        say(f"best: trial {best.number}, value {best.value:.6g}, with " + " ".join(f"{k}={v}" for k, v in best.params.items()))
+        say(
+            f"best: trial {best.number}, value {best.value:.6g}, with "
+            + " ".join(f"{k}={v}" for k, v in best.params.items())
+        )
         results.update(best_trial=best.number, best_value=best.value, best_params=best.params)
     else:
         say("no trial completed: no best value (see the failed and pruned trials above)")
