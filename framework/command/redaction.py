@@ -31,23 +31,25 @@ def job_redactor(cfg: DictConfig) -> Redactor:
 
 
 def redact_files(paths, redactor: Redactor) -> list[Path]:
-    """Rewrite each file in ``paths`` that holds a secret, atomically; returns those rewritten."""
+    """Rewrite each YAML file in ``paths`` that holds a secret, atomically (the YAML is parsed,
+    redacted and written again); returns those rewritten."""
+    import yaml
+
+    from framework.tracking.artifacts import redact_tree, write_yaml
+
     rewritten = []
-    if not redactor.secrets:
-        return rewritten
     for path in map(Path, paths):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
-        redacted = redactor.text(text)
-        if redacted == text:
+        redacted = redact_tree(data, redactor)
+        if redacted == data:
             continue
         # A unique temporary name: the jobs of a parallel sweep rewrite multirun.yaml at once.
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(redacted)
-        os.replace(temporary, path)
+        os.close(descriptor)
+        os.replace(write_yaml(redacted, Path(temporary)), path)
         rewritten.append(path)
     return rewritten
 

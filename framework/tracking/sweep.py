@@ -363,10 +363,10 @@ def _write_children_csv(rows: list[dict], columns: list[str], path: Path) -> Non
 
 def _log_config(client, run_id: str, config: DictConfig, path: Path) -> None:
     """Log the sweep's config as composed (unresolved, with its hydra node), secrets redacted."""
-    from framework.tracking.artifacts import _redact_tree, write_yaml
+    from framework.tracking.artifacts import redact_tree, write_yaml
 
     plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-    write_yaml(_redact_tree(plain, _secrets(config)), path)
+    write_yaml(redact_tree(plain, _secrets(config)), path)
     client.log_artifact(run_id, str(path), "config")
 
 
