@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
@@ -49,13 +49,22 @@ def _select(config: DictConfig, key: str, default=None):
     return default if value is None else value
 
 
+def task_overrides(config: DictConfig) -> list[str]:
+    """The command-line overrides as typed: one holding an interpolation that only a job can
+    resolve (``${hydra:job.num}``) is not resolved in the launching process."""
+    overrides = _select(config, "hydra.overrides.task", [])
+    if isinstance(overrides, ListConfig):
+        return OmegaConf.to_container(overrides, resolve=False)
+    return list(overrides or [])
+
+
 def sweep_keys(config: DictConfig) -> list[str]:
     """The config keys a multirun varies: sweep overrides on the command line (``seed=0,1``,
     ``lr=interval(...)``) and the sweeper's ``params``."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     keys: list[str] = []
-    overrides = list(_select(config, "hydra.overrides.task", []) or [])
+    overrides = task_overrides(config)
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception:
@@ -107,7 +116,7 @@ class MLflowSweepCallback(Callback):
         experiment_name = _select(logger, "experiment_name", "framework")
         client, experiment_id = open_experiment(uri, experiment_name)  # once, before any job starts
         redactor = _secrets(config)
-        overrides = [redactor.override(o) for o in _select(config, "hydra.overrides.task", []) or []]
+        overrides = [redactor.override(o) for o in task_overrides(config)]
         keys = sweep_keys(config)
         swept = [o for o in overrides if override_key(o) in keys]
         name = ("sweep " + " ".join(swept or overrides))[:250].strip()

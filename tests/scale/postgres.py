@@ -110,6 +110,29 @@ class Postgres:
         """The database's URI without the password (libpq reads it from ``PGPASSWORD``)."""
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{DATABASE}"
 
+    def _query(self, sql: str, args=()) -> list[tuple]:
+        import psycopg2
+
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=ROLE, password=self.password, dbname=DATABASE
+        )
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                return cursor.fetchall()
+        finally:
+            connection.close()
+
+    def run_count(self, experiment: str) -> int:
+        """How many runs of ``experiment`` the database holds (read with SQL, not through MLflow)."""
+        sql = "SELECT count(*) FROM runs JOIN experiments USING (experiment_id) WHERE experiments.name = %s"
+        return self._query(sql, (experiment,))[0][0]
+
+    def dump(self) -> str:
+        """Every row of every table of the database, as text."""
+        tables = self._query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        return "\n".join(f"{table}: {self._query(f'SELECT * FROM {table}')}" for (table,) in tables)
+
     def stop(self) -> None:
         if self.pid is not None:
             with contextlib.suppress(subprocess.SubprocessError, PostgresUnavailable):
