@@ -57,7 +57,9 @@ def _sweep_runs(client, experiment: str):
     found = client.get_experiment_by_name(experiment)
     runs = client.search_runs([found.experiment_id], max_results=1000)
     parents = [run for run in runs if run.data.tags.get("sweep") == "parent"]
-    assert len(parents) == 1, [(run.info.run_name[:20], run.info.status, run.data.tags.get("mlflow.parentRunId")) for run in runs]
+    assert len(parents) == 1, [
+        (run.info.run_name[:20], run.info.status, run.data.tags.get("mlflow.parentRunId")) for run in runs
+    ]
     [parent] = parents
     children = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(runs) == 1 + len(children), [run.info.run_name for run in runs]
