@@ -46,11 +46,12 @@ def redact_files(paths, redactor: Redactor) -> list[Path]:
         redacted = redact_tree(data, redactor)
         if redacted == data:
             continue
-        # A unique temporary name: the jobs of a parallel sweep rewrite multirun.yaml at once.
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        os.close(descriptor)
-        os.replace(write_yaml(redacted, Path(temporary)), path)
-        rewritten.append(path)
+        with contextlib.suppress(OSError):  # a read-only or full disk: the run reports it in one line
+            # A unique temporary name: the jobs of a parallel sweep rewrite multirun.yaml at once.
+            descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            os.close(descriptor)
+            os.replace(write_yaml(redacted, Path(temporary)), path)
+            rewritten.append(path)
     return rewritten
 
 
