@@ -89,18 +89,28 @@ def make_distribution(tmp_path, monkeypatch, request):
 
 
 class MlflowServer:
-    """A real ``mlflow server`` on ``127.0.0.1:<port>`` (one worker, SQLite backend in
-    ``directory/server.db``, proxied artifacts in ``directory/artifacts``), in its own
-    process group. ``kill()`` ends it like a crash (SIGKILL to the whole group);
-    ``start()`` again serves the same backend store on the same port."""
+    """A real ``mlflow server`` on ``127.0.0.1:<port>`` (one worker, proxied artifacts in
+    ``directory/artifacts``; backend store ``backend_store_uri``, by default SQLite in
+    ``directory/server.db``), in its own process group, with ``env`` added to its
+    environment. ``kill()`` ends it like a crash (SIGKILL to the whole group); ``start()``
+    again serves the same backend store on the same port."""
 
-    def __init__(self, directory: Path, port: int | None = None, template: Path | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        template: Path | None = None,
+        backend_store_uri: str | None = None,
+        env: dict | None = None,
+    ):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.backend_store_uri = backend_store_uri or f"sqlite:///{self.directory / 'server.db'}"
+        self.env = dict(env or {})
         self.process: subprocess.Popen | None = None
         self._log = None
-        if template is not None and not (self.directory / "server.db").exists():
+        if template is not None and backend_store_uri is None and not (self.directory / "server.db").exists():
             shutil.copyfile(template, self.directory / "server.db")  # no schema migration at start
 
     @property
@@ -112,7 +122,10 @@ class MlflowServer:
         return self.directory / "server.log"
 
     def start(self, timeout: float = 120) -> float:
-        """Start the server and wait until ``/health`` answers; returns the seconds it took."""
+        """Start the server and wait until ``/health`` answers from it (not from another process
+        on the port); returns the seconds it took."""
+        if port_in_use(self.port):
+            raise RuntimeError(f"127.0.0.1:{self.port} is already in use by another process")
         started = time.monotonic()
         self._log = open(self.log_path, "a")  # noqa: SIM115 - open while the server runs
         self.process = subprocess.Popen(
@@ -128,12 +141,12 @@ class MlflowServer:
                 "--workers",
                 "1",
                 "--backend-store-uri",
-                f"sqlite:///{self.directory / 'server.db'}",
+                self.backend_store_uri,
                 "--artifacts-destination",
                 str(self.directory / "artifacts"),
             ],
             cwd=self.directory,
-            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", **self.env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as a whole
@@ -142,15 +155,25 @@ class MlflowServer:
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mlflow server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).status_code == 200:
-                    return time.monotonic() - started
-            except requests.RequestException:
-                pass
+            if self._answers():
+                return time.monotonic() - started
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"mlflow server did not answer within {timeout:g} s")
             time.sleep(0.25)
+
+    def _answers(self) -> bool:
+        """Whether ``/health`` answers and the socket listening on the port belongs to this server."""
+        try:
+            if requests.get(f"{self.url}/health", timeout=2).status_code != 200:
+                return False
+        except requests.RequestException:
+            return False
+        owners = listening_sessions(self.port)
+        if owners and owners != {self.process.pid}:
+            self.stop()
+            raise RuntimeError(f"127.0.0.1:{self.port} is served by another process (sessions {sorted(owners)})")
+        return bool(owners)
 
     def kill(self) -> None:
         """SIGKILL the server's whole process group, as a crash would, and wait until the port is free."""
@@ -200,6 +223,37 @@ def mlflow_server(tmp_path_factory, _template_store):
         yield server.url
     finally:
         server.stop()
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def listening_sessions(port: int) -> set[int]:
+    """The session ids of the processes that hold a socket listening on ``port`` (a server started
+    with ``start_new_session=True`` has its own pid as session id); only processes this user may read."""
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    sessions = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in wanted for fd in (proc / "fd").iterdir()):
+                stat = (proc / "stat").read_text()
+                sessions.add(int(stat.rpartition(")")[2].split()[3]))  # fields after the name: state ppid pgrp session
+    return sessions
 
 
 def listening_addresses(port: int) -> set[str]:

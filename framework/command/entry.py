@@ -18,6 +18,7 @@ import shlex
 import signal
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -28,6 +29,7 @@ from framework.command.hydra_errors import describe_hydra_error, describe_os_err
 from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
+from framework.command.redaction import hydra_files, job_redactor, redact_files, redact_logging
 from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
@@ -39,7 +41,11 @@ BUG_EXIT = 1
 
 
 def run_job(cfg: DictConfig) -> float:
+    redactor = job_redactor(cfg)
+    redact_logging(redactor)
+    redact_files(hydra_files(), redactor)
     context = JobContext.from_hydra()
+    context = replace(context, overrides=tuple(redactor.override(o) for o in context.overrides))
     directory = context.output_dir
     _record(directory, "RUNNING", context)
     watch = watch_sweep_process() if context.multirun else None

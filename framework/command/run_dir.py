@@ -21,6 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from framework.command.outcome import RunStopped
+from framework.command.redaction import job_redactor, redact_logging
 from framework.core.npz import atomic_write
 
 RUN_FILE, SWEEP_FILE = "run.json", "sweep.json"
@@ -162,6 +163,7 @@ class ClaimRunDirectory(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         global claimed_sweep_dir
+        redact_logging(job_redactor(config))  # the launcher logs each job's overrides
         requested = Path(str(config.hydra.sweep.dir))
         try:
             directory = claimed_sweep_dir = claim(requested, SWEEP_FILE)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from framework.tracking.sender import Spool, replay
-from framework.tracking.store import TrackingError, check_server, is_http, masked, sqlite_path
+from framework.tracking.store import TrackingError, check_server, is_http, masked, sqlite_path, take_credentials
 
 SPOOL_NAME = "spool.jsonl"
 
@@ -45,6 +45,7 @@ def upload(path, tracking_uri: str | None = None, out=print) -> int:
             "file is left as it is: give the spool.jsonl a run kept (<job dir>/mlflow/spool.jsonl) or its job directory"
         )
     records = spool.read()
+    tracking_uri = take_credentials(tracking_uri) if tracking_uri else None
     if not records:
         spool.replace([])
         out(f"{spool.path}: nothing to upload")

@@ -50,14 +50,16 @@ def redact_yaml_file(source: Path, target: Path, redactor: Redactor) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(redactor.text(source.read_text(encoding="utf-8")), encoding="utf-8")
         return target
-    return write_yaml(_redact_tree(data, redactor), target)
+    return write_yaml(redact_tree(data, redactor), target)
 
 
-def _redact_tree(value, redactor: Redactor):
+def redact_tree(value, redactor: Redactor):
+    """Parsed YAML with secret keys' values replaced, and secret values (and secret ``key=value``
+    overrides) in its strings."""
     if isinstance(value, dict):
-        return {k: (REDACTED if is_secret_segment(str(k)) else _redact_tree(v, redactor)) for k, v in value.items()}
+        return {k: (REDACTED if is_secret_segment(str(k)) else redact_tree(v, redactor)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_redact_tree(v, redactor) for v in value]
+        return [redact_tree(v, redactor) for v in value]
     if isinstance(value, str):
         return redactor.override(value) if "=" in value else redactor.text(value)
     return value

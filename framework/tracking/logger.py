@@ -38,7 +38,15 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.repair import process_tags
-from framework.tracking.store import check_server, masked, resolve_tracking_uri, run_url, ui_command
+from framework.tracking.store import (
+    PASSWORD_ENV,
+    check_server,
+    is_http,
+    masked,
+    resolve_tracking_uri,
+    run_url,
+    ui_command,
+)
 from framework.training.callback import Callback
 from framework.training.run import Run
 
@@ -521,9 +529,14 @@ class MLflowLogger(Callback):
         left = self.sender.pending_in_spool
         if left:
             spool = self.sender.spool.path
+            credentials = (
+                " (with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set)"
+                if (is_http(self.uri) and os.environ.get(PASSWORD_ENV))
+                else ""
+            )
             message = (
                 f"{left} record(s) could not be sent to {masked(self.uri)} and are kept in {spool}; "
-                f"when the server is back, upload them with: {UPLOAD_COMMAND} {spool}"
+                f"when the server is back, upload them with: {UPLOAD_COMMAND} {spool}{credentials}"
             )
             self._messages.append(message)
             print(f"mlflow: {message}", file=sys.stderr, flush=True)

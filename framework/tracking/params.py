@@ -136,6 +136,21 @@ def redact_config(value):
     return value
 
 
+def scrub(config: Mapping) -> dict:
+    """``config`` with secret keys' values replaced by ``***`` and every secret value (a password
+    in a URI too) replaced wherever it appears in a string."""
+    redactor = Redactor.from_config(config)
+
+    def walk(value):
+        if isinstance(value, Mapping):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [walk(v) for v in value]
+        return redactor.text(value) if isinstance(value, str) else value
+
+    return walk(redact_config(dict(config)))
+
+
 def secret_values(value, inside_secret: bool = False) -> set[str]:
     """Every scalar value stored under a secret key (as text), at any depth."""
     found: set[str] = set()

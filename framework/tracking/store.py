@@ -11,11 +11,13 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from framework.core.errors import FrameworkError
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+#: Where MLflow's HTTP client reads a server's basic-auth credentials, and libpq a PostgreSQL password.
+USERNAME_ENV, PASSWORD_ENV, PGPASSWORD_ENV = "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "PGPASSWORD"
 DEFAULT_DB = "mlflow.db"
 #: Set for a tracked process when the user did not: MLflow's defaults retry a dead server for minutes.
 HTTP_DEFAULTS = {
@@ -42,13 +44,38 @@ class TrackingServerUnavailable(TrackingError):
 
 def resolve_tracking_uri(tracking_uri: str | None = None, directory=None) -> str:
     """The config value, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<launch dir>/mlflow.db``
-    (the store ``mlflow ui`` opens when started in that directory; by default the current one)."""
+    (the store ``mlflow ui`` opens when started in that directory; by default the current one);
+    credentials in it are moved to the environment (:func:`take_credentials`)."""
     if tracking_uri:
-        return str(tracking_uri)
+        return take_credentials(str(tracking_uri))
     if os.environ.get(TRACKING_URI_ENV):
-        return os.environ[TRACKING_URI_ENV]
+        return take_credentials(os.environ[TRACKING_URI_ENV])
     base = Path(directory) if directory else Path.cwd()
     return f"sqlite:///{(base / DEFAULT_DB).resolve()}"
+
+
+def take_credentials(uri: str) -> str:
+    """``uri`` without its password, which is put where MLflow's clients read it instead:
+    ``http(s)://user:password@host`` becomes ``http(s)://host`` with ``MLFLOW_TRACKING_USERNAME``
+    and ``MLFLOW_TRACKING_PASSWORD`` set; ``postgresql://user:password@host/db`` becomes
+    ``postgresql://user@host/db`` with ``PGPASSWORD`` set. Variables already set win (as in
+    MLflow). So no spool, tag, checkpoint or message of the run ever holds the password."""
+    try:
+        parts = urlparse(uri)
+        password = parts.password
+    except ValueError:
+        return uri
+    if password is None:
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    if is_http(uri):
+        os.environ.setdefault(USERNAME_ENV, unquote(parts.username or ""))
+        os.environ.setdefault(PASSWORD_ENV, unquote(password))
+        return parts._replace(netloc=host).geturl()
+    if parts.scheme.split("+")[0] in ("postgresql", "postgres"):
+        os.environ.setdefault(PGPASSWORD_ENV, unquote(password))
+        return parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host).geturl()
+    return uri
 
 
 def masked(uri: str) -> str:
@@ -74,12 +101,12 @@ def sqlite_path(uri: str) -> Path | None:
 def ui_command(uri: str) -> str:
     """The command that shows ``uri``'s runs in a browser (a server already has its UI)."""
     if is_http(uri):
-        return f"open {uri.rstrip('/')} in a browser"
+        return f"open {masked(uri).rstrip('/')} in a browser"
     return f"mlflow ui --backend-store-uri {masked(uri)}"
 
 
 def run_url(uri: str, experiment_id: str, run_id: str, ui_address: str = "http://127.0.0.1:5000") -> str:
-    base = uri.rstrip("/") if is_http(uri) else ui_address
+    base = masked(uri).rstrip("/") if is_http(uri) else ui_address
     return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
 
 

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
@@ -59,13 +59,22 @@ def _select(config: DictConfig, key: str, default=None):
     return default if value is None else value
 
 
+def task_overrides(config: DictConfig) -> list[str]:
+    """The command-line overrides as typed: one holding an interpolation that only a job can
+    resolve (``${hydra:job.num}``) is not resolved in the launching process."""
+    overrides = _select(config, "hydra.overrides.task", [])
+    if isinstance(overrides, ListConfig):
+        return OmegaConf.to_container(overrides, resolve=False)
+    return list(overrides or [])
+
+
 def sweep_keys(config: DictConfig) -> list[str]:
     """The config keys a multirun varies: sweep overrides on the command line (``seed=0,1``,
     ``lr=interval(...)``) and the sweeper's ``params``."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     keys: list[str] = []
-    overrides = list(_select(config, "hydra.overrides.task", []) or [])
+    overrides = task_overrides(config)
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception:
@@ -101,7 +110,7 @@ def _parent_tags(config: DictConfig, keys: list[str], launch) -> dict:
     import framework
 
     redactor = _secrets(config)
-    overrides = [redactor.override(o) for o in _select(config, "hydra.overrides.task", []) or []]
+    overrides = [redactor.override(o) for o in task_overrides(config)]
     tags = {
         "framework_version": framework.__version__,
         "sweep": "parent",
@@ -425,10 +434,10 @@ def _write_children_csv(rows: list[dict], columns: list[str], path: Path) -> Non
 
 def _log_config(client, run_id: str, config: DictConfig, path: Path) -> None:
     """Log the sweep's config as composed (unresolved, with its hydra node), secrets redacted."""
-    from framework.tracking.artifacts import _redact_tree, write_yaml
+    from framework.tracking.artifacts import redact_tree, write_yaml
 
     plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-    write_yaml(_redact_tree(plain, _secrets(config)), path)
+    write_yaml(redact_tree(plain, _secrets(config)), path)
     client.log_artifact(run_id, str(path), "config")
 
 

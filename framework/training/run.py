@@ -71,8 +71,10 @@ class Run:
 
     def checkpoint_fields(self) -> dict:
         """What every checkpoint of this run records about it (JSON values)."""
+        from framework.tracking.params import scrub
+
         return {
-            "config": dict(self.config),
+            "config": scrub(self.config),  # no secrets: a resume reads only the components, model and data
             "components": {label: asdict(origin) for label, origin in self.components.items()},
             "run_name": self.name,
         }

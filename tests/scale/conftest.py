@@ -1,9 +1,11 @@
-"""Fixtures for the scale-out tests: no tracking settings from the user, and a real
-one-node SLURM cluster on 127.0.0.1 (``tests/scale/slurm.py``), started once per session
-when a test asks for it; the tests that need it skip, saying why, where it cannot run."""
+"""Fixtures for the scale-out tests: no tracking settings from the user, a real one-node
+SLURM cluster on 127.0.0.1 (``tests/scale/slurm.py``) and a PostgreSQL with an mlflow
+server on it (``tests/scale/postgres.py``), each started once per session when a test asks
+for it; the tests that need one skip, saying why, where it cannot run."""
 
 import pytest
 
+from tests.scale.postgres import postgres, team_server  # noqa: F401 - fixtures
 from tests.scale.slurm import ClusterUnavailable, SlurmCluster
 
 

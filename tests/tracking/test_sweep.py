@@ -168,3 +168,14 @@ def test_sigterm_to_a_parallel_sweep_leaves_no_run_running(tmp_path):
     assert len(children) == 2
     assert parent.info.status == "KILLED"
     assert [c.info.status for c in children] == ["KILLED", "KILLED"]
+
+
+def test_an_override_only_a_job_can_resolve_does_not_stop_the_parent_run():
+    from omegaconf import OmegaConf
+
+    from framework.tracking.sweep import sweep_keys, task_overrides
+
+    overrides = ["seed=0,1", "+callbacks.gate={directory: '/marks/${hydra:job.num}'}"]
+    config = OmegaConf.create({"hydra": {"overrides": {"task": overrides}}})
+    assert task_overrides(config) == overrides  # as typed: ${hydra:job.num} has no value before a job runs
+    assert sweep_keys(config) == ["seed"]
