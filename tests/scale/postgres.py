@@ -105,6 +105,21 @@ class Postgres:
         finally:
             connection.close()
 
+    def create_database(self, name: str) -> str:
+        """Another database owned by the role; its URI without the password."""
+        import psycopg2
+
+        connection = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="admin", password=self.admin_password, dbname="postgres"
+        )
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {name} OWNER {ROLE}")
+        finally:
+            connection.close()
+        return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{name}"
+
     @property
     def uri(self) -> str:
         """The database's URI without the password (libpq reads it from ``PGPASSWORD``)."""
