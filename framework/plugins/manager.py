@@ -4,6 +4,7 @@ of installed distributions, check every implementation against its spec. Then
 the registration hooks fill one registry per kind of component.
 """
 
+import difflib
 import functools
 import inspect
 import os
@@ -133,7 +134,11 @@ class Plugins:
                 path = Path(entry)
                 if not path.is_dir():
                     origin = self.origins[impl.plugin_name]
-                    raise PluginError(f"{origin}: config directory {path} from framework_config_dirs does not exist")
+                    problem = "is not a directory" if path.exists() else "does not exist"
+                    raise PluginError(
+                        f"{origin}: config directory {path} from framework_config_dirs {problem}; "
+                        f"{_repair_hint(origin.plugin, origin)}"
+                    )
                 dirs.append(path)
         return dirs
 
@@ -187,6 +192,7 @@ def build_plugins(
     manager = FrameworkPluginManager("framework")
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
+    _check_blocked_names()
     for name in [*(disable or []), *blocked_from_environment()]:
         manager.set_blocked(name)
     _register_builtins(plugins)
@@ -202,6 +208,20 @@ def build_plugins(
 def default_plugins() -> Plugins:
     """The plugins as configured by the environment, built once per process."""
     return build_plugins()
+
+
+def _check_blocked_names() -> None:
+    """A name in ``FRAMEWORK_DISABLE_PLUGINS`` that matches no plugin blocks nothing: a misspelled
+    one would leave on the plugin it meant to switch off."""
+    known = [*BUILTIN_PLUGINS, *sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})]
+    for name in blocked_from_environment():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise PluginError(
+                f"{DISABLE_PLUGINS_ENV}={os.environ.get(DISABLE_PLUGINS_ENV)}: no plugin is named {name!r}, so it "
+                f"blocks nothing; {hint}the plugins are: {', '.join(known)} (see python -m framework.plugins)"
+            )
 
 
 def _register_builtins(plugins: Plugins) -> None:
