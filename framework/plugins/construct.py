@@ -49,7 +49,7 @@ def construct(cls, arguments: Mapping, path: str, **fixed):
 def _without_owner(message: str, argument: str) -> str:
     """``"checkpoint: monitor must be ..."`` as ``"monitor must be ..."``: once the message starts
     with the config key, the component's internal name only stands in the way."""
-    owner, separator, rest = message.partition(": ")
+    _owner, separator, rest = message.partition(": ")
     return rest if separator and rest.startswith(argument) else message
 
 
