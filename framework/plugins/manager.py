@@ -8,6 +8,7 @@ import difflib
 import functools
 import inspect
 import os
+import traceback
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -156,6 +157,22 @@ class Plugins:
         described = f"{kind} {getattr(component, 'name', '') or type(component).__name__!r}"
         origin = self.origin_of(kind, component)
         return described if origin is None else f"{described} from {origin}"
+
+    def component_at_fault(self, error: BaseException) -> str | None:
+        """How messages name the plugin component whose code raised ``error``: of the frames
+        from the caller to the raise, the nearest to the raise that runs a method of a class a
+        plugin (not the framework) registered. None when no such component's code ran."""
+        registered = {
+            cls: kind
+            for kind, registry in self.registries.items()
+            for _, cls, origin in registry.items()
+            if origin.distribution != "framework"
+        }
+        for frame, _ in reversed(list(traceback.walk_tb(error.__traceback__))):
+            instance = frame.f_locals.get("self")
+            if type(instance) in registered:
+                return self.describe(registered[type(instance)], instance)
+        return None
 
     def plugin_hooks(self, plugin_name: str) -> list[str]:
         plugin = self.manager.get_plugin(plugin_name)
