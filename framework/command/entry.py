@@ -62,7 +62,7 @@ def _run_recorded(cfg: DictConfig, context: JobContext) -> float:
             _record(directory, "KILLED", context, error=line)
             raise RunStopped(exc.exit_code if isinstance(exc, Interrupted) else 130) from exc
         except Exception as exc:
-            line, code = _failure_line(exc, directory)
+            line, code = _failure_line(exc)
             _report(line)
             _record(directory, "FAILED", context, error=line.removeprefix("error: "), exit_code=code)
             raise (JobFailed(line, code) if context.multirun else RunStopped(code)) from exc
@@ -70,11 +70,11 @@ def _run_recorded(cfg: DictConfig, context: JobContext) -> float:
     return value
 
 
-def _failure_line(error: Exception, directory: Path | None) -> tuple[str, int]:
+def _failure_line(error: Exception) -> tuple[str, int]:
     """The one line for an error, and the exit status; a bug's traceback is shown first."""
     culprit = _plugin_at_fault(error)
     if culprit is not None:
-        return _plugin_bug_line(error, culprit, directory), ERROR_EXIT
+        return _plugin_bug_line(error, culprit), ERROR_EXIT
     if isinstance(error, FrameworkError):
         return f"error: {one_line(str(error))}", ERROR_EXIT
     if isinstance(error, OSError):  # the machine, not the config: a disk, a permission, the network
@@ -104,20 +104,20 @@ def _the_bug(error: Exception) -> BaseException | None:
     return error.__cause__ if isinstance(error, PluginError) else error
 
 
-def _plugin_bug_line(error: Exception, culprit: str, directory: Path | None) -> str:
+def _plugin_bug_line(error: Exception, culprit: str) -> str:
     """One line naming the plugin's component; its traceback in the job's log file, and on
     the terminal too when the user set HYDRA_FULL_ERROR=1."""
     bug = _the_bug(error)
     trace = "".join(traceback.format_exception(error)).rstrip()
+    logs = []
     with contextlib.suppress(OSError):
-        to_log_file(trace)
+        logs = to_log_file(trace)
     if _user_wants_tracebacks:
         print(trace, file=sys.stderr, flush=True)
-    log = directory / "train.log" if directory is not None else "the job's train.log"
+    where = f"its traceback is in {logs[0]}; " if logs else ""
     return (
-        f"error: {culprit} raised {type(bug).__name__}: {one_line(str(bug))}; a bug in that plugin, not in "
-        f"the config: report it to its authors, or leave the component out (the traceback is in {log}; "
-        "HYDRA_FULL_ERROR=1 prints it here)"
+        f"error: {culprit} raised {type(bug).__name__}: {one_line(str(bug))}; a bug in that plugin, not in the "
+        f"config: report it to its authors, or leave the component out ({where}HYDRA_FULL_ERROR=1 prints it here)"
     )
 
 
