@@ -1546,7 +1546,7 @@ def _error_line(case: Bad, err: str) -> str:
     return lines[-1]
 
 
-@pytest.mark.slow  # about 220 rows: 1 min 30 s on 2 cores
+@pytest.mark.slow  # 218 rows, about 0.4 s each
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[case.id for case in BAD_INPUTS])
 def test_a_bad_input_is_one_line_naming_the_problem_and_the_fix(
     case, files, tmp_path, monkeypatch, capsys, make_distribution
