@@ -32,12 +32,13 @@ def say(line: str) -> None:
         print(line, flush=True)
 
 
-def to_log_file(line: str, level: int = logging.ERROR) -> None:
-    """Write ``line`` to the log files of the logging set-up only (not the console)."""
+def to_log_file(line: str, level: int = logging.ERROR) -> list[str]:
+    """Write ``line`` to the log files of the logging set-up only (not the console); returns their paths."""
     record = logger.makeRecord(logger.name, level, __file__, 0, line, None, None)
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.handle(record)
+    files = [handler for handler in logging.getLogger().handlers if isinstance(handler, logging.FileHandler)]
+    for handler in files:
+        handler.handle(record)
+    return [handler.baseFilename for handler in files]
 
 
 class ConsoleFormatter(logging.Formatter):

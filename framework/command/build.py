@@ -142,7 +142,7 @@ def _dense_head_nodes(model_cfg: Mapping, output_units: int, activation_node, in
     nodes = []
     for width in hidden:
         nodes.append(("model.hidden", {"name": "dense", "units": width, "init": init}))
-        if model_cfg.get("batch_norm", False):
+        if _batch_norm(model_cfg):
             nodes.append(("model.batch_norm", {"name": "batch_norm"}))
         nodes.append(("model.activation", activation_node))
         if dropout:
@@ -153,6 +153,14 @@ def _dense_head_nodes(model_cfg: Mapping, output_units: int, activation_node, in
         node = dict(output_activation) if isinstance(output_activation, Mapping) else {"name": output_activation}
         nodes.append(("model.output_activation", node))
     return nodes
+
+
+def _batch_norm(model_cfg: Mapping) -> bool:
+    """``model.batch_norm``, a boolean: a word such as ``no`` must not switch it on."""
+    value = model_cfg.get("batch_norm", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"model.batch_norm={value!r}: must be true or false")
+    return value
 
 
 POOLS = {"max": "max_pool2d", "avg": "avg_pool2d"}
@@ -170,7 +178,7 @@ def _cnn_nodes(plugins: Plugins, model_cfg: Mapping, output_units: int) -> list[
         path = f"model.conv[{index}]"
         conv = {"name": "conv2d", "filters": filters, "kernel_size": kernel, "init": init}
         nodes.append((path, {**conv, "padding": model_cfg.get("padding", "same")}))
-        if model_cfg.get("batch_norm", False):
+        if _batch_norm(model_cfg):
             nodes.append(("model.batch_norm", {"name": "batch_norm"}))
         nodes.append(("model.activation", activation_node))
         if size > 1:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from framework.command.build import Components, section
-from framework.core.errors import ConfigError
+from framework.core.errors import ConfigError, InvalidValueError
 from framework.core.npz import write_error
 from framework.core.validation import check_float_dtype
 from framework.plugins import callback_hooks as hook_check
@@ -67,6 +67,20 @@ def trainer_arguments(trainer_cfg: Mapping) -> dict:
     full_batch = arguments.get("batch_size") == "full"
     construct(TrainerSettings, {**arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
     return arguments
+
+
+def check_schedule(cfg: Mapping, schedule) -> None:
+    """A schedule that cannot play out within ``trainer.epochs`` (a warm-up longer than the run)."""
+    epochs = section(cfg, "trainer").get("epochs", TrainerSettings.epochs)
+    try:
+        schedule.check_epochs(epochs)
+    except InvalidValueError as exc:
+        key = f"schedule.{exc.argument}"
+        value = section(cfg, "schedule").get(exc.argument, getattr(schedule, exc.argument, None))
+        raise ConfigError(
+            f"{key}={value!r} with trainer.epochs={epochs}: {exc}; make {key} smaller than trainer.epochs, "
+            "or train longer"
+        ) from exc
 
 
 def check_writable(directory: Path, key: str) -> None:

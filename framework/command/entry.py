@@ -38,6 +38,8 @@ from framework.training.interrupts import Interrupted
 #: The exit status of a run stopped by an error the framework (or Hydra) explains in one line.
 ERROR_EXIT = 2
 BUG_EXIT = 1
+#: The user set HYDRA_FULL_ERROR=1: a plugin's bug shows its traceback on the terminal too.
+_user_wants_tracebacks = False
 
 
 def run_job(cfg: DictConfig) -> float:
@@ -80,6 +82,9 @@ def _run_recorded(cfg: DictConfig, context: JobContext) -> float:
 
 def _failure_line(error: Exception) -> tuple[str, int]:
     """The one line for an error, and the exit status; a bug's traceback is shown first."""
+    culprit = _plugin_at_fault(error)
+    if culprit is not None:
+        return _plugin_bug_line(error, culprit), ERROR_EXIT
     if isinstance(error, FrameworkError):
         return f"error: {one_line(str(error))}", ERROR_EXIT
     if isinstance(error, OSError):  # the machine, not the config: a disk, a permission, the network
@@ -87,6 +92,42 @@ def _failure_line(error: Exception) -> tuple[str, int]:
     _report("".join(traceback.format_exception(error)).rstrip())
     return f"error: a bug stopped the run ({type(error).__name__}: {one_line(str(error))}); the traceback is above", (
         BUG_EXIT
+    )
+
+
+def _plugin_at_fault(error: Exception) -> str | None:
+    """The plugin component whose code raised a bug (not a ``FrameworkError``), also one a
+    hook of the framework called (a plugin's schedule in the learning-rate callback)."""
+    from framework.plugins import default_plugins
+
+    bug = _the_bug(error)
+    if bug is None or isinstance(bug, FrameworkError) or (bug is error and isinstance(error, OSError)):
+        return None
+    culprit = default_plugins().component_at_fault(bug)
+    return None if culprit is None or culprit in str(error) else culprit
+
+
+def _the_bug(error: Exception) -> BaseException | None:
+    """The exception itself, or the one a lifecycle hook's ``PluginError`` wraps."""
+    from framework.plugins import PluginError
+
+    return error.__cause__ if isinstance(error, PluginError) else error
+
+
+def _plugin_bug_line(error: Exception, culprit: str) -> str:
+    """One line naming the plugin's component; its traceback in the job's log file, and on
+    the terminal too when the user set HYDRA_FULL_ERROR=1."""
+    bug = _the_bug(error)
+    trace = "".join(traceback.format_exception(error)).rstrip()
+    logs = []
+    with contextlib.suppress(OSError):
+        logs = to_log_file(trace)
+    if _user_wants_tracebacks:
+        print(trace, file=sys.stderr, flush=True)
+    where = f"its traceback is in {logs[0]}; " if logs else ""
+    return (
+        f"error: {culprit} raised {type(bug).__name__}: {one_line(str(bug))}; a bug in that plugin, not in the "
+        f"config: report it to its authors, or leave the component out ({where}HYDRA_FULL_ERROR=1 prints it here)"
     )
 
 
@@ -127,7 +168,9 @@ def _record(directory: Path, status: str, context: JobContext, **details) -> Non
 def _hydra_errors_raised():
     """Hydra prints its errors with a traceback and exits 1, unless HYDRA_FULL_ERROR=1 (its
     documented switch), when it raises them: then :func:`main` words them in one line."""
+    global _user_wants_tracebacks
     previous = os.environ.get("HYDRA_FULL_ERROR")
+    _user_wants_tracebacks = previous == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         yield

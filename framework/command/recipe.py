@@ -87,6 +87,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     checks.check_monitor_name(trainer_cfg)
     components = build_components(plugins, cfg)
     trainer_arguments = checks.trainer_arguments(trainer_cfg)
+    checks.check_schedule(cfg, components.schedule)
     if checkpoint is not None:
         check_resume(cfg, checkpoint, components)
     run = describe_run(cfg, context, checkpoint, components, component_origins(plugins, cfg, components))

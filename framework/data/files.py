@@ -131,8 +131,11 @@ class CsvDataset(FileDataset):
             )
         if not isinstance(header, bool):
             raise InvalidValueError(f"{self.name}: header must be true or false, got {header!r}", "header")
+        delimiter = TAB if delimiter == ESCAPED_TAB else delimiter
         if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise InvalidValueError(f"{self.name}: delimiter must be one character, got {delimiter!r}", "delimiter")
+            raise InvalidValueError(
+                f"{self.name}: delimiter must be one character (\\t for a tab), got {delimiter!r}", "delimiter"
+            )
         self.label_column, self.header, self.delimiter = label_column, header, delimiter
 
     def get_config(self) -> dict:
@@ -145,10 +148,29 @@ class CsvDataset(FileDataset):
 
     def raw(self, rng) -> RawData:
         table = read_numeric_csv(Path(self.path).expanduser(), header=self.header, delimiter=self.delimiter)
+        self._check_shape(table)
         label = self._label_index(table)
         values = table.values
         x = np.delete(values, label, axis=1)
         return self._raw_data(rng, x, values[:, label])
+
+    def _check_shape(self, table: "NumericTable") -> None:
+        """A header of numbers is a first sample taken for names; a single column leaves no features."""
+        named = isinstance(self.label_column, str) and self.label_column in table.columns
+        if self.header and not named and all(_is_number(name) for name in table.columns):
+            raise FileFormatError(
+                f"{table.path}: its first line ({self.delimiter.join(table.columns)}) holds numbers, but "
+                "data.header=true reads it as column names and would drop that sample; if the file has no header "
+                "row, set data.header=false"
+            )
+        if table.values.shape[1] == 1:
+            hint = _delimiter_hint(table.columns[0], self.delimiter) or (
+                f"is data.delimiter={self.delimiter!r} the character between the cells?"
+            )
+            raise FileFormatError(
+                f"{table.path}: one column found ({table.columns[0]!r}), so beside the label there is no feature "
+                f"column; {hint}"
+            )
 
     def _label_index(self, table: "NumericTable") -> int:
         width = table.values.shape[1]
@@ -205,20 +227,42 @@ def _parse_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTa
                     f"{path}: line {reader.line_num} has {len(cells)} cells but the table has {len(columns)} columns; "
                     f"fix that line (is the delimiter {delimiter!r} right?)"
                 )
-            rows.append([_number(path, reader.line_num, columns[i], cell) for i, cell in enumerate(cells)])
+            rows.append([_number(path, reader.line_num, columns[i], cell, delimiter) for i, cell in enumerate(cells)])
     if not rows:
         raise FileFormatError(f"{path}: no data rows; the file must hold at least one row of numbers")
     return NumericTable(path, columns, np.array(rows, dtype=np.float64))
 
 
-def _number(path: Path, line: int, column: str, cell: str) -> float:
+def _number(path: Path, line: int, column: str, cell: str, delimiter: str) -> float:
+    if _is_number(cell):
+        return float(cell)
+    hint = _delimiter_hint(cell, delimiter)
+    if hint is None and line == 1 and column.startswith("#"):
+        hint = "line 1 looks like a header row (column names): set data.header=true"
+    raise FileFormatError(
+        f"{path}: line {line}, column {column!r}: cell {cell!r} is not a finite number; "
+        + (hint or "every cell must be numeric (encode categories as numbers, fill or drop missing values)")
+    )
+
+
+TAB, ESCAPED_TAB = "\t", "\\t"
+#: Characters that separate cells in CSV files seen in the wild, as Hydra overrides write them.
+DELIMITERS = {",": "','", ";": "';'", TAB: "'\\t'", "|": "'|'", " ": "' '"}
+
+
+def _is_number(text: str) -> bool:
     try:
-        value = float(cell)
+        return math.isfinite(float(text))
     except ValueError:
-        value = None
-    if value is None or not math.isfinite(value):
-        raise FileFormatError(
-            f"{path}: line {line}, column {column!r}: cell {cell!r} is not a finite number; "
-            "every cell must be numeric (encode categories as numbers, fill or drop missing values)"
-        )
-    return value
+        return False
+
+
+def _delimiter_hint(cell: str, delimiter: str) -> str | None:
+    """When ``cell`` is numbers (or names) joined by another common delimiter, the override that reads it."""
+    for candidate, override in DELIMITERS.items():
+        if candidate != delimiter and candidate in cell.strip() and all(part.strip() for part in cell.split(candidate)):
+            return (
+                f'the cells look separated by {candidate!r}, not {delimiter!r}: set "data.delimiter={override}" '
+                "(quoted so for the shell)"
+            )
+    return None

@@ -39,10 +39,18 @@ def construct(cls, arguments: Mapping, path: str, **fixed):
         return cls(**arguments, **fixed)
     except InvalidValueError as exc:
         if exc.argument is not None and exc.argument in arguments:
-            raise ConfigError(f"{path}.{exc.argument}={arguments[exc.argument]!r}: {exc}") from exc
+            key = f"{path}.{exc.argument}"
+            raise ConfigError(f"{key}={arguments[exc.argument]!r}: {_without_owner(str(exc), exc.argument)}") from exc
         raise ConfigError(f"{path}: {exc}") from exc
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: {cls.__name__}: {exc}") from exc
+
+
+def _without_owner(message: str, argument: str) -> str:
+    """``"checkpoint: monitor must be ..."`` as ``"monitor must be ..."``: once the message starts
+    with the config key, the component's internal name only stands in the way."""
+    _owner, separator, rest = message.partition(": ")
+    return rest if separator and rest.startswith(argument) else message
 
 
 def registered_class(plugins, kind: str, node, path: str) -> type:

@@ -4,9 +4,11 @@ of installed distributions, check every implementation against its spec. Then
 the registration hooks fill one registry per kind of component.
 """
 
+import difflib
 import functools
 import inspect
 import os
+import traceback
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -133,7 +135,11 @@ class Plugins:
                 path = Path(entry)
                 if not path.is_dir():
                     origin = self.origins[impl.plugin_name]
-                    raise PluginError(f"{origin}: config directory {path} from framework_config_dirs does not exist")
+                    problem = "is not a directory" if path.exists() else "does not exist"
+                    raise PluginError(
+                        f"{origin}: config directory {path} from framework_config_dirs {problem}; "
+                        f"{_repair_hint(origin.plugin, origin)}"
+                    )
                 dirs.append(path)
         return dirs
 
@@ -151,6 +157,22 @@ class Plugins:
         described = f"{kind} {getattr(component, 'name', '') or type(component).__name__!r}"
         origin = self.origin_of(kind, component)
         return described if origin is None else f"{described} from {origin}"
+
+    def component_at_fault(self, error: BaseException) -> str | None:
+        """How messages name the plugin component whose code raised ``error``: of the frames
+        from the caller to the raise, the nearest to the raise that runs a method of a class a
+        plugin (not the framework) registered. None when no such component's code ran."""
+        registered = {
+            cls: kind
+            for kind, registry in self.registries.items()
+            for _, cls, origin in registry.items()
+            if origin.distribution != "framework"
+        }
+        for frame, _ in reversed(list(traceback.walk_tb(error.__traceback__))):
+            instance = frame.f_locals.get("self")
+            if type(instance) in registered:
+                return self.describe(registered[type(instance)], instance)
+        return None
 
     def plugin_hooks(self, plugin_name: str) -> list[str]:
         plugin = self.manager.get_plugin(plugin_name)
@@ -187,6 +209,7 @@ def build_plugins(
     manager = FrameworkPluginManager("framework")
     manager.add_hookspecs(hookspecs)
     plugins = Plugins(manager)
+    _check_blocked_names()
     for name in [*(disable or []), *blocked_from_environment()]:
         manager.set_blocked(name)
     _register_builtins(plugins)
@@ -202,6 +225,20 @@ def build_plugins(
 def default_plugins() -> Plugins:
     """The plugins as configured by the environment, built once per process."""
     return build_plugins()
+
+
+def _check_blocked_names() -> None:
+    """A name in ``FRAMEWORK_DISABLE_PLUGINS`` that matches no plugin blocks nothing: a misspelled
+    one would leave on the plugin it meant to switch off."""
+    known = [*BUILTIN_PLUGINS, *sorted({entry_point.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)})]
+    for name in blocked_from_environment():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise PluginError(
+                f"{DISABLE_PLUGINS_ENV}={os.environ.get(DISABLE_PLUGINS_ENV)}: no plugin is named {name!r}, so it "
+                f"blocks nothing; {hint}the plugins are: {', '.join(known)} (see python -m framework.plugins)"
+            )
 
 
 def _register_builtins(plugins: Plugins) -> None:

@@ -141,11 +141,40 @@ def check_local_store(uri: str) -> None:
     writable = path if path.exists() else path.parent
     while not writable.exists():
         writable = writable.parent
+    if writable != path and not writable.is_dir():
+        raise TrackingError(
+            f"{where}: {writable} is a file, not a directory, so the store cannot be created below it; track "
+            "elsewhere (logger.tracking_uri=sqlite:///<directory>/mlflow.db), or run with logger=none"
+        )
     if not os.access(writable, os.W_OK) or (path.exists() and not os.access(path.parent, os.W_OK)):
         raise TrackingError(
             f"{where}: {writable} is read-only, so runs cannot be recorded there; track elsewhere "
             "(logger.tracking_uri=sqlite:///<writable path>/mlflow.db), make it writable, or run with logger=none"
         )
+
+
+#: Database stores MLflow opens with SQLAlchemy, and their default ports.
+DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
+
+
+def check_database_server(uri: str, timeout: float) -> None:
+    """A database store's server accepts a connection within ``timeout`` (MLflow would retry
+    an absent one for minutes, printing a warning each time)."""
+    import socket
+
+    parts = urlparse(uri)
+    port = DATABASE_PORTS.get(parts.scheme.partition("+")[0])
+    if port is None or not parts.hostname:
+        return
+    address = (parts.hostname, parts.port or port)
+    try:
+        socket.create_connection(address, timeout=timeout).close()
+    except OSError as exc:
+        raise TrackingServerUnavailable(
+            f"logger.tracking_uri={masked(uri)}: the database server at {address[0]}:{address[1]} does not accept "
+            f"a connection ({exc.strerror or type(exc).__name__}); start it, or track locally with "
+            "logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
+        ) from exc
 
 
 def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
@@ -154,6 +183,7 @@ def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
     checked by :func:`check_local_store`."""
     if not is_http(uri):
         check_local_store(uri)
+        check_database_server(uri, timeout)
         return
     import requests
 

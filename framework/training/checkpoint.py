@@ -45,6 +45,9 @@ def write_checkpoint(path, manifest: dict, model: dict, optimizer: dict, callbac
     return save_npz(path, arrays)
 
 
+DAMAGED = "a file the checkpoint callback wrote was changed or replaced: resume from another copy or checkpoint"
+
+
 def read_checkpoint(path) -> Checkpoint:
     path = Path(path)
     arrays = load_npz(path)
@@ -56,7 +59,12 @@ def read_checkpoint(path) -> Checkpoint:
     try:
         manifest = json.loads(str(arrays.pop("manifest")))
     except json.JSONDecodeError as exc:
-        raise FileFormatError(f"{path}: the checkpoint manifest is not valid JSON ({exc})") from exc
+        raise FileFormatError(f"{path}: the checkpoint manifest is not valid JSON ({exc}); {DAMAGED}") from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("callback_state", {}), dict):
+        raise FileFormatError(
+            f"{path}: the checkpoint manifest is a JSON {type(manifest).__name__}, not the object a checkpoint "
+            f"holds; {DAMAGED}"
+        )
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise FileFormatError(
             f"{path}: unsupported checkpoint format {manifest.get('format')!r} version "

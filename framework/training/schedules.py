@@ -5,6 +5,7 @@ what an epoch measured (reduce on plateau). State round-trips for exact resume."
 
 import math
 
+from framework.core.errors import InvalidValueError
 from framework.core.validation import check_number, check_positive_int
 from framework.training.component import TrainingComponent
 from framework.training.monitoring import (
@@ -29,6 +30,10 @@ class Schedule(TrainingComponent):
 
     def observe(self, epoch: int, logs: dict) -> None:
         """Called after each epoch with its logs; most schedules ignore it."""
+
+    def check_epochs(self, total_epochs: int) -> None:
+        """Refuse (``InvalidValueError`` naming the argument) a setting that cannot play out
+        within a run of ``total_epochs``; most schedules fit any length."""
 
 
 class Constant(Schedule):
@@ -84,6 +89,14 @@ class CosineWithWarmup(Schedule):
     def __init__(self, warmup_epochs: float = 0.0, min_lr: float = 0.0):
         self.warmup_epochs = check_number("cosine schedule", "warmup_epochs", warmup_epochs, low=0)
         self.min_lr = check_number("cosine schedule", "min_lr", min_lr, low=0)
+
+    def check_epochs(self, total_epochs):
+        if self.warmup_epochs > total_epochs:
+            raise InvalidValueError(
+                f"a warm-up of {self.warmup_epochs:g} epochs is longer than the whole run ({total_epochs} epochs), so "
+                "the learning rate would never reach its base value",
+                "warmup_epochs",
+            )
 
     def value(self, epoch, base_lr, total_epochs):
         if epoch < self.warmup_epochs:

@@ -31,7 +31,7 @@ def test_default_run_trains_and_ends_with_a_summary(tmp_path):
 def test_a_failed_job_says_why_in_its_log_too(tmp_path):
     result = run_command(f"hydra.run.dir={tmp_path / 'run'}", "optimizer.lr=abc", "logger=none", cwd=tmp_path)
     assert result.returncode == 2
-    line = "error: optimizer.lr='abc': Adam: lr must be a finite number, got 'abc'"
+    line = "error: optimizer.lr='abc': lr must be a finite number, got 'abc'"
     assert result.stderr.strip() == line
     assert f"[framework][ERROR] - {line}" in (tmp_path / "run" / "train.log").read_text()
 

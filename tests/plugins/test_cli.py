@@ -237,5 +237,6 @@ def test_missing_config_dir_is_an_error(make_distribution, capsys):
     err = capsys.readouterr().err
     assert err == (
         "error: plugin 'confless' (confless-dist 1.0): config directory /nonexistent/conf "
-        "from framework_config_dirs does not exist\n"
+        "from framework_config_dirs does not exist; fix or reinstall confless-dist (pip install --force-reinstall "
+        "confless-dist), uninstall it, or block it: FRAMEWORK_DISABLE_PLUGINS=confless\n"
     )

@@ -28,6 +28,9 @@ class LearningRateScheduler(Callback):
     def get_config(self) -> dict:
         return {"schedule": self.schedule}
 
+    def framework_fit_start(self, trainer):
+        self.schedule.check_epochs(trainer.epochs)
+
     def framework_batch_start(self, trainer, epoch, batch):
         progress = (epoch - 1) + batch / trainer.batches_per_epoch
         trainer.optimizer.lr = float(self.schedule.value(progress, trainer.base_lr, trainer.epochs))
