@@ -10,6 +10,11 @@ refuses it costs the run nothing.
 
 import re
 
+
+class RegistryRefused(Exception):
+    """The registry answered and refused: sending it again cannot help (unlike an outage)."""
+
+
 #: MLflow refuses these characters in a registered model's name.
 UNSAFE_CHARACTERS = ("/", ":")
 #: A logged model's name may not hold ``/ : . % " '``; names here keep letters, digits and ``_ = , + -``.
@@ -59,7 +64,9 @@ def register_model(client, run_id: str, model_name: str, registered_name: str):
     run = client.get_run(run_id)
     return client.create_model_version(
         registered_name,
-        source=f"models:/{model_id}",
+        # The model's own location: a ``models:/<id>`` source makes a SQL store look the model up in
+        # the process's default tracking store, not in this client's.
+        source=client.get_logged_model(model_id).artifact_location,
         run_id=run_id,
         tags={"run_id": run_id, "run_name": run.info.run_name or ""},
         model_id=model_id,

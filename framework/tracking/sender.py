@@ -209,9 +209,18 @@ def _log_inputs(client, uri, run_id, record) -> None:
 
 
 def _register_model(client, uri, run_id, record) -> None:
-    from framework.tracking.registry import register_model
+    """A new version in the Model Registry. A registry that answers with a refusal is reported
+    once, not kept for later (an unreachable one is kept, like every other record)."""
+    from mlflow.exceptions import MlflowException
 
-    register_model(client, run_id, record["name"], record["register_as"])
+    from framework.tracking.registry import RegistryRefused, register_model
+
+    try:
+        register_model(client, run_id, record["name"], record["register_as"])
+    except MlflowException as exc:
+        if exc.error_code == "TEMPORARILY_UNAVAILABLE":
+            raise
+        raise RegistryRefused(exc.message) from exc
 
 
 def _terminate(client, uri, run_id, record) -> None:
