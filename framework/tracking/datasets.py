@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 CONTEXT_TAG = "mlflow.data.context"
-#: Arrays up to this size are hashed whole (about 20 ms for 32 MiB); larger ones by a sample of rows.
-FULL_HASH_BYTES = 32 * 2**20
+#: Arrays up to this size are hashed whole; larger ones by a sample of rows (an MNIST-sized split: about 20 ms, digits: under 1 ms).
+FULL_HASH_BYTES = 16 * 2**20
 #: Rows hashed, evenly spaced, in a larger array (its shape is hashed too).
-SAMPLE_ROWS = 10_000
+SAMPLE_ROWS = 2_000
 
 
 def digest(*arrays: np.ndarray) -> str:
