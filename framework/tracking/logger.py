@@ -182,6 +182,7 @@ class MLflowLogger(Callback):
         self.model_name: str | None = None
         self._datasets: dict[str, tuple[str, str]] = {}  # split -> (dataset name, digest)
         self._last_epoch: list = []  # the last logged epoch's metrics, as logged
+        self._model_queued = False
         self._monitor = None
 
     def get_config(self) -> dict:
@@ -308,6 +309,7 @@ class MLflowLogger(Callback):
                 model_dir = write_model_files(trainer.model, self.staging / "model", example)
                 linked = self._linked_metrics(trainer, [[clean_key(k), float(v), now, step] for k, v in test.items()])
                 self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
+                self._model_queued = True
             except Exception as exc:  # the run's metrics and status matter more than the model
                 self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
         after = []
@@ -365,8 +367,9 @@ class MLflowLogger(Callback):
             f"mlflow: view it with `{ui_command(self.uri)}`, then "
             f"{run_url(masked(self.uri), self.experiment_id, self.run_id)}",
         ]
-        if self.log_model and self.status == "FINISHED":
-            registered = f", registered as {self.register_as!r}" if self.register_as else ""
+        if self._model_queued:
+            delivered = not self.sender.permanent_errors and not self.sender.pending_in_spool
+            registered = f", registered as {self.register_as!r}" if self.register_as and delivered else ""
             lines.append(f"mlflow: model runs:/{self.run_id}/{self.model_name}{registered}")
         return lines + [f"mlflow: {message}" for message in self._messages]
 

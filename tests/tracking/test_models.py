@@ -128,6 +128,8 @@ def test_a_registry_that_refuses_costs_the_run_nothing_and_says_so_in_one_line(t
         "RegistryRefused: the registry is read-only here"
     ]
     assert client.search_model_versions("name = 'refused'") == []
+    (logger,) = [callback for callback in result.trainer.callbacks if callback.name == "mlflow"]
+    assert logger.summary_lines()[-1] == f"mlflow: model runs:/{run.info.run_id}/{model_name(run.info.run_name)}"
 
 
 def test_register_as_and_system_metrics_are_checked_when_the_logger_is_made(monkeypatch):
