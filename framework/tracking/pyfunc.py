@@ -82,7 +82,7 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
         config = json.loads(Path(context.artifacts["model_config"]).read_text(encoding="utf-8"))
         self.model = build_model(config["model"])
         self.model.load_weights(context.artifacts["weights"])
-        self.exact = bool((context.model_config or {}).get(EXACT_INPUT))
+        self.exact = bool((getattr(context, "model_config", None) or {}).get(EXACT_INPUT))
 
     def predict(self, context, model_input: np.ndarray, params=None):
         if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
