@@ -4,7 +4,7 @@ monitored value (for sweepers) with what the run produced."""
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +110,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
         callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, monitor)]
         trainer = Trainer(
             model, components.loss, components.optimizer, metrics=metrics, callbacks=callbacks, rng=rng,
-            plugins=plugins, run=run, **trainer_arguments,
+            plugins=plugins, run=replace(run, data=data), **trainer_arguments,
         )  # fmt: skip
         log(f"data: {data.describe()}")
         log(model.summary())

@@ -107,6 +107,8 @@ class Dataset:
             input_shape=tuple(x_train.shape[1:]),
             class_names=list(raw.class_names) if raw.class_names is not None else None,
             name=self.name,
+            train_source=raw.train_source,
+            test_source=raw.test_source,
         )
 
     def _preprocessed(self, raw: RawData, *arrays: np.ndarray) -> list[np.ndarray]:

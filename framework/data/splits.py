@@ -13,6 +13,8 @@ class DataSplits:
 
     ``x`` arrays are float (float32 unless asked otherwise); classification ``y`` are
     int64 class indices of shape ``(n,)``, regression ``y`` float arrays of shape ``(n, k)``.
+    ``train_source``/``test_source`` say where the arrays came from (a file, a URL,
+    ``generated <name>``), as the dataset read them.
     """
 
     x_train: np.ndarray
@@ -26,6 +28,8 @@ class DataSplits:
     input_shape: tuple[int, ...]
     class_names: list[str] | None
     name: str
+    train_source: str = ""
+    test_source: str = ""
 
     def __repr__(self) -> str:
         return f"DataSplits({self.describe()})"

@@ -6,7 +6,8 @@ id, store and experiment as its checkpoint state, so every checkpoint carries it
 What it logs about the run (config, overrides, components) comes from the
 :class:`~framework.training.run.Run` handed to ``fit_start``. Each epoch's values are logged with
 ``step = epoch``; ``fit_end`` logs the test results, the artifacts and the
-pyfunc model and ends the run FINISHED; ``exception`` ends it FAILED (with the
+pyfunc model (with the final metrics linked to it), ends the run FINISHED and then
+registers the model when asked; ``exception`` ends it FAILED (with the
 error's type and message as tags) or KILLED (Ctrl-C, SIGTERM).
 
 mlflow is imported inside the methods, never when this module is imported: a
@@ -37,6 +38,7 @@ from framework.tracking.params import (
     redact_config,
     truncate,
 )
+from framework.tracking.registry import check_registered_name, model_name
 from framework.tracking.repair import process_tags
 from framework.tracking.store import (
     PASSWORD_ENV,
@@ -62,6 +64,19 @@ def _check_optional_str(owner, name, value):
     if value is not None and not isinstance(value, str):
         raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
     return value
+
+
+def check_system_metrics(owner: str, value) -> bool:
+    """``system_metrics``; true needs psutil (MLflow samples the machine with it)."""
+    import importlib.util
+
+    if check_bool(owner, "system_metrics", value) and importlib.util.find_spec("psutil") is None:
+        raise InvalidValueError(
+            f"{owner}: system_metrics=true needs psutil, which is not installed; "
+            "pip install psutil (or: pip install 'framework[system-metrics]'), or set system_metrics=false",
+            "system_metrics",
+        )
+    return bool(value)
 
 
 def override_key(override: str) -> str:
@@ -98,7 +113,10 @@ class MLflowLogger(Callback):
     files and keeps its spool (``<output_dir>/mlflow/``; a temporary directory when null).
     ``flush_every_seconds``: metrics are sent by a background thread at most this
     often (0: after every epoch). ``connect_timeout``: seconds per try when checking
-    that a tracking server answers at the start.
+    that a tracking server answers at the start. ``log_datasets``: the run's data
+    splits as MLflow dataset inputs. ``system_metrics``: CPU, memory, disk and network
+    sampled every ``system_metrics_interval`` seconds by MLflow's monitor (needs psutil).
+    ``register_as``: register the model as a new version of this registered model.
     """
 
     name = "mlflow"
@@ -112,6 +130,10 @@ class MLflowLogger(Callback):
         log_model: bool = True,
         log_checkpoints: bool = True,
         log_plots: bool = True,
+        log_datasets: bool = True,
+        system_metrics: bool = False,
+        system_metrics_interval: float = 10.0,
+        register_as: str | None = None,
         flush_every_seconds: float = 5.0,
         connect_timeout: float = 5.0,
         output_dir: str | None = None,
@@ -131,6 +153,18 @@ class MLflowLogger(Callback):
         self.log_model = check_bool(owner, "log_model", log_model)
         self.log_checkpoints = check_bool(owner, "log_checkpoints", log_checkpoints)
         self.log_plots = check_bool(owner, "log_plots", log_plots)
+        self.log_datasets = check_bool(owner, "log_datasets", log_datasets)
+        self.system_metrics = check_system_metrics(owner, system_metrics)
+        self.system_metrics_interval = check_number(
+            owner, "system_metrics_interval", system_metrics_interval, low=0, low_open=True
+        )
+        self.register_as = check_registered_name(owner, register_as)
+        if self.register_as is not None and not self.log_model:
+            raise InvalidValueError(
+                f"{owner}: register_as={self.register_as!r} needs the model logged; set log_model=true "
+                "or register_as=null",
+                "register_as",
+            )
         self.flush_every_seconds = check_number(owner, "flush_every_seconds", flush_every_seconds, low=0)
         self.connect_timeout = check_number(owner, "connect_timeout", connect_timeout, low=0, low_open=True)
         self.output_dir = _check_optional_str(owner, "output_dir", None if output_dir is None else str(output_dir))
@@ -153,6 +187,11 @@ class MLflowLogger(Callback):
         self._has_secrets = False
         self._closed = False
         self._messages: list[str] = []
+        self.model_name: str | None = None
+        self._datasets: dict[str, tuple[str, str]] = {}  # split -> (dataset name, digest)
+        self._last_epoch: list = []  # the last logged epoch's metrics, as logged
+        self._model_queued = False
+        self._monitor = None
 
     def get_config(self) -> dict:
         return {
@@ -163,6 +202,10 @@ class MLflowLogger(Callback):
             "log_model": self.log_model,
             "log_checkpoints": self.log_checkpoints,
             "log_plots": self.log_plots,
+            "log_datasets": self.log_datasets,
+            "system_metrics": self.system_metrics,
+            "system_metrics_interval": self.system_metrics_interval,
+            "register_as": self.register_as,
             "flush_every_seconds": self.flush_every_seconds,
             "connect_timeout": self.connect_timeout,
             "output_dir": self.output_dir,
@@ -220,7 +263,13 @@ class MLflowLogger(Callback):
             )
             tags = {}
         self.run_id = tracked.info.run_id
+        self.model_name = model_name(tracked.info.run_name)
         self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
+        self._log_inputs(run.data)
+        try:
+            self._start_system_metrics()
+        except Exception as exc:  # an optional extra: the run goes on without it
+            self._messages.append(f"could not start the system metrics: {type(exc).__name__}: {exc}")
         params = config_params(config, leave_out=run.output_paths)
         if self.resumed:
             logged = tracked.data.params
@@ -264,11 +313,17 @@ class MLflowLogger(Callback):
             try:
                 from framework.tracking.pyfunc import write_model_files
 
-                model_dir = write_model_files(trainer.model, self.staging / "model")
-                self._put({"op": "log_model", "model_dir": str(model_dir), "name": "model"})
+                example = self.run.data.x_train if self.run.data is not None else None
+                model_dir = write_model_files(trainer.model, self.staging / "model", example)
+                linked = self._linked_metrics(trainer, [[clean_key(k), float(v), now, step] for k, v in test.items()])
+                self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
+                self._model_queued = True
             except Exception as exc:  # the run's metrics and status matter more than the model
                 self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
-        self._finish("FINISHED", timeout=None)
+        after = []
+        if self.register_as is not None and self.log_model:  # after FINISHED: a refusal costs the run nothing
+            after.append({"op": "register_model", "name": self.model_name, "register_as": self.register_as})
+        self._finish("FINISHED", timeout=None, after=after)
 
     def framework_exception(self, trainer, error):
         if self.sender is None:
@@ -320,6 +375,10 @@ class MLflowLogger(Callback):
             f"mlflow: view it with `{ui_command(self.uri)}`, then "
             f"{run_url(masked(self.uri), self.experiment_id, self.run_id)}",
         ]
+        if self._model_queued:
+            delivered = not self.sender.permanent_errors and not self.sender.pending_in_spool
+            registered = f", registered as {self.register_as!r}" if self.register_as and delivered else ""
+            lines.append(f"mlflow: model runs:/{self.run_id}/{self.model_name}{registered}")
         return lines + [f"mlflow: {message}" for message in self._messages]
 
     # -- internals ---------------------------------------------------------------------
@@ -447,6 +506,55 @@ class MLflowLogger(Callback):
         ms = int(timestamp * 1000)
         metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and _is_number(v)]
         self._put_batch(metrics=metrics)
+        self._last_epoch = metrics
+
+    def _log_inputs(self, data) -> None:
+        """The run's data splits as dataset inputs (when the run knows its data)."""
+        if data is None or not self.log_datasets:
+            return
+        from framework.tracking.datasets import split_inputs
+
+        try:
+            datasets = split_inputs(data)
+        except Exception as exc:  # an optional extra: the run goes on without it
+            self._messages.append(f"could not describe the datasets: {type(exc).__name__}: {exc}")
+            return
+        self._datasets = {d["context"]: (d["name"], d["digest"]) for d in datasets}
+        if datasets:
+            self._put({"op": "log_inputs", "datasets": datasets})
+
+    def _linked_metrics(self, trainer, test: list) -> list:
+        """The final metrics (the last epoch's, the test split's), each with the dataset it was
+        computed on, to be linked to the logged model (the same timestamps as logged: MLflow
+        keeps one copy in the run)."""
+        trained = {"loss", *(clean_key(m.name) for m in trainer.metrics)}
+        step = len(trainer.history)
+        final = [m for m in self._last_epoch if m[3] == step] + test
+        linked = []
+        for key, value, timestamp, at in final:
+            split = "test" if key.startswith("test_") else "validation" if key.startswith("val_") else None
+            split = split or ("train" if key in trained else None)
+            linked.append([key, value, timestamp, at, *self._datasets.get(split, ())])
+        return linked
+
+    def _start_system_metrics(self) -> None:
+        if not self.system_metrics:
+            return
+        import logging
+
+        from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+        logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)  # no start/stop notes
+        self._monitor = SystemMetricsMonitor(
+            self.run_id, sampling_interval=self.system_metrics_interval, resume_logging=self.resumed,
+            tracking_uri=self.uri,
+        )  # fmt: skip
+        self._monitor.start()
+
+    def _stop_system_metrics(self) -> None:
+        if self._monitor is not None:
+            monitor, self._monitor = self._monitor, None
+            monitor.finish()  # logs what it sampled since its last batch; never raises
 
     def _materialize(self) -> None:
         if self._pending is not None:
@@ -518,8 +626,11 @@ class MLflowLogger(Callback):
         if plots:
             self._put_artifact(self.staging / "plots", "plots")
 
-    def _finish(self, status: str, timeout: float | None) -> None:
+    def _finish(self, status: str, timeout: float | None, after: list[dict] = ()) -> None:
+        self._stop_system_metrics()
         self._put({"op": "terminate", "status": status, "end_time": int(time.time() * 1000)})
+        for record in after:
+            self._put(record)
         self.status = status
         self._closed = True
         self.sender.close(timeout=timeout)

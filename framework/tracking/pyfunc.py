@@ -2,7 +2,9 @@
 
 The logged model holds two artifacts: ``model.json`` (the model's
 ``get_config()``: layers by registry name with their arguments, input shape and
-dtype) and ``weights.npz`` (its ``state_dict``). Loading rebuilds the model
+dtype) and ``weights.npz`` (its ``state_dict``), a tensor signature (``(-1, *input_shape)``
+of the model's dtype in, ``(-1, *output_shape)`` out) and, when the run's data is
+known, an input example of a few training samples. Loading rebuilds the model
 through the framework's registries, so layers from installed plugins work too,
 and loads the weights: ``mlflow.pyfunc.load_model(uri).predict(x)`` returns what
 ``model.predict(x)`` returned. The framework (and any plugin whose layers the
@@ -16,7 +18,6 @@ import json
 import logging
 import math
 import os
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,11 +28,17 @@ import numpy as np
 from framework.core.errors import InvalidValueError
 from framework.core.npz import save_npz
 
-CONFIG_FILE, WEIGHTS_FILE = "model.json", "weights.npz"
+CONFIG_FILE, WEIGHTS_FILE, EXAMPLE_FILE = "model.json", "weights.npz", "input_example.npy"
+#: Samples of the input example logged with the model.
+EXAMPLE_SAMPLES = 3
+#: In the logged model's ``model_config``: the model was logged with a signature, so its inputs
+#: are checked exactly as MLflow checks them (models logged before had none: their inputs are cast).
+EXACT_INPUT = "exact_input"
 
 
-def write_model_files(model, directory) -> Path:
-    """``model.json`` and ``weights.npz`` for ``model`` in ``directory`` (no mlflow needed)."""
+def write_model_files(model, directory, example=None) -> Path:
+    """``model.json``, ``weights.npz`` and (given ``example`` inputs) ``input_example.npy``
+    for ``model`` in ``directory`` (no mlflow needed)."""
     import framework
 
     directory = Path(directory)
@@ -39,6 +46,8 @@ def write_model_files(model, directory) -> Path:
     config = {"framework_version": framework.__version__, "model": model.get_config()}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_npz(directory / WEIGHTS_FILE, model.state_dict())
+    if example is not None and len(example):
+        np.save(directory / EXAMPLE_FILE, np.asarray(example[:EXAMPLE_SAMPLES], dtype=model.dtype))
     return directory
 
 
@@ -73,13 +82,33 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
         config = json.loads(Path(context.artifacts["model_config"]).read_text(encoding="utf-8"))
         self.model = build_model(config["model"])
         self.model.load_weights(context.artifacts["weights"])
+        self.exact = bool((getattr(context, "model_config", None) or {}).get(EXACT_INPUT))
 
     def predict(self, context, model_input: np.ndarray, params=None):
         if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
             model_input = model_input.to_numpy()
-        x = samples(np.asarray(model_input, dtype=self.model.dtype), self.model.input_shape)
+        if getattr(self, "exact", False):
+            x = exact_samples(np.asarray(model_input), self.model.input_shape, self.model.dtype)
+        else:  # a model logged without a signature: inputs are cast, flat rows reshaped
+            x = samples(np.asarray(model_input, dtype=self.model.dtype), self.model.input_shape)
         batch_size = int((params or {}).get("batch_size", 1024))
         return self.model.predict(x, batch_size=batch_size)
+
+
+def exact_samples(x: np.ndarray, input_shape: tuple[int, ...], dtype) -> np.ndarray:
+    """``x`` when it is a batch of samples of ``input_shape`` and ``dtype``, as the logged
+    signature says; anything else is refused, as MLflow's signature check refuses it."""
+    if x.shape[1:] != tuple(input_shape):
+        raise InvalidValueError(
+            f"model input: each sample must have shape {tuple(input_shape)}, got an array of shape {x.shape}; "
+            f"give an array of shape (n, {', '.join(map(str, input_shape))}), one sample per row (no label column)"
+        )
+    if x.dtype != np.dtype(dtype):
+        raise InvalidValueError(
+            f"model input: the model takes {np.dtype(dtype).name} arrays, got {x.dtype}; "
+            f"convert it first: x.astype('{np.dtype(dtype).name}')"
+        )
+    return x
 
 
 def samples(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
@@ -99,13 +128,9 @@ def samples(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
     )
 
 
-def model_metadata(config: dict) -> dict:
-    """Input and output shapes and dtype, recorded in the MLmodel file.
-
-    No MLflow signature is logged on purpose: a tensor signature makes MLflow refuse any
-    input whose dtype is not exactly the model's (float64 arrays, CSV input), while
-    ``predict`` converts inputs to the model's dtype itself."""
-    model = build_model(config["model"])
+def model_metadata(config: dict, model=None) -> dict:
+    """Input and output shapes and dtype, recorded in the MLmodel file."""
+    model = model or build_model(config["model"])
     return {
         "framework_version": config.get("framework_version", ""),
         "input_shape": [-1, *model.input_shape],
@@ -113,6 +138,19 @@ def model_metadata(config: dict) -> dict:
         "dtype": model.dtype.name,
         "layers": [layer["name"] for layer in config["model"]["layers"]],
     }
+
+
+def model_signature(model):
+    """Tensors of the model's dtype: ``(-1, *input_shape)`` in, ``(-1, *output_shape)`` out, any
+    batch size. MLflow checks inputs against it (``exact_samples`` does the same), and the scoring
+    server reads JSON and CSV input as arrays of that dtype."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    return ModelSignature(
+        inputs=Schema([TensorSpec(model.dtype, (-1, *model.input_shape))]),
+        outputs=Schema([TensorSpec(model.dtype, (-1, *model.output_shape))]),
+    )
 
 
 def requirements() -> list[str]:
@@ -135,7 +173,8 @@ def logged_model_id(client, run_id: str, name: str) -> str | None:
 
 def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "model") -> str:
     """Log the model in ``model_dir`` (from :func:`write_model_files`) to run ``run_id`` as
-    pyfunc model ``name``; once per run (a repeated call returns the first model's id)."""
+    pyfunc model ``name``, with its signature and input example; once per run (a repeated
+    call returns the first model's id)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -144,6 +183,8 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
         return existing
     model_dir = Path(model_dir)
     config = json.loads((model_dir / CONFIG_FILE).read_text(encoding="utf-8"))
+    model = build_model(config["model"])
+    example = np.load(model_dir / EXAMPLE_FILE) if (model_dir / EXAMPLE_FILE).is_file() else None
     # mlflow.set_tracking_uri also exports $MLFLOW_TRACKING_URI (for subprocesses): restore the
     # variable exactly, or every later run of this process and its children would track there.
     previous = os.environ.get("MLFLOW_TRACKING_URI")
@@ -151,14 +192,16 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
     try:
         # log_model attaches the model to the active run: resume ours for the call (the
         # logger marks it FINISHED right after; this is only called for finished runs).
-        with mlflow.start_run(run_id=run_id), warnings.catch_warnings(), _quiet("mlflow.pyfunc"):
-            warnings.filterwarnings("ignore", message=".*(input example|signature).*", category=UserWarning)
+        with mlflow.start_run(run_id=run_id), _quiet("mlflow.pyfunc"), _quiet("mlflow.models"):
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(Path(__file__).with_name("model_code.py")),
                 artifacts={"model_config": str(model_dir / CONFIG_FILE), "weights": str(model_dir / WEIGHTS_FILE)},
-                pip_requirements=requirements(),
-                metadata=model_metadata(config),
+                pip_requirements=requirements(),  # explicit: MLflow's own inference of them is slow
+                signature=model_signature(model),
+                input_example=example,
+                model_config={EXACT_INPUT: True},
+                metadata=model_metadata(config, model),
             )
     finally:
         mlflow.set_tracking_uri(previous)  # None: back to "not set", the variable removed
@@ -167,8 +210,8 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
 
 @contextmanager
 def _quiet(logger_name: str):
-    """Hide a library logger's warnings for the block: MLflow warns through logging that no
-    signature could be inferred, which is the intended state here (see above)."""
+    """Hide a library logger's messages below errors for the block (MLflow's notes on validating
+    the input example, on environment variables the model reads)."""
     logger = logging.getLogger(logger_name)
     previous = logger.level
     logger.setLevel(logging.ERROR)

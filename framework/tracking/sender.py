@@ -143,34 +143,104 @@ def client_for(uri: str):
 def execute(record: dict, tracking_uri: str | None = None) -> None:
     """Carry out one record against its tracking URI (or ``tracking_uri`` when given)."""
     uri = tracking_uri or record["tracking_uri"]
-    client = client_for(uri)
-    op, run_id = record["op"], record["run_id"]
-    if op == "log_batch":
-        from mlflow.entities import Metric, Param, RunTag
+    operation = OPERATIONS.get(record["op"])
+    if operation is None:
+        raise ValueError(f"unknown spool operation {record['op']!r}")
+    operation(client_for(uri), uri, record["run_id"], record)
 
-        metrics = [Metric(k, float(v), int(ts), int(step)) for k, v, ts, step in record.get("metrics", [])]
-        params = [Param(k, v) for k, v in record.get("params", [])]
-        tags = [RunTag(k, v) for k, v in record.get("tags", [])]
-        for chunk_metrics, chunk_params, chunk_tags in batches(metrics, params, tags):
-            client.log_batch(run_id, metrics=chunk_metrics, params=chunk_params, tags=chunk_tags, synchronous=True)
-    elif op == "log_artifact":
-        local = Path(record["path"])
-        if local.is_dir():
-            client.log_artifacts(run_id, str(local), record.get("artifact_path"))
-        elif local.is_file():
-            client.log_artifact(run_id, str(local), record.get("artifact_path"))
-        else:
-            raise FileNotFoundError(f"{local}: the file to upload is gone")
-    elif op == "log_model":
-        from framework.tracking.pyfunc import log_framework_model
 
-        log_framework_model(uri, run_id, record["model_dir"], name=record.get("name", "model"))
-    elif op == "terminate":
-        client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
-    elif op == "update_run":
-        client.update_run(run_id, status=record.get("status"))
+def _metric(entry, model_id: str | None = None):
+    """A metric from ``[key, value, timestamp, step]``, optionally followed by the dataset's name
+    and digest it was computed on; linked to logged model ``model_id`` when given."""
+    from mlflow.entities import Metric
+
+    key, value, timestamp, step, *dataset = entry
+    name, digest = [*dataset, None, None][:2]
+    return Metric(
+        key, float(value), int(timestamp), int(step), model_id=model_id, dataset_name=name, dataset_digest=digest
+    )
+
+
+def _log_batch(client, uri, run_id, record) -> None:
+    from mlflow.entities import Param, RunTag
+
+    metrics = [_metric(entry) for entry in record.get("metrics", [])]
+    params = [Param(k, v) for k, v in record.get("params", [])]
+    tags = [RunTag(k, v) for k, v in record.get("tags", [])]
+    for chunk_metrics, chunk_params, chunk_tags in batches(metrics, params, tags):
+        client.log_batch(run_id, metrics=chunk_metrics, params=chunk_params, tags=chunk_tags, synchronous=True)
+
+
+def _log_artifact(client, uri, run_id, record) -> None:
+    local = Path(record["path"])
+    if local.is_dir():
+        client.log_artifacts(run_id, str(local), record.get("artifact_path"))
+    elif local.is_file():
+        client.log_artifact(run_id, str(local), record.get("artifact_path"))
     else:
-        raise ValueError(f"unknown spool operation {op!r}")
+        raise FileNotFoundError(f"{local}: the file to upload is gone")
+
+
+def _log_model(client, uri, run_id, record) -> None:
+    """The pyfunc model, then the run's final metrics again, linked to it (MLflow ignores the
+    run's copy of a metric logged twice; the model's copy is what the Models tab ranks by)."""
+    from framework.tracking.pyfunc import log_framework_model
+
+    model_id = log_framework_model(uri, run_id, record["model_dir"], name=record.get("name", "model"))
+    linked = [_metric(entry, model_id) for entry in record.get("metrics", [])]
+    for chunk, _, _ in batches(linked, [], []):
+        client.log_batch(run_id, metrics=chunk, synchronous=True)
+
+
+def _log_inputs(client, uri, run_id, record) -> None:
+    """Datasets as the run's inputs, each with its context (train, validation, test) as a tag."""
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    from framework.tracking.datasets import CONTEXT_TAG
+
+    inputs = [
+        DatasetInput(
+            Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile")),
+            tags=[InputTag(CONTEXT_TAG, d["context"])],
+        )
+        for d in record["datasets"]
+    ]
+    client.log_inputs(run_id, datasets=inputs)
+
+
+def _register_model(client, uri, run_id, record) -> None:
+    """A new version in the Model Registry. A registry that answers with a refusal is reported
+    once, not kept for later (an unreachable one is kept, like every other record)."""
+    from mlflow.exceptions import MlflowException
+
+    from framework.tracking.registry import RegistryRefused, register_model
+
+    try:
+        register_model(client, run_id, record["name"], record["register_as"])
+    except MlflowException as exc:
+        if exc.error_code == "TEMPORARILY_UNAVAILABLE":
+            raise
+        raise RegistryRefused(exc.message) from exc
+
+
+def _terminate(client, uri, run_id, record) -> None:
+    client.set_terminated(run_id, record["status"], end_time=record.get("end_time"))
+
+
+def _update_run(client, uri, run_id, record) -> None:
+    client.update_run(run_id, status=record.get("status"))
+
+
+#: What each record's ``op`` does; every operation is safe to repeat.
+OPERATIONS = {
+    "log_batch": _log_batch,
+    "log_artifact": _log_artifact,
+    "log_model": _log_model,
+    "log_inputs": _log_inputs,
+    "register_model": _register_model,
+    "terminate": _terminate,
+    "update_run": _update_run,
+}
 
 
 def describe(record: dict) -> str:
@@ -180,6 +250,12 @@ def describe(record: dict) -> str:
         return "log " + ", ".join(parts or ["nothing"])
     if op == "log_artifact":
         return f"upload {record.get('path')}"
+    if op == "log_model":
+        return f"log the model {record.get('name', 'model')!r}"
+    if op == "log_inputs":
+        return "log the datasets"
+    if op == "register_model":
+        return f"register the model as {record.get('register_as')!r} (logger.register_as)"
     if op == "terminate":
         return f"mark the run {record.get('status')}"
     return str(op)
@@ -207,7 +283,7 @@ def replay(spool: Spool, tracking_uri: str | None = None, on_permanent=warn, exe
             if is_transient(exc):
                 spool.replace(records[index:])
                 return sent, len(records) - index
-            on_permanent(f"could not {describe(record)}: {type(exc).__name__}: {exc}")
+            on_permanent(f"could not {describe(record)}: {type(exc).__name__}: {_short(exc)}")
             continue
         sent += 1
     spool.replace([])
@@ -337,7 +413,7 @@ class Sender:
                 if is_transient(exc):
                     self._spool_rest(batch[index:], exc)
                     return
-                self._permanent(f"could not {describe(record)}: {type(exc).__name__}: {exc}")
+                self._permanent(f"could not {describe(record)}: {type(exc).__name__}: {_short(exc)}")
         if self.offline:
             self.offline = False
             warn("the tracking server is reachable again; everything kept on disk was delivered")

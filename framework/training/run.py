@@ -46,7 +46,9 @@ class Run:
     was started from (where a local tracking store lives); ``output_paths`` every
     directory the run writes, by the config key that sets it (they differ from job
     to job, so a tracker records them apart from the experiment's params);
-    ``trial`` the tuning trial this run is, when a study's sweeper started it."""
+    ``trial`` the tuning trial this run is, when a study's sweeper started it;
+    ``data`` the loaded data (a ``DataSplits``) once the command has read it, which a
+    tracker may record as the run's dataset."""
 
     config: Mapping = field(default_factory=dict)
     output_dir: Path | None = None
@@ -58,6 +60,7 @@ class Run:
     launch_dir: Path | None = None
     output_paths: Mapping[str, Path] = field(default_factory=dict)
     trial: TrialInfo | None = None
+    data: object | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "config", copy.deepcopy(dict(self.config)))  # the run's own, whoever changes theirs

@@ -1,4 +1,4 @@
-"""A test plugin: callbacks that fail, get interrupted or cut the network at a chosen epoch."""
+"""A test plugin: callbacks that fail, get interrupted or cut the network at a chosen epoch, or take their time."""
 
 import signal
 import types
@@ -47,9 +47,23 @@ class Outage(Callback):
             Outage.proxy.restore()
 
 
+class Slow(Callback):
+    """Sleeps ``seconds`` at the end of every epoch: a run long enough to be sampled."""
+
+    name = "slow"
+
+    def __init__(self, seconds: float = 0.5):
+        self.seconds = seconds
+
+    def framework_epoch_end(self, trainer, epoch, logs):
+        import time
+
+        time.sleep(self.seconds)
+
+
 PLUGIN = types.SimpleNamespace(
     __name__="tracking-tests",
-    framework_register_callbacks=lambda: [FailAt, Outage],
+    framework_register_callbacks=lambda: [FailAt, Outage, Slow],
 )
 
 

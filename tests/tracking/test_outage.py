@@ -155,6 +155,11 @@ def _check_complete(client, run, result, epochs):
         artifacts
     )
     assert len(run.outputs.model_outputs) == 1
+    linked = {m.key: m for m in client.get_logged_model(run.outputs.model_outputs[0].model_id).metrics}
+    assert linked["test_loss"].value == result.history.test["test_loss"] and linked["test_loss"].step == epochs
+    datasets = {tag.value: d.dataset for d in run.inputs.dataset_inputs for tag in d.tags}
+    assert sorted(datasets) == ["test", "train", "validation"]
+    assert linked["test_loss"].dataset_digest == datasets["test"].digest
 
 
 @pytest.mark.slow
@@ -192,6 +197,7 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
         f"logger.tracking_uri={proxy.url}",
         f"logger.experiment_name={experiment}",
         "logger.flush_every_seconds=0",
+        f"logger.register_as={experiment}",
         *TINY,
         "+callbacks.outage={cut: 2, restore: null}",
     )
@@ -203,7 +209,8 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
     assert any(command in line for line in lines)
     assert spool.is_file()
     kept = [json.loads(line) for line in spool.read_text().splitlines()]
-    assert kept[-1]["op"] == "terminate" and kept[-1]["status"] == "FINISHED"
+    assert [k["op"] for k in kept[-3:]] == ["log_model", "terminate", "register_model"]
+    assert kept[-2]["status"] == "FINISHED" and kept[-3]["metrics"]  # the linked metrics wait in the spool too
 
     client = _server_client(mlflow_server)
     assert only_run(client, experiment).info.status == "RUNNING"  # until the upload
@@ -220,6 +227,8 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
     assert not spool.exists()
     _check_complete(client, only_run(client, experiment), result, epochs=3)
     assert tracking_of(result)["tracking_uri"] == proxy.url
+    (version,) = client.search_model_versions(f"name = '{experiment}'")
+    assert version.run_id == only_run(client, experiment).info.run_id
 
 
 @pytest.mark.parametrize("content", ["[2026-12-01][framework][INFO] - epoch 1\n", "a,b\n1,2\n", ""])
