@@ -31,9 +31,9 @@ from framework.core.windows import (
     window_axis,
 )
 
-#: Samples per product in evaluation: larger batches go through in chunks, so a
-#: ``predict`` over 1,024 images never holds a window matrix 8 times a training one.
-EVAL_CHUNK = 256
+#: Bytes of the window matrix multiplied at a time: a batch goes through in chunks of
+#: samples whose windows stay in cache between their copy and their products.
+CHUNK_BYTES = 4 * 2**20
 
 
 class Conv2D(Layer):
@@ -75,7 +75,7 @@ class Conv2D(Layer):
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self._cols, self._padded = Scratch(), Scratch(zeroed=True)
         self._window_grads, self._input_grad = Scratch(), Scratch()
-        self._matrix: np.ndarray | None = None
+        self._source: np.ndarray | None = None
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape("Conv2D", input_shape)
@@ -92,24 +92,28 @@ class Conv2D(Layer):
         return self.input_shape[0] * self.kernel_size[0] * self.kernel_size[1]
 
     def forward(self, x, training=False):
-        if not training and len(x) > EVAL_CHUNK:
-            y = np.concatenate([self._product(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
-            self._matrix = None  # the last chunk's windows only: nothing to go back through
-            return y
-        return self._product(x)
+        filters, positions = self.filters, self.rows.out * self.cols.out
+        self._source = self._channel_major_padded(x)
+        y = np.empty((filters, len(x), self.rows.out, self.cols.out), self.dtype)
+        weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
+        for samples, windows in self._window_chunks(self._source):
+            out = rows[:, samples.start * positions : samples.stop * positions]
+            np.matmul(weights, windows, out=out)
+            if self.bias is not None:
+                out += self.bias.value[:, None]
+        return y.transpose(1, 0, 2, 3)
 
-    def _product(self, x: np.ndarray) -> np.ndarray:
-        """The convolution of one batch, keeping its window matrix for ``backward``."""
-        batch = len(x)
-        rows, cols = self.rows, self.cols
-        channels, kernel_rows, kernel_cols, filters = self.weight.shape
-        matrix = self._cols.get((channels, kernel_rows, kernel_cols, batch, rows.out, cols.out), self.dtype)
-        np.copyto(matrix, channel_major_windows(self._channel_major_padded(x), rows, cols))
-        self._matrix = matrix.reshape(self._window_size, -1)
-        y = self.weight.value.reshape(-1, filters).T @ self._matrix
-        if self.bias is not None:
-            y += self.bias.value[:, None]
-        return y.reshape(filters, batch, rows.out, cols.out).transpose(1, 0, 2, 3)
+    def _window_chunks(self, padded: np.ndarray):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
+        reused array small enough to stay in cache while it is multiplied."""
+        rows, cols, batch = self.rows, self.cols, padded.shape[1]
+        step = max(1, CHUNK_BYTES // (self._window_size * rows.out * cols.out * self.dtype.itemsize))
+        for start in range(0, batch, step):
+            samples = slice(start, min(start + step, batch))
+            count = samples.stop - start
+            matrix = self._cols.get((*self.weight.shape[:3], count, rows.out, cols.out), self.dtype)
+            np.copyto(matrix, channel_major_windows(padded[:, samples], rows, cols))
+            yield samples, matrix.reshape(self._window_size, -1)
 
     def _channel_major_padded(self, x: np.ndarray) -> np.ndarray:
         """``x`` as ``(channels, batch, rows, cols)``: a view without padding, else a reused padded copy."""
@@ -122,29 +126,39 @@ class Conv2D(Layer):
         return padded
 
     def backward(self, grad):
-        matrix, filters, batch = self._matrix, self.filters, len(grad)
-        if matrix is None or matrix.shape[1] != batch * self.rows.out * self.cols.out:
-            raise ShapeError("Conv2D.backward needs the forward pass of the same batch (training=True, or eval <= 256)")
+        filters, batch = self.filters, len(grad)
+        if self._source is None or self._source.shape[1] != batch:
+            raise ShapeError("Conv2D.backward needs the forward pass of the same batch")
         grad_rows = grad.transpose(1, 0, 2, 3).reshape(filters, -1)  # a view when grad is channel-major
-        np.matmul(matrix, grad_rows.T, out=self.weight.grad.reshape(-1, filters))
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
-        if not self.input_grad:
+        weight_grad, positions = self.weight.grad.reshape(-1, filters), self.rows.out * self.cols.out
+        weight_grad[...] = 0
+        input_grad = self._zeroed_input_grad(batch) if self.input_grad else None
+        for samples, windows in self._window_chunks(self._source):
+            part = grad_rows[:, samples.start * positions : samples.stop * positions]
+            weight_grad += windows @ part.T
+            if input_grad is not None:
+                self._col2im(part, input_grad[:, samples])
+        if input_grad is None:
             return None
-        window_grads = self._window_grads.get(matrix.shape, self.dtype)
-        np.matmul(self.weight.value.reshape(-1, filters), grad_rows, out=window_grads)
-        return self._col2im(window_grads.reshape(*self.weight.shape[:3], batch, self.rows.out, self.cols.out))
-
-    def _col2im(self, window_grads: np.ndarray) -> np.ndarray:
-        """Sum each window's gradient onto the input pixels it read: one strided addition per kernel tap."""
         rows, cols = self.rows, self.cols
-        batch = window_grads.shape[3]
-        padded = self._input_grad.get((self.input_shape[0], batch, rows.padded, cols.padded), self.dtype)
-        padded[...] = 0
-        for (i, j), view in tap_views(padded, rows, cols):
-            view += window_grads[:, i, j]
-        inside = padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
+        inside = input_grad[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
         return inside.transpose(1, 0, 2, 3)
+
+    def _zeroed_input_grad(self, batch: int) -> np.ndarray:
+        grad = self._input_grad.get((self.input_shape[0], batch, self.rows.padded, self.cols.padded), self.dtype)
+        grad[...] = 0
+        return grad
+
+    def _col2im(self, grad_rows: np.ndarray, padded: np.ndarray) -> None:
+        """Add the window gradients ``weights @ grad_rows`` onto the (padded) input pixels they read:
+        one strided addition per kernel tap."""
+        window_grads = self._window_grads.get((self._window_size, grad_rows.shape[1]), self.dtype)
+        np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
+        window_grads = window_grads.reshape(*self.weight.shape[:3], *padded.shape[1:2], self.rows.out, self.cols.out)
+        for (i, j), view in tap_views(padded, self.rows, self.cols):
+            view += window_grads[:, i, j]
 
     def get_config(self):
         return {
