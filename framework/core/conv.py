@@ -27,13 +27,19 @@ from framework.core.windows import (
     image_shape,
     padding_option,
     pair,
-    tap_views,
+    row_run_slack,
+    row_windows,
     window_axis,
 )
 
 #: Bytes of the window matrix multiplied at a time: a batch goes through in chunks of
 #: samples whose windows stay in cache between their copy and their products.
 CHUNK_BYTES = 4 * 2**20
+
+#: With stride 1, the window matrix is read as runs of whole padded rows (one contiguous copy per
+#: channel, tap and sample), the product computing the few extra columns too, when the padded width
+#: is at most this many times the output width.
+ROW_RUN_WASTE = 1.25
 
 
 class Conv2D(Layer):
@@ -74,8 +80,9 @@ class Conv2D(Layer):
         self.bias_init = initializers.get(bias_init)
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self._cols, self._padded = Scratch(), Scratch(zeroed=True)
-        self._window_grads, self._input_grad = Scratch(), Scratch()
+        self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
         self._source: np.ndarray | None = None
+        self._batch = 0
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape("Conv2D", input_shape)
@@ -85,80 +92,118 @@ class Conv2D(Layer):
         check_fits("Conv2D", self.rows, self.cols)
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
+        self._row_runs = self.stride == (1, 1) and self.cols.padded <= ROW_RUN_WASTE * self.cols.out
+        self._width = self.cols.padded if self._row_runs else self.cols.out
         return (self.filters, self.rows.out, self.cols.out)
 
     @property
     def _window_size(self) -> int:
         return self.input_shape[0] * self.kernel_size[0] * self.kernel_size[1]
 
+    @property
+    def _positions(self) -> int:
+        """Columns of the window matrix per sample: output positions, and with row runs the extra columns."""
+        return self.rows.out * self._width
+
     def forward(self, x, training=False):
-        filters, positions = self.filters, self.rows.out * self.cols.out
-        self._source = self._channel_major_padded(x)
-        y = np.empty((filters, len(x), self.rows.out, self.cols.out), self.dtype)
+        filters, positions = self.filters, self._positions
+        self._source, self._batch = self._padded_source(x), len(x)
+        y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
-        for samples, windows in self._window_chunks(self._source):
+        for samples, windows in self._window_chunks():
             out = rows[:, samples.start * positions : samples.stop * positions]
             np.matmul(weights, windows, out=out)
             if self.bias is not None:
                 out += self.bias.value[:, None]
-        return y.transpose(1, 0, 2, 3)
+        return y[..., : self.cols.out].transpose(1, 0, 2, 3)
 
-    def _window_chunks(self, padded: np.ndarray):
+    def _window_chunks(self):
         """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
         reused array small enough to stay in cache while it is multiplied."""
-        rows, cols, batch = self.rows, self.cols, padded.shape[1]
-        step = max(1, CHUNK_BYTES // (self._window_size * rows.out * cols.out * self.dtype.itemsize))
-        for start in range(0, batch, step):
-            samples = slice(start, min(start + step, batch))
-            count = samples.stop - start
-            matrix = self._cols.get((*self.weight.shape[:3], count, rows.out, cols.out), self.dtype)
-            np.copyto(matrix, channel_major_windows(padded[:, samples], rows, cols))
+        step = max(1, CHUNK_BYTES // (self._window_size * self._positions * self.dtype.itemsize))
+        for start in range(0, self._batch, step):
+            samples = slice(start, min(start + step, self._batch))
+            view = self._windows(self._source, samples)
+            matrix = self._cols.get(view.shape, self.dtype)
+            np.copyto(matrix, view)
             yield samples, matrix.reshape(self._window_size, -1)
 
-    def _channel_major_padded(self, x: np.ndarray) -> np.ndarray:
-        """``x`` as ``(channels, batch, rows, cols)``: a view without padding, else a reused padded copy."""
+    def _windows(self, source: np.ndarray, samples: slice, writeable: bool = False) -> np.ndarray:
+        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``."""
+        if self._row_runs:
+            return row_windows(source, samples, self.rows, self.cols, writeable)
+        return channel_major_windows(source[:, samples], self.rows, self.cols, writeable)
+
+    def _padded_source(self, x: np.ndarray) -> np.ndarray:
+        """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
+        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy."""
         rows, cols = self.rows, self.cols
         channel_major = x.transpose(1, 0, 2, 3)
-        if rows.before == rows.after == cols.before == cols.after == 0:
+        if not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0:
             return channel_major
-        padded = self._padded.get((self.input_shape[0], len(x), rows.padded, cols.padded), self.dtype)
-        padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size] = channel_major
+        padded = self._padded.get(self._source_shape(len(x)), self.dtype)
+        self._grid(padded, len(x))[
+            :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
+        ] = channel_major
         return padded
+
+    def _source_shape(self, batch: int) -> tuple[int, ...]:
+        channels, rows, cols = self.input_shape[0], self.rows, self.cols
+        if self._row_runs:
+            return (channels, batch * rows.padded * cols.padded + row_run_slack(cols))
+        return (channels, batch, rows.padded, cols.padded)
+
+    def _grid(self, source: np.ndarray, batch: int) -> np.ndarray:
+        """The ``(channels, batch, padded rows, padded cols)`` view of a source array or its gradient."""
+        return source[:, : batch * self.rows.padded * self.cols.padded].reshape(
+            -1, batch, self.rows.padded, self.cols.padded
+        )
 
     def backward(self, grad):
         filters, batch = self.filters, len(grad)
-        if self._source is None or self._source.shape[1] != batch:
+        if self._source is None or self._batch != batch:
             raise ShapeError("Conv2D.backward needs the forward pass of the same batch")
-        grad_rows = grad.transpose(1, 0, 2, 3).reshape(filters, -1)  # a view when grad is channel-major
+        grad_rows, positions = self._grad_rows(grad), self._positions
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
-        weight_grad, positions = self.weight.grad.reshape(-1, filters), self.rows.out * self.cols.out
+        weight_grad = self.weight.grad.reshape(-1, filters)
         weight_grad[...] = 0
-        input_grad = self._zeroed_input_grad(batch) if self.input_grad else None
-        for samples, windows in self._window_chunks(self._source):
+        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if self.input_grad else None
+        if input_grad is not None:
+            input_grad[...] = 0
+        for samples, windows in self._window_chunks():
             part = grad_rows[:, samples.start * positions : samples.stop * positions]
             weight_grad += windows @ part.T
             if input_grad is not None:
-                self._col2im(part, input_grad[:, samples])
+                self._col2im(part, input_grad, samples)
         if input_grad is None:
             return None
         rows, cols = self.rows, self.cols
-        inside = input_grad[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
+        inside = self._grid(input_grad, batch)[
+            :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
+        ]
         return inside.transpose(1, 0, 2, 3)
 
-    def _zeroed_input_grad(self, batch: int) -> np.ndarray:
-        grad = self._input_grad.get((self.input_shape[0], batch, self.rows.padded, self.cols.padded), self.dtype)
-        grad[...] = 0
-        return grad
+    def _grad_rows(self, grad: np.ndarray) -> np.ndarray:
+        """``grad`` as ``(filters, batch * positions)``: a view when it is channel-major; with row runs, a
+        reused copy whose extra columns are zero."""
+        channel_major = grad.transpose(1, 0, 2, 3)
+        if not self._row_runs:
+            return channel_major.reshape(self.filters, -1)
+        rows = self._grad_rows_buffer.get((self.filters, len(grad), self.rows.out, self._width), self.dtype)
+        rows[..., : self.cols.out] = channel_major
+        return rows.reshape(self.filters, -1)
 
-    def _col2im(self, grad_rows: np.ndarray, padded: np.ndarray) -> None:
+    def _col2im(self, grad_rows: np.ndarray, input_grad: np.ndarray, samples: slice) -> None:
         """Add the window gradients ``weights @ grad_rows`` onto the (padded) input pixels they read:
         one strided addition per kernel tap."""
         window_grads = self._window_grads.get((self._window_size, grad_rows.shape[1]), self.dtype)
         np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
-        window_grads = window_grads.reshape(*self.weight.shape[:3], *padded.shape[1:2], self.rows.out, self.cols.out)
-        for (i, j), view in tap_views(padded, self.rows, self.cols):
-            view += window_grads[:, i, j]
+        targets = self._windows(input_grad, samples, writeable=True)
+        window_grads = window_grads.reshape(targets.shape)
+        for i in range(self.kernel_size[0]):
+            for j in range(self.kernel_size[1]):
+                targets[:, i, j] += window_grads[:, i, j]
 
     def get_config(self):
         return {

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from framework.core.errors import InvalidValueError, ShapeError
 from framework.core.validation import check_positive_int
@@ -108,12 +108,36 @@ def check_fits(owner: str, rows: WindowAxis, cols: WindowAxis) -> None:
         )
 
 
-def channel_major_windows(padded: np.ndarray, rows: WindowAxis, cols: WindowAxis) -> np.ndarray:
-    """A read-only view ``(channels, kernel_rows, kernel_cols, batch, out_rows, out_cols)`` of the windows
+def channel_major_windows(
+    padded: np.ndarray, rows: WindowAxis, cols: WindowAxis, writeable: bool = False
+) -> np.ndarray:
+    """A view ``(channels, kernel_rows, kernel_cols, batch, out_rows, out_cols)`` of the windows
     of ``padded`` (``(channels, batch, rows, cols)``): row ``(ch, i, j)`` of the im2col matrix, per position."""
-    view = sliding_window_view(padded, (rows.span, cols.span), axis=(2, 3))
+    view = sliding_window_view(padded, (rows.span, cols.span), axis=(2, 3), writeable=writeable)
     view = view[:, :, :: rows.stride, :: cols.stride, :: rows.dilation, :: cols.dilation]
     return view[:, :, : rows.out, : cols.out].transpose(0, 4, 5, 1, 2, 3)
+
+
+def row_run_slack(cols: WindowAxis) -> int:
+    """Elements after the last padded image that :func:`row_windows` may read: its last run overruns."""
+    return (cols.kernel - 1) * cols.dilation
+
+
+def row_windows(
+    flat: np.ndarray, samples: slice, rows: WindowAxis, cols: WindowAxis, writeable: bool = False
+) -> np.ndarray:
+    """The stride-1 windows of ``samples`` of ``flat`` (``(channels, batch * padded rows * padded cols +
+    slack)``, zero after the images) as ``(channels, kernel_rows, kernel_cols, samples, out_rows *
+    padded_cols)``: tap ``(i, j)`` of every position of a sample is one run of ``flat``, the columns past
+    ``cols.out`` in each row reading pixels no window has (they make extra output columns, dropped)."""
+    image = rows.padded * cols.padded
+    item = flat.itemsize
+    return as_strided(
+        flat[:, samples.start * image :],
+        shape=(len(flat), rows.kernel, cols.kernel, samples.stop - samples.start, rows.out * cols.padded),
+        strides=(flat.strides[0], rows.dilation * cols.padded * item, cols.dilation * item, image * item, item),
+        writeable=writeable,
+    )
 
 
 def tap_views(array: np.ndarray, rows: WindowAxis, cols: WindowAxis):

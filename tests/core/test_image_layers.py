@@ -231,13 +231,14 @@ def test_windows_go_through_in_chunks_of_samples_with_the_same_result(monkeypatc
     whole = lenet_like("float64")
     y = whole.forward(x, training=True)
     dx = whole.backward(upstream.copy())
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 3 * 9 * 100 * 8)  # the windows of 3 samples of the first layer
+    chunk_bytes = 3 * 9 * 10 * 12 * 8  # the windows of 3 samples of the first layer, 12 padded columns per row
+    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
     chunked = lenet_like("float64")
     np.testing.assert_allclose(chunked.forward(x, training=True), y, rtol=0, atol=1e-13)
     np.testing.assert_allclose(chunked.backward(upstream.copy()), dx, rtol=0, atol=1e-13)
     for ours, reference in zip(chunked.parameters(), whole.parameters()):
         np.testing.assert_allclose(ours.grad, reference.grad, rtol=0, atol=1e-13)
-    assert chunked.layers[0]._cols.storage.size == 9 * 3 * 100  # never the windows of all 7
+    assert chunked.layers[0]._cols.storage.nbytes == chunk_bytes  # never the windows of all 7
     first = chunked.layers[0]
     first.forward(x[:2])
     with pytest.raises(ShapeError, match="needs the forward pass of the same batch"):
