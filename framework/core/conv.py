@@ -1,10 +1,16 @@
-"""2-D convolution, channels-first, as one matrix product per batch (im2col).
+"""2-D convolution, channels-first, as matrix products over im2col windows.
 
-Forward copies the windows of the (padded) input, a strided view, into one reused
-``(channels * kernel_rows * kernel_cols, batch * out_rows * out_cols)`` matrix and
-multiplies the weights by it. Backward multiplies the output gradient back through
-the same matrix and scatters the window gradients onto the input with one strided
-addition per kernel tap (col2im).
+Forward copies the windows of the (padded) input, a strided view, into a reused
+``(channels * kernel_rows * kernel_cols, samples * positions)`` matrix, a chunk of samples
+at a time so that it stays in cache, and multiplies the weights by it. Backward copies
+each chunk's windows again for the weight gradient. The input gradient is either the
+window gradients scattered onto the input with one strided addition per kernel tap
+(col2im), or, with stride 1 and at most "same" padding, the convolution of the output
+gradient with the flipped kernels (one window copy and one product, no scattering).
+
+With stride 1, the windows are read as runs of whole padded rows: one contiguous copy per
+channel, tap and sample; the padded columns past the output width give extra product
+columns, dropped from the output (and zero in the gradient).
 
 Inside, images are stored channel-major, ``(channels, batch, rows, cols)`` in memory,
 and handed on as ``(batch, channels, rows, cols)`` views of it: then the product's
@@ -18,9 +24,11 @@ import numpy as np
 from framework.core import initializers
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
+from framework.core.parameter import Parameter
 from framework.core.validation import check_bool, check_positive_int
 from framework.core.windows import (
     Scratch,
+    WindowAxis,
     channel_major_windows,
     check_fits,
     compact,
@@ -39,7 +47,7 @@ CHUNK_BYTES = 4 * 2**20
 #: With stride 1, the window matrix is read as runs of whole padded rows (one contiguous copy per
 #: channel, tap and sample), the product computing the few extra columns too, when the padded width
 #: is at most this many times the output width.
-ROW_RUN_WASTE = 1.25
+ROW_RUN_WASTE = 1.5
 
 
 class Conv2D(Layer):
@@ -92,9 +100,13 @@ class Conv2D(Layer):
         check_fits("Conv2D", self.rows, self.cols)
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
+        self._choose_layout()
+        self._transposed = self._transposed_convolution()
+        return (self.filters, self.rows.out, self.cols.out)
+
+    def _choose_layout(self) -> None:
         self._row_runs = self.stride == (1, 1) and self.cols.padded <= ROW_RUN_WASTE * self.cols.out
         self._width = self.cols.padded if self._row_runs else self.cols.out
-        return (self.filters, self.rows.out, self.cols.out)
 
     @property
     def _window_size(self) -> int:
@@ -168,21 +180,49 @@ class Conv2D(Layer):
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
         weight_grad = self.weight.grad.reshape(-1, filters)
         weight_grad[...] = 0
-        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if self.input_grad else None
-        if input_grad is not None:
+        col2im = self.input_grad and self._transposed is None
+        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if col2im else None
+        if col2im:
             input_grad[...] = 0
         for samples, windows in self._window_chunks():
             part = grad_rows[:, samples.start * positions : samples.stop * positions]
             weight_grad += windows @ part.T
-            if input_grad is not None:
+            if col2im:
                 self._col2im(part, input_grad, samples)
-        if input_grad is None:
+        if not self.input_grad:
             return None
+        if not col2im:
+            return self._transposed_product(grad)
         rows, cols = self.rows, self.cols
         inside = self._grid(input_grad, batch)[
             :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
         ]
         return inside.transpose(1, 0, 2, 3)
+
+    def _transposed_convolution(self) -> "Conv2D | None":
+        """With stride 1 and no more padding than a window's span less one, the input gradient is the
+        convolution of the output gradient, padded by the span less one less the padding, with the kernels
+        flipped and channels and filters swapped: a layer set up to compute it, when it has no more output
+        positions than this one (then it costs one window copy instead of a product and col2im), else None."""
+        rows, cols = self.rows, self.cols
+        if self.stride != (1, 1) or max(rows.before, rows.after, cols.before, cols.after) >= min(rows.span, cols.span):
+            return None
+        channels, kernel_rows, kernel_cols, filters = self.weight.shape
+        transposed = Conv2D(channels, self.kernel_size, dilation=self.dilation, use_bias=False)
+        transposed.dtype, transposed.input_shape = self.dtype, (filters, rows.out, cols.out)
+        transposed.rows, transposed.cols = (
+            WindowAxis(axis.out, axis.kernel, 1, axis.dilation, axis.span - 1 - axis.before, axis.span - 1 - axis.after)
+            for axis in (rows, cols)
+        )
+        shape = (filters, kernel_rows, kernel_cols, channels)
+        transposed.weight = Parameter("weight", shape, None, np.empty(shape, self.dtype))
+        transposed.bias, transposed.output_shape = None, self.input_shape
+        transposed._choose_layout()
+        return transposed if transposed._positions <= self._positions else None
+
+    def _transposed_product(self, grad: np.ndarray) -> np.ndarray:
+        self._transposed.weight.value[...] = self.weight.value[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)
+        return self._transposed.forward(grad)
 
     def _grad_rows(self, grad: np.ndarray) -> np.ndarray:
         """``grad`` as ``(filters, batch * positions)``: a view when it is channel-major; with row runs, a
