@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import sliding_window_view
 
 from framework.core.errors import InvalidValueError, ShapeError
 from framework.core.validation import check_positive_int
@@ -130,14 +130,16 @@ def row_windows(
     slack)``, zero after the images) as ``(channels, kernel_rows, kernel_cols, samples, out_rows *
     padded_cols)``: tap ``(i, j)`` of every position of a sample is one run of ``flat``, the columns past
     ``cols.out`` in each row reading pixels no window has (they make extra output columns, dropped)."""
-    image = rows.padded * cols.padded
-    item = flat.itemsize
-    return as_strided(
-        flat[:, samples.start * image :],
-        shape=(len(flat), rows.kernel, cols.kernel, samples.stop - samples.start, rows.out * cols.padded),
-        strides=(flat.strides[0], rows.dilation * cols.padded * item, cols.dilation * item, image * item, item),
-        writeable=writeable,
+    image, item = rows.padded * cols.padded, flat.itemsize
+    view = np.ndarray(
+        (len(flat), rows.kernel, cols.kernel, samples.stop - samples.start, rows.out * cols.padded),
+        flat.dtype,
+        flat,  # contiguous: NumPy checks that the view stays inside it
+        samples.start * image * item,
+        (flat.strides[0], rows.dilation * cols.padded * item, cols.dilation * item, image * item, item),
     )
+    view.flags.writeable = writeable
+    return view
 
 
 def tap_views(array: np.ndarray, rows: WindowAxis, cols: WindowAxis):
