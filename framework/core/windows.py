@@ -6,6 +6,7 @@ Everything here is a strided view or a loop over the few kernel offsets: no
 Python loop ever visits samples or positions.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -161,7 +162,7 @@ class Scratch:
         self.shape: tuple[int, ...] | None = None
 
     def get(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         if self.storage is None or self.storage.size < size or self.storage.dtype != dtype:
             self.storage, self.shape = np.empty(size, dtype=dtype), None
         view = self.storage[:size].reshape(shape)
