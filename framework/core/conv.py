@@ -1,10 +1,16 @@
-"""2-D convolution, channels-first, as one matrix product per batch (im2col).
+"""2-D convolution, channels-first, as matrix products over im2col windows.
 
-Forward copies the windows of the (padded) input, a strided view, into one reused
-``(channels * kernel_rows * kernel_cols, batch * out_rows * out_cols)`` matrix and
-multiplies the weights by it. Backward multiplies the output gradient back through
-the same matrix and scatters the window gradients onto the input with one strided
-addition per kernel tap (col2im).
+Forward copies the windows of the (padded) input, a strided view, into a reused
+``(channels * kernel_rows * kernel_cols, samples * positions)`` matrix, a chunk of samples
+at a time so that it stays in cache, and multiplies the weights by it. Backward copies
+each chunk's windows again for the weight gradient. The input gradient is either the
+window gradients scattered onto the input with one strided addition per kernel tap
+(col2im), or, with stride 1 and at most "same" padding, the convolution of the output
+gradient with the flipped kernels (one window copy and one product, no scattering).
+
+With stride 1, the windows are read as runs of whole padded rows: one contiguous copy per
+channel, tap and sample; the padded columns past the output width give extra product
+columns, dropped from the output (and zero in the gradient).
 
 Inside, images are stored channel-major, ``(channels, batch, rows, cols)`` in memory,
 and handed on as ``(batch, channels, rows, cols)`` views of it: then the product's
@@ -18,22 +24,30 @@ import numpy as np
 from framework.core import initializers
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
+from framework.core.parameter import Parameter
 from framework.core.validation import check_bool, check_positive_int
 from framework.core.windows import (
     Scratch,
+    WindowAxis,
     channel_major_windows,
     check_fits,
     compact,
     image_shape,
     padding_option,
     pair,
-    tap_views,
+    row_run_slack,
+    row_windows,
     window_axis,
 )
 
-#: Samples per product in evaluation: larger batches go through in chunks, so a
-#: ``predict`` over 1,024 images never holds a window matrix 8 times a training one.
-EVAL_CHUNK = 256
+#: Bytes of the window matrix multiplied at a time: a batch goes through in chunks of
+#: samples whose windows stay in cache between their copy and their products.
+CHUNK_BYTES = 4 * 2**20
+
+#: With stride 1, the window matrix is read as runs of whole padded rows (one contiguous copy per
+#: channel, tap and sample), the product computing the few extra columns too, when the padded width
+#: is at most this many times the output width.
+ROW_RUN_WASTE = 1.5
 
 
 class Conv2D(Layer):
@@ -74,8 +88,9 @@ class Conv2D(Layer):
         self.bias_init = initializers.get(bias_init)
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self._cols, self._padded = Scratch(), Scratch(zeroed=True)
-        self._window_grads, self._input_grad = Scratch(), Scratch()
-        self._matrix: np.ndarray | None = None
+        self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
+        self._source: np.ndarray | None = None
+        self._batch = 0
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape("Conv2D", input_shape)
@@ -85,66 +100,150 @@ class Conv2D(Layer):
         check_fits("Conv2D", self.rows, self.cols)
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
+        self._choose_layout()
+        self._transposed = self._transposed_convolution()
         return (self.filters, self.rows.out, self.cols.out)
+
+    def _choose_layout(self) -> None:
+        self._row_runs = self.stride == (1, 1) and self.cols.padded <= ROW_RUN_WASTE * self.cols.out
+        self._width = self.cols.padded if self._row_runs else self.cols.out
 
     @property
     def _window_size(self) -> int:
         return self.input_shape[0] * self.kernel_size[0] * self.kernel_size[1]
 
+    @property
+    def _positions(self) -> int:
+        """Columns of the window matrix per sample: output positions, and with row runs the extra columns."""
+        return self.rows.out * self._width
+
     def forward(self, x, training=False):
-        if not training and len(x) > EVAL_CHUNK:
-            y = np.concatenate([self._product(x[s : s + EVAL_CHUNK]) for s in range(0, len(x), EVAL_CHUNK)])
-            self._matrix = None  # the last chunk's windows only: nothing to go back through
-            return y
-        return self._product(x)
+        filters, positions = self.filters, self._positions
+        self._source, self._batch = self._padded_source(x), len(x)
+        y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
+        weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
+        for samples, windows in self._window_chunks():
+            out = rows[:, samples.start * positions : samples.stop * positions]
+            np.matmul(weights, windows, out=out)
+            if self.bias is not None:
+                out += self.bias.value[:, None]
+        return y[..., : self.cols.out].transpose(1, 0, 2, 3)
 
-    def _product(self, x: np.ndarray) -> np.ndarray:
-        """The convolution of one batch, keeping its window matrix for ``backward``."""
-        batch = len(x)
-        rows, cols = self.rows, self.cols
-        channels, kernel_rows, kernel_cols, filters = self.weight.shape
-        matrix = self._cols.get((channels, kernel_rows, kernel_cols, batch, rows.out, cols.out), self.dtype)
-        np.copyto(matrix, channel_major_windows(self._channel_major_padded(x), rows, cols))
-        self._matrix = matrix.reshape(self._window_size, -1)
-        y = self.weight.value.reshape(-1, filters).T @ self._matrix
-        if self.bias is not None:
-            y += self.bias.value[:, None]
-        return y.reshape(filters, batch, rows.out, cols.out).transpose(1, 0, 2, 3)
+    def _window_chunks(self):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
+        reused array small enough to stay in cache while it is multiplied."""
+        step = max(1, CHUNK_BYTES // (self._window_size * self._positions * self.dtype.itemsize))
+        for start in range(0, self._batch, step):
+            samples = slice(start, min(start + step, self._batch))
+            view = self._windows(self._source, samples)
+            matrix = self._cols.get(view.shape, self.dtype)
+            np.copyto(matrix, view)
+            yield samples, matrix.reshape(self._window_size, -1)
 
-    def _channel_major_padded(self, x: np.ndarray) -> np.ndarray:
-        """``x`` as ``(channels, batch, rows, cols)``: a view without padding, else a reused padded copy."""
+    def _windows(self, source: np.ndarray, samples: slice, writeable: bool = False) -> np.ndarray:
+        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``."""
+        if self._row_runs:
+            return row_windows(source, samples, self.rows, self.cols, writeable)
+        return channel_major_windows(source[:, samples], self.rows, self.cols, writeable)
+
+    def _padded_source(self, x: np.ndarray) -> np.ndarray:
+        """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
+        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy."""
         rows, cols = self.rows, self.cols
         channel_major = x.transpose(1, 0, 2, 3)
-        if rows.before == rows.after == cols.before == cols.after == 0:
+        if not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0:
             return channel_major
-        padded = self._padded.get((self.input_shape[0], len(x), rows.padded, cols.padded), self.dtype)
-        padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size] = channel_major
+        padded = self._padded.get(self._source_shape(len(x)), self.dtype)
+        self._grid(padded, len(x))[
+            :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
+        ] = channel_major
         return padded
 
+    def _source_shape(self, batch: int) -> tuple[int, ...]:
+        channels, rows, cols = self.input_shape[0], self.rows, self.cols
+        if self._row_runs:
+            return (channels, batch * rows.padded * cols.padded + row_run_slack(cols))
+        return (channels, batch, rows.padded, cols.padded)
+
+    def _grid(self, source: np.ndarray, batch: int) -> np.ndarray:
+        """The ``(channels, batch, padded rows, padded cols)`` view of a source array or its gradient."""
+        return source[:, : batch * self.rows.padded * self.cols.padded].reshape(
+            -1, batch, self.rows.padded, self.cols.padded
+        )
+
     def backward(self, grad):
-        matrix, filters, batch = self._matrix, self.filters, len(grad)
-        if matrix is None or matrix.shape[1] != batch * self.rows.out * self.cols.out:
-            raise ShapeError("Conv2D.backward needs the forward pass of the same batch (training=True, or eval <= 256)")
-        grad_rows = grad.transpose(1, 0, 2, 3).reshape(filters, -1)  # a view when grad is channel-major
-        np.matmul(matrix, grad_rows.T, out=self.weight.grad.reshape(-1, filters))
+        filters, batch = self.filters, len(grad)
+        if self._source is None or self._batch != batch:
+            raise ShapeError("Conv2D.backward needs the forward pass of the same batch")
+        grad_rows, positions = self._grad_rows(grad), self._positions
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
+        weight_grad = self.weight.grad.reshape(-1, filters)
+        weight_grad[...] = 0
+        col2im = self.input_grad and self._transposed is None
+        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if col2im else None
+        if col2im:
+            input_grad[...] = 0
+        for samples, windows in self._window_chunks():
+            part = grad_rows[:, samples.start * positions : samples.stop * positions]
+            weight_grad += windows @ part.T
+            if col2im:
+                self._col2im(part, input_grad, samples)
         if not self.input_grad:
             return None
-        window_grads = self._window_grads.get(matrix.shape, self.dtype)
-        np.matmul(self.weight.value.reshape(-1, filters), grad_rows, out=window_grads)
-        return self._col2im(window_grads.reshape(*self.weight.shape[:3], batch, self.rows.out, self.cols.out))
-
-    def _col2im(self, window_grads: np.ndarray) -> np.ndarray:
-        """Sum each window's gradient onto the input pixels it read: one strided addition per kernel tap."""
+        if not col2im:
+            return self._transposed_product(grad)
         rows, cols = self.rows, self.cols
-        batch = window_grads.shape[3]
-        padded = self._input_grad.get((self.input_shape[0], batch, rows.padded, cols.padded), self.dtype)
-        padded[...] = 0
-        for (i, j), view in tap_views(padded, rows, cols):
-            view += window_grads[:, i, j]
-        inside = padded[:, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size]
+        inside = self._grid(input_grad, batch)[
+            :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
+        ]
         return inside.transpose(1, 0, 2, 3)
+
+    def _transposed_convolution(self) -> "Conv2D | None":
+        """With stride 1 and no more padding than a window's span less one, the input gradient is the
+        convolution of the output gradient, padded by the span less one less the padding, with the kernels
+        flipped and channels and filters swapped: a layer set up to compute it, when it has no more output
+        positions than this one (then it costs one window copy instead of a product and col2im), else None."""
+        rows, cols = self.rows, self.cols
+        if self.stride != (1, 1) or max(rows.before, rows.after, cols.before, cols.after) >= min(rows.span, cols.span):
+            return None
+        channels, kernel_rows, kernel_cols, filters = self.weight.shape
+        transposed = Conv2D(channels, self.kernel_size, dilation=self.dilation, use_bias=False)
+        transposed.dtype, transposed.input_shape = self.dtype, (filters, rows.out, cols.out)
+        transposed.rows, transposed.cols = (
+            WindowAxis(axis.out, axis.kernel, 1, axis.dilation, axis.span - 1 - axis.before, axis.span - 1 - axis.after)
+            for axis in (rows, cols)
+        )
+        shape = (filters, kernel_rows, kernel_cols, channels)
+        transposed.weight = Parameter("weight", shape, None, np.empty(shape, self.dtype))
+        transposed.bias, transposed.output_shape = None, self.input_shape
+        transposed._choose_layout()
+        return transposed if transposed._positions <= self._positions else None
+
+    def _transposed_product(self, grad: np.ndarray) -> np.ndarray:
+        self._transposed.weight.value[...] = self.weight.value[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)
+        return self._transposed.forward(grad)
+
+    def _grad_rows(self, grad: np.ndarray) -> np.ndarray:
+        """``grad`` as ``(filters, batch * positions)``: a view when it is channel-major; with row runs, a
+        reused copy whose extra columns are zero."""
+        channel_major = grad.transpose(1, 0, 2, 3)
+        if not self._row_runs:
+            return channel_major.reshape(self.filters, -1)
+        rows = self._grad_rows_buffer.get((self.filters, len(grad), self.rows.out, self._width), self.dtype)
+        rows[..., : self.cols.out] = channel_major
+        return rows.reshape(self.filters, -1)
+
+    def _col2im(self, grad_rows: np.ndarray, input_grad: np.ndarray, samples: slice) -> None:
+        """Add the window gradients ``weights @ grad_rows`` onto the (padded) input pixels they read:
+        one strided addition per kernel tap."""
+        window_grads = self._window_grads.get((self._window_size, grad_rows.shape[1]), self.dtype)
+        np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
+        targets = self._windows(input_grad, samples, writeable=True)
+        window_grads = window_grads.reshape(targets.shape)
+        for i in range(self.kernel_size[0]):
+            for j in range(self.kernel_size[1]):
+                targets[:, i, j] += window_grads[:, i, j]
 
     def get_config(self):
         return {

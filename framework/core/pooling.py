@@ -3,7 +3,16 @@
 import numpy as np
 
 from framework.core.layer import Layer
-from framework.core.windows import Scratch, check_fits, compact, image_shape, pair, tap_views, window_axis
+from framework.core.windows import (
+    Scratch,
+    WindowAxis,
+    check_fits,
+    compact,
+    image_shape,
+    pair,
+    tap_views,
+    window_axis,
+)
 
 
 class _Pool2D(Layer):
@@ -17,7 +26,7 @@ class _Pool2D(Layer):
         owner = type(self).__name__
         self.kernel_size = pair(owner, "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else pair(owner, "stride", stride)
-        self._input_grad = Scratch()
+        self._input_grad, self._stage_grad = Scratch(), Scratch()
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape(type(self).__name__, input_shape)
@@ -40,11 +49,20 @@ class _Pool2D(Layer):
 
 class MaxPool2D(_Pool2D):
     """The largest value of each window. Backward routes each window's gradient to its
-    first largest input (row-major within the window), as PyTorch does."""
+    first largest input (row-major within the window), as PyTorch does.
+
+    When the windows tile the image (stride equal to the kernel, the usual 2x2 pooling),
+    the maximum is taken along columns, then along rows, keeping at each stage the index
+    of the first largest tap; backward writes every input pixel once from those indices.
+    Otherwise each kernel tap is compared with the output, one strided view at a time."""
 
     name = "max_pool2d"
 
     def forward(self, x, training=False):
+        if self.stride == self.kernel_size:
+            rows, self._column_index = _first_max(x, 3, self.cols)
+            self.y, self._row_index = _first_max(rows, 2, self.rows)
+            return self.y
         self.x = x
         taps = tap_views(x, self.rows, self.cols)
         _, first = next(taps)
@@ -54,6 +72,13 @@ class MaxPool2D(_Pool2D):
         return self.y
 
     def backward(self, grad):
+        if self.stride == self.kernel_size:
+            channels, height, width = self.input_shape
+            rows = self._stage_grad.get((channels, len(grad), height, self.cols.out), self.dtype).transpose(1, 0, 2, 3)
+            _route(grad, self._row_index, rows, 2, self.rows)
+            input_grad = self._input_grad.get((channels, len(grad), height, width), self.dtype).transpose(1, 0, 2, 3)
+            _route(rows, self._column_index, input_grad, 3, self.cols)
+            return input_grad
         input_grad = self._zeroed_input_grad(len(grad))
         unrouted = np.ones(self.y.shape, dtype=bool)
         for (_, x_view), (_, grad_view) in zip(
@@ -63,6 +88,38 @@ class MaxPool2D(_Pool2D):
             unrouted &= ~winner
             grad_view += grad * winner
         return input_grad
+
+
+def _tap(array: np.ndarray, axis: int, offset: int, along: WindowAxis) -> np.ndarray:
+    """Every ``along.kernel``-th position of ``axis`` from ``offset``: one tap of each window tiling it."""
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(offset, along.out * along.kernel, along.kernel)
+    return array[tuple(index)]
+
+
+def _first_max(x: np.ndarray, axis: int, along: WindowAxis) -> tuple[np.ndarray, np.ndarray]:
+    """The maximum over windows tiling ``axis``, and the index (uint8) of each window's first largest tap."""
+    best = _tap(x, axis, 0, along).copy(order="K")
+    index = np.zeros_like(best, dtype=np.uint8)
+    for offset in range(1, along.kernel):
+        tap = _tap(x, axis, offset, along)
+        if axis == x.ndim - 1:
+            tap = tap.copy(order="K")  # NumPy's maximum is much slower on every other element than on a copy
+        if offset == 1:
+            np.greater(tap, best, out=index.view(bool))
+        else:
+            np.copyto(index, offset, where=tap > best)
+        np.maximum(best, tap, out=best)
+    return best, index
+
+
+def _route(grad: np.ndarray, index: np.ndarray, out: np.ndarray, axis: int, along: WindowAxis) -> None:
+    """Write ``grad`` to each window's tap ``index`` along ``axis`` of ``out``, zeros elsewhere."""
+    for offset in range(along.kernel):
+        np.multiply(grad, index == offset, out=_tap(out, axis, offset, along))
+    left_over = [slice(None)] * out.ndim
+    left_over[axis] = slice(along.out * along.kernel, None)
+    out[tuple(left_over)] = 0
 
 
 class AvgPool2D(_Pool2D):

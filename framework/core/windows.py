@@ -6,6 +6,7 @@ Everything here is a strided view or a loop over the few kernel offsets: no
 Python loop ever visits samples or positions.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -108,12 +109,38 @@ def check_fits(owner: str, rows: WindowAxis, cols: WindowAxis) -> None:
         )
 
 
-def channel_major_windows(padded: np.ndarray, rows: WindowAxis, cols: WindowAxis) -> np.ndarray:
-    """A read-only view ``(channels, kernel_rows, kernel_cols, batch, out_rows, out_cols)`` of the windows
+def channel_major_windows(
+    padded: np.ndarray, rows: WindowAxis, cols: WindowAxis, writeable: bool = False
+) -> np.ndarray:
+    """A view ``(channels, kernel_rows, kernel_cols, batch, out_rows, out_cols)`` of the windows
     of ``padded`` (``(channels, batch, rows, cols)``): row ``(ch, i, j)`` of the im2col matrix, per position."""
-    view = sliding_window_view(padded, (rows.span, cols.span), axis=(2, 3))
+    view = sliding_window_view(padded, (rows.span, cols.span), axis=(2, 3), writeable=writeable)
     view = view[:, :, :: rows.stride, :: cols.stride, :: rows.dilation, :: cols.dilation]
     return view[:, :, : rows.out, : cols.out].transpose(0, 4, 5, 1, 2, 3)
+
+
+def row_run_slack(cols: WindowAxis) -> int:
+    """Elements after the last padded image that :func:`row_windows` may read: its last run overruns."""
+    return (cols.kernel - 1) * cols.dilation
+
+
+def row_windows(
+    flat: np.ndarray, samples: slice, rows: WindowAxis, cols: WindowAxis, writeable: bool = False
+) -> np.ndarray:
+    """The stride-1 windows of ``samples`` of ``flat`` (``(channels, batch * padded rows * padded cols +
+    slack)``, zero after the images) as ``(channels, kernel_rows, kernel_cols, samples, out_rows *
+    padded_cols)``: tap ``(i, j)`` of every position of a sample is one run of ``flat``, the columns past
+    ``cols.out`` in each row reading pixels no window has (they make extra output columns, dropped)."""
+    image, item = rows.padded * cols.padded, flat.itemsize
+    view = np.ndarray(
+        (len(flat), rows.kernel, cols.kernel, samples.stop - samples.start, rows.out * cols.padded),
+        flat.dtype,
+        flat,  # contiguous: NumPy checks that the view stays inside it
+        samples.start * image * item,
+        (flat.strides[0], rows.dilation * cols.padded * item, cols.dilation * item, image * item, item),
+    )
+    view.flags.writeable = writeable
+    return view
 
 
 def tap_views(array: np.ndarray, rows: WindowAxis, cols: WindowAxis):
@@ -135,7 +162,7 @@ class Scratch:
         self.shape: tuple[int, ...] | None = None
 
     def get(self, shape: tuple[int, ...], dtype) -> np.ndarray:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         if self.storage is None or self.storage.size < size or self.storage.dtype != dtype:
             self.storage, self.shape = np.empty(size, dtype=dtype), None
         view = self.storage[:size].reshape(shape)

@@ -223,17 +223,26 @@ def test_buffers_are_reused_across_batches_and_smaller_batches_give_the_same_val
     np.testing.assert_allclose(part, lenet_like("float64").forward(x[:2], training=True), rtol=0, atol=0)
 
 
-def test_evaluation_of_large_batches_goes_in_chunks_with_the_same_result(monkeypatch):
+def test_windows_go_through_in_chunks_of_samples_with_the_same_result(monkeypatch):
     from framework.core import conv
 
     x = np.random.default_rng(0).normal(size=(7, 1, 10, 10))
-    whole = lenet_like("float64").forward(x)
-    monkeypatch.setattr(conv, "EVAL_CHUNK", 3)
+    upstream = np.random.default_rng(1).normal(size=(7, 3))
+    whole = lenet_like("float64")
+    y = whole.forward(x, training=True)
+    dx = whole.backward(upstream.copy())
+    chunk_bytes = 3 * 9 * 10 * 12 * 8  # the windows of 3 samples of the first layer, 12 padded columns per row
+    monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
     chunked = lenet_like("float64")
-    np.testing.assert_allclose(chunked.forward(x), whole, rtol=0, atol=1e-13)
-    assert chunked.layers[0]._cols.storage.size == 9 * 3 * 100  # the windows of 3 samples, never 7
+    np.testing.assert_allclose(chunked.forward(x, training=True), y, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(chunked.backward(upstream.copy()), dx, rtol=0, atol=1e-13)
+    for ours, reference in zip(chunked.parameters(), whole.parameters()):
+        np.testing.assert_allclose(ours.grad, reference.grad, rtol=0, atol=1e-13)
+    assert chunked.layers[0]._cols.storage.nbytes == chunk_bytes  # never the windows of all 7
+    first = chunked.layers[0]
+    first.forward(x[:2])
     with pytest.raises(ShapeError, match="needs the forward pass of the same batch"):
-        chunked.backward(np.ones((7, 3)))
+        first.backward(np.ones((7, 4, 10, 10)))
 
 
 # -- errors ------------------------------------------------------------------------------
