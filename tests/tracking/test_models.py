@@ -149,7 +149,7 @@ def test_a_missing_psutil_is_one_line_from_the_command(tmp_path):
         "logger.system_metrics=true", "callbacks.progress=null", cwd=tmp_path, env={"PYTHONPATH": _no_psutil(tmp_path)}
     )
     assert done.returncode == 2
-    assert done.stderr.startswith("error: logger.system_metrics=True: mlflow logger: system_metrics=true needs psutil")
+    assert done.stderr.startswith("error: logger.system_metrics=True: system_metrics=true needs psutil")
     assert done.stderr.strip().count("\n") == 0
 
 
