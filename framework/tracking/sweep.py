@@ -25,6 +25,7 @@ import math
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -33,6 +34,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from framework.core.errors import FrameworkError
 from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
 from framework.tracking.repair import process_tags
@@ -176,6 +178,13 @@ class MLflowSweepCallback(Callback):
     # -- in the launching process ------------------------------------------------------
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self._start(config)
+        except FrameworkError as error:  # Hydra would turn it into a warning and start every job anyway
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from error
+
+    def _start(self, config: DictConfig) -> None:
         logger = _select(config, "logger", {})
         launch = _select(logger, "launch_dir") or _select(config, "hydra.runtime.cwd") or os.getcwd()
         uri = resolve_tracking_uri(_select(logger, "tracking_uri"), launch)

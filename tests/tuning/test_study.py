@@ -87,3 +87,28 @@ def _running_children(uri) -> int:
         return 0
     runs = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
     return sum(1 for r in runs if r.data.tags.get("sweep") != "parent")
+
+
+@pytest.mark.parametrize(
+    "override, line",
+    [
+        (
+            "hydra.sweeper.storage=postgresql://ann:hunter2@127.0.0.1:1/studies",
+            "error: hydra.sweeper.storage: cannot open postgresql://ann:***@127.0.0.1:1/studies",
+        ),
+        (
+            "logger.tracking_uri=http://127.0.0.1:1",
+            "error: logger.tracking_uri=http://127.0.0.1:1: the MLflow tracking server does not answer",
+        ),
+    ],
+)
+def test_a_study_that_cannot_start_stops_in_one_line_before_any_trial(tmp_path, _template_store, override, line):
+    store = fresh_store(_template_store, tmp_path / "mlflow.db")  # an existing store: MLflow says nothing of it
+    result = run_command(
+        "-m", *PRUNING, "optimizer.lr=interval(0.01, 0.1)", "logger.connect_timeout=0.2", f"logger.tracking_uri={store}",
+        override, "hydra.sweep.dir=sweep", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and result.stderr.startswith(line)
+    assert "hunter2" not in result.stdout + result.stderr
+    assert not list((tmp_path / "sweep").glob("*/run.json"))  # no job started
