@@ -107,8 +107,8 @@ def _secrets(config: DictConfig) -> Redactor:
     return Redactor.from_config(plain)
 
 
-def _parent_tags(config: DictConfig, keys: list[str], launch) -> dict:
-    """The parent run's tags (``swept``: the swept overrides, for its name, popped before use)."""
+def _parent_tags(config: DictConfig, keys: list[str], launch) -> tuple[dict, str]:
+    """The parent run's tags, and its name (the swept overrides, else all of them)."""
     import framework
 
     redactor = _secrets(config)
@@ -133,9 +133,9 @@ def _parent_tags(config: DictConfig, keys: list[str], launch) -> dict:
         tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
     if "seed" not in keys and _select(config, "seed") is not None:
         tags["seed"] = str(_select(config, "seed"))
-    tags = {k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}
-    tags["swept"] = " ".join(o for o in overrides if override_key(o) in keys)
-    return tags
+    swept = [o for o in overrides if override_key(o) in keys]
+    name = ("sweep " + " ".join(swept or overrides))[:250].strip()
+    return {k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}, name
 
 
 def _shared_study_parent(config: DictConfig, client, experiment_id, create) -> str | None:
@@ -194,8 +194,7 @@ class MLflowSweepCallback(Callback):
         keys = sweep_keys(config)
 
         def create() -> str:
-            tags = _parent_tags(config, keys, launch)
-            name = ("sweep " + (tags.pop("swept") or tags["overrides"]))[:250].strip()
+            tags, name = _parent_tags(config, keys, launch)
             return client.create_run(experiment_id, run_name=name or None, tags=tags).info.run_id
 
         run_id = _shared_study_parent(config, client, experiment_id, create) or create()

@@ -5,6 +5,7 @@
 worker shares). Left null, the study is a journal file in the sweep directory. Several
 sweep processes started with the same storage and ``study_name`` fill one study."""
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +71,10 @@ def direction(configured, monitor: str) -> str:
     return str(configured)
 
 
+@functools.cache
 def open_storage(storage: str):
-    """Optuna's storage for a database URL or a journal file path."""
+    """Optuna's storage for a database URL or a journal file path; one per process (the sweep's
+    tracking callback, its sweeper and jobs run in the same process share it)."""
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 

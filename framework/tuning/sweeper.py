@@ -5,9 +5,12 @@ study holds ``n_trials`` trials. Several such loops (on several machines) may fi
 
 The Hydra plugin around it is ``hydra_plugins.framework_tuning.optuna_study``."""
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
+from optuna.samplers import GridSampler
 
 from framework.core.errors import ConfigError
 from framework.tuning.space import SearchSpace, search_space
@@ -15,6 +18,11 @@ from framework.tuning.study import PRUNED_ATTRIBUTE, StudySettings, open_study
 from framework.tuning.trial import TRIAL_ENV
 
 RESULTS_FILE = "optimization_results.yaml"
+
+
+class Grid(GridSampler):
+    def after_trial(self, study, trial, state, values):
+        """Optuna's grid stops its study's optimize loop when done; this loop stops at the grid's size."""
 
 
 @dataclass
@@ -56,25 +64,17 @@ def run_study(options: SweepOptions, arguments: list[str], config, launcher, val
             validated = True
         results = launcher.launch(overrides, initial_job_idx=job_number)
         job_number += len(batch)
+        stored = {t.number: t for t in study.get_trials(deepcopy=False)}  # as the jobs left them
         for trial, result in zip(batch, results, strict=True):
-            _tell(study, trial, result)
+            _tell(study, trial, result, stored[trial.number])
     _report(study, config, say)
 
 
 def _sampler(options: SweepOptions, space: SearchSpace):
     """The sampler (a grid made from the space's values) and the number of trials to reach."""
-    import functools
-
-    from optuna.samplers import GridSampler
-
     sampler, budget = options.sampler, options.n_trials
     if isinstance(sampler, functools.partial) and sampler.func is GridSampler:
         grid = space.grid()
-
-        class Grid(GridSampler):
-            def after_trial(self, study, trial, state, values):
-                """Optuna's grid stops its study's optimize loop when done; this loop stops at the grid's size."""
-
         sampler = Grid(*sampler.args, search_space=grid, **sampler.keywords)
         budget = min(budget, math.prod(len(values) for values in grid.values()))
     return sampler, budget
@@ -97,23 +97,18 @@ def _ask(study, space: SearchSpace, budget: int, n_jobs: int) -> list:
     return batch
 
 
-def _tell(study, trial, result) -> None:
+def _tell(study, trial, result, stored) -> None:
     from hydra.core.utils import JobStatus
     from optuna.trial import TrialState
 
     if result.status != JobStatus.COMPLETED:
         study.tell(trial, state=TrialState.FAIL)
-    elif PRUNED_ATTRIBUTE in _stored(study, trial.number).user_attrs:  # set by the job
+    elif PRUNED_ATTRIBUTE in stored.user_attrs:  # set by the job
         study.tell(trial, state=TrialState.PRUNED)
     elif isinstance(result.return_value, int | float) and math.isfinite(result.return_value):
         study.tell(trial, float(result.return_value))
     else:
         study.tell(trial, state=TrialState.FAIL)
-
-
-def _stored(study, number: int):
-    """The trial as the storage holds it now (the asking process's copy predates the job)."""
-    return next(t for t in study.get_trials(deepcopy=False) if t.number == number)
 
 
 def _opening_line(study, settings: StudySettings, budget: int) -> str:
