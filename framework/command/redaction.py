@@ -35,12 +35,12 @@ def redact_files(paths, redactor: Redactor) -> list[Path]:
     redacted and written again); returns those rewritten."""
     import yaml
 
-    from framework.tracking.artifacts import redact_tree, write_yaml
+    from framework.tracking.artifacts import read_yaml, redact_tree, write_yaml
 
     rewritten = []
     for path in map(Path, paths):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError):
             continue
         redacted = redact_tree(data, redactor)

@@ -7,6 +7,7 @@ whether it continues a checkpoint, the config it was composed from and which plu
 each component came from, without reading any global state."""
 
 import copy
+import functools
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,16 +69,22 @@ class Run:
         object.__setattr__(self, "output_paths", dict(self.output_paths))
         object.__setattr__(self, "overrides", tuple(self.overrides))
 
+    @functools.cached_property
+    def _scrubbed_config(self) -> dict:
+        """The config without secrets (a resume reads only the components, model and data), found once:
+        a checkpoint is written every epoch."""
+        from framework.tracking.params import scrub
+
+        return scrub(self.config)
+
     @property
     def resumes(self) -> bool:
         return self.resume_from is not None
 
     def checkpoint_fields(self) -> dict:
         """What every checkpoint of this run records about it (JSON values)."""
-        from framework.tracking.params import scrub
-
         return {
-            "config": scrub(self.config),  # no secrets: a resume reads only the components, model and data
+            "config": copy.deepcopy(self._scrubbed_config),
             "components": {label: asdict(origin) for label, origin in self.components.items()},
             "run_name": self.name,
         }
