@@ -7,6 +7,8 @@ the default model on the bundled digits, and the phases they are made of:
 - ``python``: the interpreter alone; ``import command``: the command's imports;
   ``import mlflow``: what tracking adds before it can open a store;
 - ``run, logger=none`` and ``run, tracked`` (on a store that already exists);
+- ``mlflow floor``: only what MLflow must do for one tracked run (``mlflow_floor.py``:
+  import, open the store, create a run, log a batch and the model, finish it);
 - sweeps of 1 and 3 sequential jobs, tracked and not: the cost of each extra job is
   ``(T3 - T1) / 2``, reported beside its own training time (from ``history.npz``).
 
@@ -35,6 +37,7 @@ def commands(work: Path) -> dict[str, list[str]]:
         "python": [sys.executable, "-c", "pass"],
         "import command": [sys.executable, "-c", "import framework.command.entry"],
         "import mlflow": [sys.executable, "-c", "import mlflow"],
+        "mlflow floor": [sys.executable, str(Path(__file__).with_name("mlflow_floor.py")), str(work)],
         "run, logger=none": [*train, "logger=none", f"hydra.run.dir={work}/none-${{now:%H%M%S%f}}"],
         "run, tracked": [*train, f"hydra.run.dir={work}/tracked-${{now:%H%M%S%f}}"],
         "sweep 1 job, logger=none": [*sweep, "logger=none", "seed=0"],
