@@ -243,6 +243,33 @@ OPERATIONS = {
 }
 
 
+def coalesce(records: list[dict]) -> list[dict]:
+    """``records`` with each run of consecutive ``log_batch`` records for the same run merged into
+    one (split again into MLflow's batch limits when sent): one store transaction instead of one per
+    epoch. A record whose param or tag keys the run's merged record already has starts a new one."""
+    merged: list[dict] = []
+    for record in records:
+        if merged and _mergeable(merged[-1], record):
+            last = merged[-1]
+            joined = {key: [*last.get(key, []), *record.get(key, [])] for key in ("metrics", "params", "tags")}
+            merged[-1] = {**last, **{key: entries for key, entries in joined.items() if entries}}
+        else:
+            merged.append(record)
+    return merged
+
+
+def _mergeable(first: dict, second: dict) -> bool:
+    if not (first.get("op") == second.get("op") == "log_batch"):
+        return False
+    run = (first.get("tracking_uri"), first.get("run_id"))
+    if first.get("run_id") is None or run != (second.get("tracking_uri"), second.get("run_id")):
+        return False
+    return all(
+        not {entry[0] for entry in first.get(key, [])} & {entry[0] for entry in second.get(key, [])}
+        for key in ("params", "tags")
+    )
+
+
 def describe(record: dict) -> str:
     op = record.get("op")
     if op == "log_batch":
@@ -397,6 +424,7 @@ class Sender:
         self.offline, self.last_error = True, error
 
     def _deliver(self, batch: list[dict]) -> None:
+        batch = coalesce(batch)
         if self.spool.exists():
             _, left = replay(self.spool, on_permanent=self._permanent, execute=self._execute)
             if left:

@@ -67,6 +67,27 @@ def test_records_refused_for_good_are_reported_not_kept(tmp_path, capsys):
     assert len(sender.permanent_errors) == 1 and "bad record" in capsys.readouterr().err
 
 
+def test_the_epochs_queued_for_a_run_reach_the_store_as_one_batch_in_their_order(tmp_path):
+    sent = []
+    sender = Sender(Spool(tmp_path / "spool.jsonl"), interval=3600, execute=sent.append)
+    run = {"op": "log_batch", "tracking_uri": "sqlite:///x.db", "run_id": "a"}
+    sender._last_send = time.monotonic()  # nothing is due: everything waits for the close
+    sender.put({**run, "params": [["lr", "0.1"]], "tags": [["seed", "0"]]})
+    for epoch in (1, 2, 3):
+        sender.put({**run, "metrics": [["loss", 1.0 / epoch, 0, epoch]]})
+    sender.put({**run, "tags": [["seed", "1"]]})  # a key the batch already has: a batch of its own
+    sender.put({**run, "run_id": "b", "metrics": [["loss", 0.5, 0, 1]]})  # another run: its own
+    sender.put({**run, "op": "terminate", "status": "FINISHED"})
+    sender.close(timeout=10)
+    assert [(r["op"], r["run_id"]) for r in sent] == [
+        ("log_batch", "a"), ("log_batch", "a"), ("log_batch", "b"), ("terminate", "a"),
+    ]  # fmt: skip
+    assert sent[0] == {**run, "params": [["lr", "0.1"]], "tags": [["seed", "0"]], "metrics": [
+        ["loss", 1.0, 0, 1], ["loss", 0.5, 0, 2], ["loss", 1.0 / 3, 0, 3],
+    ]}  # fmt: skip
+    assert sent[1]["tags"] == [["seed", "1"]]
+
+
 def test_a_metric_batch_is_only_sent_when_due(tmp_path):
     execute = Flaky()
     sender = Sender(Spool(tmp_path / "spool.jsonl"), interval=3600, execute=execute)
