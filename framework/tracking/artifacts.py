@@ -105,6 +105,13 @@ def _figure(width=6.4, height=4.0):
     return figure
 
 
+def prepare_figures() -> None:
+    """Import matplotlib and make one canvas, before another thread may import IPython: the first
+    canvas of a process looks IPython up in ``sys.modules`` and fails on a half-imported one (the
+    sender's MLflow imports it when it logs the model)."""
+    _figure()
+
+
 def _save(figure, path: Path, margins: tuple[float, float, float, float] | None = None) -> Path:
     """Write ``figure`` as PNG. With ``margins`` (left, right, bottom, top, in inches) the layout is
     fixed: drawn once, where ``tight_layout`` draws it twice to measure it. PNG compression level 1:

@@ -302,28 +302,33 @@ class MLflowLogger(Callback):
             return
         self._materialize()
         test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix" and _is_number(v)}
-        now = int(time.time() * 1000)
-        step = len(history)
-        self._put_batch(
-            metrics=[[clean_key(k), float(v), now, step] for k, v in test.items()],
-            tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)},
-        )
-        self._artifacts(trainer, history)
+        now, step = int(time.time() * 1000), len(history)
+        test_metrics = [[clean_key(k), float(v), now, step] for k, v in test.items()]
+        self._put_batch(metrics=test_metrics, tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)})
         if self.log_model:
-            try:
-                from framework.tracking.pyfunc import write_model_files
+            self._queue_model(trainer, test_metrics)
+        if self.log_plots:
+            from framework.tracking.artifacts import prepare_figures
 
-                example = self.run.data.x_train if self.run.data is not None else None
-                model_dir = write_model_files(trainer.model, self.staging / "model", example)
-                linked = self._linked_metrics(trainer, [[clean_key(k), float(v), now, step] for k, v in test.items()])
-                self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
-                self._model_queued = True
-            except Exception as exc:  # the run's metrics and status matter more than the model
-                self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
+            prepare_figures()
+        self.sender.send_now()  # the metrics and the model are stored while the figures are drawn
+        self._artifacts(trainer, history)
         after = []
         if self.register_as is not None and self.log_model:  # after FINISHED: a refusal costs the run nothing
             after.append({"op": "register_model", "name": self.model_name, "register_as": self.register_as})
         self._finish("FINISHED", timeout=None, after=after)
+
+    def _queue_model(self, trainer, test_metrics: list) -> None:
+        try:
+            from framework.tracking.pyfunc import write_model_files
+
+            example = self.run.data.x_train if self.run.data is not None else None
+            model_dir = write_model_files(trainer.model, self.staging / "model", example)
+            linked = self._linked_metrics(trainer, test_metrics)
+            self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
+            self._model_queued = True
+        except Exception as exc:  # the run's metrics and status matter more than the model
+            self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
 
     def framework_exception(self, trainer, error):
         if self.sender is None:
