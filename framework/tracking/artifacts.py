@@ -8,6 +8,7 @@ the user's backend, no window."""
 import enum
 import json
 import math
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -138,8 +139,13 @@ def _integer_epochs(axes) -> None:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _is_number(value) -> bool:
+    """A plain or NumPy number (a float32 metric too), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _finite(values) -> bool:
-    return any(isinstance(v, int | float) and math.isfinite(v) for v in values)
+    return any(_is_number(v) and math.isfinite(v) for v in values)
 
 
 def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
@@ -147,7 +153,7 @@ def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     keys: dict[str, None] = {}
     for record in epochs:
-        keys.update(dict.fromkeys(k for k, v in record.items() if isinstance(v, int | float)))
+        keys.update(dict.fromkeys(k for k, v in record.items() if _is_number(v)))
     steps = [record.get("epoch", index + 1) for index, record in enumerate(epochs)]
     written = []
     for key in keys:

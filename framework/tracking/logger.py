@@ -28,6 +28,7 @@ from pathlib import Path
 
 from framework.core.errors import InvalidValueError
 from framework.core.validation import check_bool, check_number
+from framework.tracking import figures
 from framework.tracking.params import (
     MAX_TAG_VALUE_LENGTH,
     Redactor,
@@ -246,6 +247,8 @@ class MLflowLogger(Callback):
             self._reset()
             self._restored = restored
         self.run = run
+        if self.log_plots:
+            figures.start()  # its start overlaps MLflow's import and the training
         uri = self.preflight()
         client, self.experiment_id = open_experiment(uri, self.experiment_name)
         config = dict(run.config)
@@ -307,7 +310,7 @@ class MLflowLogger(Callback):
         self._put_batch(metrics=test_metrics, tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)})
         if self.log_model:
             self._queue_model(trainer, test_metrics)
-        if self.log_plots:
+        if self.log_plots and not figures.running():  # drawn here: see prepare_figures
             from framework.tracking.artifacts import prepare_figures
 
             prepare_figures()
@@ -625,10 +628,7 @@ class MLflowLogger(Callback):
             self._put_artifact(artifacts.confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
         if not self.log_plots:
             return
-        plots = artifacts.curve_plots(history.epochs, self.staging / "plots")
-        if matrix is not None:
-            plots.append(artifacts.confusion_matrix_plot(matrix, self.staging / "plots" / "confusion_matrix.png"))
-        if plots:
+        if figures.draw(history.epochs, matrix, self.staging / "plots"):
             self._put_artifact(self.staging / "plots", "plots")
 
     def _finish(self, status: str, timeout: float | None, after: list[dict] = ()) -> None:
