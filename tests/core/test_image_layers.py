@@ -238,7 +238,7 @@ def test_windows_go_through_in_chunks_of_samples_with_the_same_result(monkeypatc
     np.testing.assert_allclose(chunked.backward(upstream.copy()), dx, rtol=0, atol=1e-13)
     for ours, reference in zip(chunked.parameters(), whole.parameters()):
         np.testing.assert_allclose(ours.grad, reference.grad, rtol=0, atol=1e-13)
-    assert chunked.layers[0]._cols.storage.nbytes == chunk_bytes  # never the windows of all 7
+    assert chunked.layers[0]._cols.storage.nbytes <= chunk_bytes  # never the windows of all 7 (fewer with threads)
     first = chunked.layers[0]
     first.forward(x[:2])
     with pytest.raises(ShapeError, match="needs the forward pass of the same batch"):
