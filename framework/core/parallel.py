@@ -12,6 +12,7 @@ everything runs on the calling thread, as before.
 """
 
 import contextlib
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -79,3 +80,16 @@ def split(function, items: list, count: int) -> list:
         return [first, *(future.result() for future in futures)]
     finally:
         wait(futures)  # none still writing into the caller's arrays when it fails
+
+
+#: Elements below which an elementwise pass is not worth handing to threads.
+SPLIT_ELEMENTS = 2**16
+
+
+def over_slices(function, size: int, elements: int) -> None:
+    """``function(part)`` for near-equal slices ``part`` of ``range(size)``, one per worker: an elementwise pass
+    over an array of ``elements`` split along an axis of length ``size`` (on the calling thread alone when small)."""
+    count = workers() if elements >= SPLIT_ELEMENTS else 1
+    bounds = [size * k // count for k in range(count + 1)]
+    parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
+    split(lambda worker, items: [function(part) for part in items], parts, count)
