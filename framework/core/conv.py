@@ -17,6 +17,10 @@ and handed on as ``(batch, channels, rows, cols)`` views of it: then the product
 output, its gradient and every window copy run over whole contiguous image rows, and
 no transposing copy is made. Elementwise layers and pooling keep that memory order;
 ``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
+
+While a model with convolutions steps, BLAS runs on one thread and the chunks of a batch
+are split among as many Python threads as BLAS had (:mod:`framework.core.parallel`); each
+thread sums its own part of the weight gradient, added up at the end.
 """
 
 import numpy as np

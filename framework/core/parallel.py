@@ -39,8 +39,8 @@ def workers() -> int:
 def chunk_threads(enabled: bool = True):
     """BLAS on one thread and :func:`workers` the BLAS threads there were, until the block ends;
     nothing when not ``enabled``, inside another such block, or with one (or no controllable) BLAS."""
-    blas = _blas()
-    threads = blas[0].get_num_threads() if enabled and len(blas) == 1 and _state["workers"] == 1 else 1
+    blas = _blas() if enabled and _state["workers"] == 1 else []  # no threadpoolctl for models without them
+    threads = blas[0].get_num_threads() if len(blas) == 1 else 1
     if threads <= 1:
         yield
         return
