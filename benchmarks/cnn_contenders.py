@@ -73,3 +73,62 @@ def torch_loop(network: dict, x, y, epochs: int, batch: int) -> list[float]:
     model = torch_model(network)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     return torch_epochs(model, optimizer, x, y, batch, epochs)
+
+
+def matmul_floor(network: dict, x, y, epochs: int, batch: int) -> list[float]:
+    """Only the matrix products the framework's layers compute per training batch, each over the whole
+    batch on preallocated arrays (the framework's convolutions split theirs into chunks of samples): a floor.
+    The shapes come from the framework's own layers, built for ``x``."""
+    from contenders import time_products
+
+    import framework as fw
+
+    model = fw.Sequential(framework_layers(network), input_shape=x.shape[1:], rng=np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+
+    def products(size: int) -> list:
+        found = []
+        for index, layer in enumerate(model.layers):
+            if isinstance(layer, fw.Conv2D):
+                found += conv_products(layer, size, index > 0, rng)
+            elif isinstance(layer, fw.Dense):
+                found += dense_products(layer, size, rng)
+        return found
+
+    full, rest = divmod(len(x), batch)
+    return time_products([products(batch)] * full + ([products(rest)] if rest else []), epochs)
+
+
+def _filled(rng, *shape):
+    return rng.random(shape, dtype=np.float32)
+
+
+def conv_products(layer, size: int, input_grad: bool, rng) -> list:
+    """``(a, b, out)`` of a ``Conv2D``'s forward, weight gradient and (with ``input_grad``) input gradient for
+    ``size`` samples: ``weights @ windows``, ``windows @ grad.T``, and either the transposed convolution's
+    ``flipped weights @ gradient windows`` or col2im's ``weights.T @ grad``, as the layer computes it."""
+    window, filters, columns = layer._window_size, layer.filters, size * layer._positions
+    weights, windows, grad = (
+        _filled(rng, filters, window),
+        _filled(rng, window, columns),
+        _filled(rng, filters, columns),
+    )
+    found = [(weights, windows, np.empty_like(grad)), (windows, grad.T, np.empty((window, filters), np.float32))]
+    if not input_grad:
+        return found
+    transposed = layer._transposed
+    if transposed is None:
+        return [*found, (weights.T, grad, np.empty_like(windows))]
+    window, filters, columns = transposed._window_size, transposed.filters, size * transposed._positions
+    return [
+        *found,
+        (_filled(rng, filters, window), _filled(rng, window, columns), np.empty((filters, columns), np.float32)),
+    ]
+
+
+def dense_products(layer, size: int, rng) -> list:
+    """``(a, b, out)`` of a ``Dense`` layer's forward ``x @ W``, weight gradient ``x.T @ grad`` and input
+    gradient ``grad @ W.T`` for ``size`` samples."""
+    features, units = layer.weight.shape
+    x, weight, grad = _filled(rng, size, features), _filled(rng, features, units), _filled(rng, size, units)
+    return [(x, weight, np.empty_like(grad)), (x.T, grad, np.empty_like(weight)), (grad, weight.T, np.empty_like(x))]

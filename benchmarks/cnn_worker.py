@@ -23,6 +23,8 @@ def main():
 
         torch.set_num_threads(threads)
         seconds = cnn_contenders.torch_loop(network, x, y, epochs, batch)
+    elif contender == "matmul-floor":
+        seconds = cnn_contenders.matmul_floor(network, x, y, epochs, batch)
     else:
         raise SystemExit(f"unknown contender {contender!r}")
     print(json.dumps({"values": seconds, "peak_rss_mb": peak_rss_mb()}))

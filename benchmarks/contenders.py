@@ -127,17 +127,23 @@ def matmul_floor(config, x, y, epochs):
     wgrads = [np.empty_like(w) for w in weights]
     acts[0][...] = x[:batch]
     grads[-1][...] = 0.01
-    steps = len(x) // batch
+    products = [(acts[i], w, acts[i + 1]) for i, w in enumerate(weights)]
+    for i in range(len(weights) - 1, -1, -1):
+        products.append((acts[i].T, grads[i + 1], wgrads[i]))
+        if i > 0:
+            products.append((grads[i + 1], weights[i].T, grads[i]))
+    return time_products([products] * (len(x) // batch), epochs)
+
+
+def time_products(batches, epochs):
+    """Seconds of each of ``epochs`` epochs of ``np.matmul(a, b, out=out)`` for every ``(a, b, out)``
+    of every batch in ``batches`` (one list of products per batch)."""
     seconds = []
     for _ in range(epochs):
         started = time.perf_counter()
-        for _ in range(steps):
-            for i, w in enumerate(weights):
-                np.matmul(acts[i], w, out=acts[i + 1])
-            for i in range(len(weights) - 1, -1, -1):
-                np.matmul(acts[i].T, grads[i + 1], out=wgrads[i])
-                if i > 0:
-                    np.matmul(grads[i + 1], weights[i].T, out=grads[i])
+        for products in batches:
+            for a, b, out in products:
+                np.matmul(a, b, out=out)
         seconds.append(time.perf_counter() - started)
     return seconds
 

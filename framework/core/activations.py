@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from framework.core import parallel
 from framework.core.layer import Layer
 from framework.core.validation import check_number
 
@@ -13,11 +14,21 @@ class ReLU(Layer):
     preferred_init = "he_normal"
 
     def forward(self, x, training=False):
-        self.y = np.maximum(x, 0)
-        return self.y
+        if x.ndim < 2 or parallel.workers() == 1:
+            self.y = np.maximum(x, 0)
+            return self.y
+        self.y = y = np.empty_like(x)  # x's memory order, as np.maximum keeps it
+        parallel.over_slices(lambda part: np.maximum(x[:, part], 0, out=y[:, part]), x.shape[1], x.size)
+        return y
 
     def backward(self, grad):
-        return np.multiply(grad, self.y > 0, out=grad)
+        if grad.ndim < 2 or parallel.workers() == 1:
+            return np.multiply(grad, self.y > 0, out=grad)
+        y = self.y
+        parallel.over_slices(
+            lambda part: np.multiply(grad[:, part], y[:, part] > 0, out=grad[:, part]), grad.shape[1], grad.size
+        )
+        return grad
 
 
 class LeakyReLU(Layer):

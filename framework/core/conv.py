@@ -17,11 +17,15 @@ and handed on as ``(batch, channels, rows, cols)`` views of it: then the product
 output, its gradient and every window copy run over whole contiguous image rows, and
 no transposing copy is made. Elementwise layers and pooling keep that memory order;
 ``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
+
+While a model with convolutions steps, BLAS runs on one thread and the chunks of a batch
+are split among as many Python threads as BLAS had (:mod:`framework.core.parallel`); each
+thread sums its own part of the weight gradient, added up at the end.
 """
 
 import numpy as np
 
-from framework.core import initializers
+from framework.core import initializers, parallel
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.parameter import Parameter
@@ -65,6 +69,7 @@ class Conv2D(Layer):
     example_config = {"filters": 2, "kernel_size": 3, "padding": "same"}
     example_input_shape = (2, 5, 4)
     is_linear = True
+    chunked = True  # splits its chunks among threads while a model steps (framework.core.parallel)
 
     def __init__(
         self,
@@ -89,6 +94,7 @@ class Conv2D(Layer):
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
         self._cols, self._padded = Scratch(), Scratch(zeroed=True)
         self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
+        self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
         self._batch = 0
 
@@ -122,23 +128,40 @@ class Conv2D(Layer):
         self._source, self._batch = self._padded_source(x), len(x)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
-        for samples, windows in self._window_chunks():
-            out = rows[:, samples.start * positions : samples.stop * positions]
-            np.matmul(weights, windows, out=out)
-            if self.bias is not None:
-                out += self.bias.value[:, None]
+
+        def work(worker, chunks):
+            for samples, windows in self._window_chunks(chunks, worker):
+                out = rows[:, samples.start * positions : samples.stop * positions]
+                np.matmul(weights, windows, out=out)
+                if self.bias is not None:
+                    out += self.bias.value[:, None]
+
+        parallel.split(work, self._chunks(), parallel.workers())
         return y[..., : self.cols.out].transpose(1, 0, 2, 3)
 
-    def _window_chunks(self):
-        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
-        reused array small enough to stay in cache while it is multiplied."""
+    def _chunks(self) -> list[slice]:
+        """The batch's chunks of samples whose window matrix is small enough to stay in cache while it is multiplied."""
         step = max(1, CHUNK_BYTES // (self._window_size * self._positions * self.dtype.itemsize))
-        for start in range(0, self._batch, step):
-            samples = slice(start, min(start + step, self._batch))
+        count = parallel.workers()
+        if count > 1:  # as many chunks per worker
+            chunks = -(-self._batch // step)
+            step = -(-self._batch // (-(-chunks // count) * count))
+        return [slice(start, min(start + step, self._batch)) for start in range(0, self._batch, step)]
+
+    def _window_chunks(self, chunks: list[slice], worker: int = 0):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
+        array reused by ``worker``."""
+        for samples in chunks:
             view = self._windows(self._source, samples)
-            matrix = self._cols.get(view.shape, self.dtype)
+            matrix = self._scratch("_cols", worker).get(view.shape, self.dtype)
             np.copyto(matrix, view)
             yield samples, matrix.reshape(self._window_size, -1)
+
+    def _scratch(self, name: str, worker: int) -> Scratch:
+        """Scratch array ``name`` of ``worker``: the layer's own for worker 0, one more per other worker."""
+        if worker == 0:
+            return getattr(self, name)
+        return self._worker_scratch.setdefault((name, worker), Scratch())
 
     def _windows(self, source: np.ndarray, samples: slice, writeable: bool = False) -> np.ndarray:
         """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``."""
@@ -172,23 +195,17 @@ class Conv2D(Layer):
         )
 
     def backward(self, grad):
-        filters, batch = self.filters, len(grad)
+        batch = len(grad)
         if self._source is None or self._batch != batch:
             raise ShapeError("Conv2D.backward needs the forward pass of the same batch")
-        grad_rows, positions = self._grad_rows(grad), self._positions
+        grad_rows = self._grad_rows(grad)
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
-        weight_grad = self.weight.grad.reshape(-1, filters)
-        weight_grad[...] = 0
         col2im = self.input_grad and self._transposed is None
         input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if col2im else None
         if col2im:
             input_grad[...] = 0
-        for samples, windows in self._window_chunks():
-            part = grad_rows[:, samples.start * positions : samples.stop * positions]
-            weight_grad += windows @ part.T
-            if col2im:
-                self._col2im(part, input_grad, samples)
+        self._weight_and_window_grads(grad_rows, input_grad)
         if not self.input_grad:
             return None
         if not col2im:
@@ -198,6 +215,30 @@ class Conv2D(Layer):
             :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
         ]
         return inside.transpose(1, 0, 2, 3)
+
+    def _weight_and_window_grads(self, grad_rows: np.ndarray, input_grad: np.ndarray | None) -> None:
+        """The weight gradient, a sum over chunks (each worker's own, added up at the end), and with
+        ``input_grad`` the chunks' window gradients added onto it (col2im). Neighbouring chunks' windows
+        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd."""
+        positions, weight_grad = self._positions, self.weight.grad.reshape(-1, self.filters)
+        weight_grad[...] = 0
+
+        def work(worker, chunks):
+            total = weight_grad if worker == 0 else self._scratch("_partial", worker).get(weight_grad.shape, self.dtype)
+            if worker:
+                total[...] = 0
+            for samples, windows in self._window_chunks(chunks, worker):
+                part = grad_rows[:, samples.start * positions : samples.stop * positions]
+                total += windows @ part.T
+                if input_grad is not None:
+                    self._col2im(part, input_grad, samples, worker)
+            return total
+
+        chunks, count = self._chunks(), parallel.workers()
+        phases = [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 else [chunks]
+        for phase in phases:
+            for total in parallel.split(work, phase, count)[1:]:
+                weight_grad += total
 
     def _transposed_convolution(self) -> "Conv2D | None":
         """With stride 1 and no more padding than a window's span less one, the input gradient is the
@@ -234,10 +275,10 @@ class Conv2D(Layer):
         rows[..., : self.cols.out] = channel_major
         return rows.reshape(self.filters, -1)
 
-    def _col2im(self, grad_rows: np.ndarray, input_grad: np.ndarray, samples: slice) -> None:
+    def _col2im(self, grad_rows: np.ndarray, input_grad: np.ndarray, samples: slice, worker: int = 0) -> None:
         """Add the window gradients ``weights @ grad_rows`` onto the (padded) input pixels they read:
         one strided addition per kernel tap."""
-        window_grads = self._window_grads.get((self._window_size, grad_rows.shape[1]), self.dtype)
+        window_grads = self._scratch("_window_grads", worker).get((self._window_size, grad_rows.shape[1]), self.dtype)
         np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
         targets = self._windows(input_grad, samples, writeable=True)
         window_grads = window_grads.reshape(targets.shape)

@@ -8,6 +8,7 @@ sees its own named arrays (:meth:`Sequential.parameters`).
 
 import numpy as np
 
+from framework.core import parallel
 from framework.core.errors import NotBuiltError, ShapeError
 from framework.core.layer import Layer
 from framework.core.memory import check_fits
@@ -118,9 +119,15 @@ class Sequential:
             )
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
-        for layer in self.layers:
-            x = layer.forward(x, training)
+        with parallel.chunk_threads(self._chunked):
+            for layer in self.layers:
+                x = layer.forward(x, training)
         return x
+
+    @property
+    def _chunked(self) -> bool:
+        """Whether a layer splits its work into chunks on threads (:mod:`framework.core.parallel`)."""
+        return any(getattr(layer, "chunked", False) for layer in self.layers)
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)
@@ -131,8 +138,9 @@ class Sequential:
         first layer's largest product during training). ``grad`` may be overwritten."""
         if self.layers:
             self.layers[0].input_grad = input_grad
-        for layer in reversed(self.layers):
-            grad = layer.backward(grad)
+        with parallel.chunk_threads(self._chunked):
+            for layer in reversed(self.layers):
+                grad = layer.backward(grad)
         return grad
 
     def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from framework.core import parallel
 from framework.core.layer import Layer
 from framework.core.windows import (
     Scratch,
@@ -60,9 +61,7 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x, training=False):
         if self.stride == self.kernel_size:
-            rows, self._column_index = _first_max(x, 3, self.cols)
-            self.y, self._row_index = _first_max(rows, 2, self.rows)
-            return self.y
+            return self._tiled_forward(x)
         self.x = x
         taps = tap_views(x, self.rows, self.cols)
         _, first = next(taps)
@@ -73,12 +72,7 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, grad):
         if self.stride == self.kernel_size:
-            channels, height, width = self.input_shape
-            rows = self._stage_grad.get((channels, len(grad), height, self.cols.out), self.dtype).transpose(1, 0, 2, 3)
-            _route(grad, self._row_index, rows, 2, self.rows)
-            input_grad = self._input_grad.get((channels, len(grad), height, width), self.dtype).transpose(1, 0, 2, 3)
-            _route(rows, self._column_index, input_grad, 3, self.cols)
-            return input_grad
+            return self._tiled_backward(grad)
         input_grad = self._zeroed_input_grad(len(grad))
         unrouted = np.ones(self.y.shape, dtype=bool)
         for (_, x_view), (_, grad_view) in zip(
@@ -89,6 +83,32 @@ class MaxPool2D(_Pool2D):
             grad_view += grad * winner
         return input_grad
 
+    def _tiled_forward(self, x: np.ndarray) -> np.ndarray:
+        """The maximum along columns, then along rows, a slice of channels per worker (:mod:`framework.core.parallel`)."""
+        rows = np.empty_like(_tap(x, 3, 0, self.cols))  # x's memory order
+        self._column_index = np.empty_like(rows, dtype=np.uint8)
+        self.y = np.empty_like(_tap(rows, 2, 0, self.rows))
+        self._row_index = np.empty_like(self.y, dtype=np.uint8)
+
+        def part(channels):
+            _first_max(x[:, channels], 3, self.cols, rows[:, channels], self._column_index[:, channels])
+            _first_max(rows[:, channels], 2, self.rows, self.y[:, channels], self._row_index[:, channels])
+
+        parallel.over_slices(part, x.shape[1], x.size)
+        return self.y
+
+    def _tiled_backward(self, grad: np.ndarray) -> np.ndarray:
+        channels, height, width = self.input_shape
+        rows = self._stage_grad.get((channels, len(grad), height, self.cols.out), self.dtype).transpose(1, 0, 2, 3)
+        input_grad = self._input_grad.get((channels, len(grad), height, width), self.dtype).transpose(1, 0, 2, 3)
+
+        def part(channels):
+            _route(grad[:, channels], self._row_index[:, channels], rows[:, channels], 2, self.rows)
+            _route(rows[:, channels], self._column_index[:, channels], input_grad[:, channels], 3, self.cols)
+
+        parallel.over_slices(part, channels, input_grad.size)
+        return input_grad
+
 
 def _tap(array: np.ndarray, axis: int, offset: int, along: WindowAxis) -> np.ndarray:
     """Every ``along.kernel``-th position of ``axis`` from ``offset``: one tap of each window tiling it."""
@@ -97,10 +117,11 @@ def _tap(array: np.ndarray, axis: int, offset: int, along: WindowAxis) -> np.nda
     return array[tuple(index)]
 
 
-def _first_max(x: np.ndarray, axis: int, along: WindowAxis) -> tuple[np.ndarray, np.ndarray]:
-    """The maximum over windows tiling ``axis``, and the index (uint8) of each window's first largest tap."""
-    best = _tap(x, axis, 0, along).copy(order="K")
-    index = np.zeros_like(best, dtype=np.uint8)
+def _first_max(x: np.ndarray, axis: int, along: WindowAxis, best: np.ndarray, index: np.ndarray) -> None:
+    """Into ``best`` the maximum over windows tiling ``axis``, into ``index`` (uint8) each window's first largest tap."""
+    np.copyto(best, _tap(x, axis, 0, along))
+    if along.kernel == 1:
+        index[...] = 0  # else the first comparison writes it all
     for offset in range(1, along.kernel):
         tap = _tap(x, axis, offset, along)
         if axis == x.ndim - 1:
@@ -110,7 +131,6 @@ def _first_max(x: np.ndarray, axis: int, along: WindowAxis) -> tuple[np.ndarray,
         else:
             np.copyto(index, offset, where=tap > best)
         np.maximum(best, tap, out=best)
-    return best, index
 
 
 def _route(grad: np.ndarray, index: np.ndarray, out: np.ndarray, axis: int, along: WindowAxis) -> None:

@@ -1,0 +1,95 @@
+"""A layer's chunks of work on a few Python threads, each with one BLAS thread.
+
+NumPy releases the GIL in array copies and matrix products, so the chunks of a
+convolution (a window copy and a product each) can run side by side on Python threads:
+the copies then run in parallel too, where one product on several BLAS threads only
+parallelizes the product. While a model with such layers steps (:func:`chunk_threads`),
+BLAS runs on one thread and the layers split their chunks among as many Python threads
+as BLAS had. BLAS is not switched per layer: OpenBLAS's idle threads keep spinning for a
+while after each multithreaded product, taking the core a chunk thread needs. Outside
+that, without a BLAS library that threadpoolctl can control, or with one BLAS thread,
+everything runs on the calling thread, as before.
+"""
+
+import contextlib
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor, wait
+
+_state = {"blas": None, "pool": None, "size": 0, "workers": 1}
+
+
+def _blas():
+    if _state["blas"] is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _state["blas"] = ThreadpoolController().select(user_api="blas").lib_controllers
+        except Exception:  # no threadpoolctl, or a BLAS it cannot read: run on one thread
+            _state["blas"] = []
+    return _state["blas"]
+
+
+def workers() -> int:
+    """How many threads chunks run on: BLAS's thread count inside :func:`chunk_threads`, else 1."""
+    return _state["workers"]
+
+
+@contextlib.contextmanager
+def chunk_threads(enabled: bool = True):
+    """BLAS on one thread and :func:`workers` the BLAS threads there were, until the block ends;
+    nothing when not ``enabled``, inside another such block, or with one (or no controllable) BLAS."""
+    blas = _blas() if enabled and _state["workers"] == 1 else []  # no threadpoolctl for models without them
+    threads = blas[0].get_num_threads() if len(blas) == 1 else 1
+    if threads <= 1:
+        yield
+        return
+    blas[0].set_num_threads(1)
+    _state["workers"] = threads
+    try:
+        yield
+    finally:
+        _state["workers"] = 1
+        blas[0].set_num_threads(threads)
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    if _state["pool"] is None or _state["size"] < size:
+        _state["pool"], _state["size"] = ThreadPoolExecutor(size, thread_name_prefix="framework-chunks"), size
+    return _state["pool"]
+
+
+def _forget_pool() -> None:
+    """A forked child has none of its parent's threads."""
+    _state["pool"], _state["size"] = None, 0
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def split(function, items: list, count: int) -> list:
+    """``[function(worker, items[worker::count]) for worker in range(count)]``, worker 0 on the calling
+    thread and the others on pool threads; with ``count`` 1, just ``[function(0, items)]``."""
+    count = min(count, len(items))
+    if count <= 1:
+        return [function(0, items)]
+    futures = []
+    try:
+        futures = [_pool(count - 1).submit(function, worker, items[worker::count]) for worker in range(1, count)]
+        first = function(0, items[0::count])
+        return [first, *(future.result() for future in futures)]
+    finally:
+        wait(futures)  # none still writing into the caller's arrays when it fails
+
+
+#: Elements below which an elementwise pass is not worth handing to threads.
+SPLIT_ELEMENTS = 2**16
+
+
+def over_slices(function, size: int, elements: int) -> None:
+    """``function(part)`` for near-equal slices ``part`` of ``range(size)``, one per worker: an elementwise pass
+    over an array of ``elements`` split along an axis of length ``size`` (on the calling thread alone when small)."""
+    count = workers() if elements >= SPLIT_ELEMENTS else 1
+    bounds = [size * k // count for k in range(count + 1)]
+    parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
+    split(lambda worker, items: [function(part) for part in items], parts, count)
