@@ -149,7 +149,7 @@ def _finite(values) -> bool:
 
 
 def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
-    """One PNG per quantity: ``loss.png`` (training and validation), one per metric, ``lr.png``."""
+    """One PNG per quantity: ``loss.png`` (training and validation), one per metric, ``lr.png`` (when it changed)."""
     directory.mkdir(parents=True, exist_ok=True)
     keys: dict[str, None] = {}
     for record in epochs:
@@ -163,8 +163,8 @@ def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
         if f"val_{key}" in keys:
             series.append((f"val_{key}", "validation"))
         values = {name: [record.get(name, float("nan")) for record in epochs] for name, _ in series}
-        if not any(_finite(v) for v in values.values()):
-            continue
+        if not any(_finite(v) for v in values.values()) or (key == "lr" and len(set(values[key])) == 1):
+            continue  # nothing to draw, or a learning rate that never changed (its param says it)
         figure = _figure()
         axes = figure.add_subplot()
         for name, label in series:

@@ -63,11 +63,16 @@ class FigureProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def draw(self, epochs: list[dict], matrix, directory, timeout: float = ANSWER_TIMEOUT) -> list[Path]:
+    def send(self, epochs: list[dict], matrix, directory) -> None:
         request = {"epochs": epochs, "matrix": matrix, "directory": str(directory)}
         try:
             self.process.stdin.write(json.dumps(request, default=_plain) + "\n")
             self.process.stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise FigureProcessFailed(f"{type(exc).__name__}: {exc}") from exc
+
+    def receive(self, timeout: float = ANSWER_TIMEOUT) -> list[Path]:
+        try:
             ready, _, _ = select.select([self.process.stdout], [], [], timeout)
             line = self.process.stdout.readline() if ready else ""
         except (OSError, ValueError) as exc:
@@ -105,16 +110,39 @@ def start() -> None:
     atexit.register(_shared.close)
 
 
+class Drawing:
+    """Figures being drawn: asked of the figure process at once when it runs; :meth:`result` waits
+    for them, or draws them here when it is not running or fails."""
+
+    def __init__(self, epochs: list[dict], matrix, directory):
+        self.request = (epochs, matrix, directory)
+        self.sent = False
+        if running():
+            try:
+                _shared.send(*self.request)
+                self.sent = True
+            except FigureProcessFailed:
+                _stop()
+
+    def result(self) -> list[Path]:
+        if self.sent:
+            try:
+                return _shared.receive()
+            except FigureProcessFailed:
+                _stop()
+        return draw_figures(*self.request)
+
+
 def draw(epochs: list[dict], matrix, directory) -> list[Path]:
     """The figures, by the figure process when it runs, else (or when it fails) in this process."""
+    return Drawing(epochs, matrix, directory).result()
+
+
+def _stop() -> None:
     global _shared
-    if running():
-        try:
-            return _shared.draw(epochs, matrix, directory)
-        except FigureProcessFailed:
-            _shared.close()
-            _shared = None
-    return draw_figures(epochs, matrix, directory)
+    if _shared is not None:
+        _shared.close()
+        _shared = None
 
 
 def _plain(value):

@@ -580,11 +580,13 @@ class MLflowLogger(Callback):
 
     def _artifacts(self, trainer, history) -> None:
         try:
+            matrix = (history.test or {}).get("confusion_matrix")
+            drawing = figures.Drawing(history.epochs, matrix, self.staging / "plots") if self.log_plots else None
             self._config_artifacts()
             self._array_artifacts(trainer)
             if self.log_checkpoints:
                 self._component_artifacts(trainer)
-            self._result_artifacts(history)
+            self._result_artifacts(matrix, drawing)
         except Exception as exc:  # a failed plot must not lose the run's status or metrics
             self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
 
@@ -620,15 +622,12 @@ class MLflowLogger(Callback):
                         path = artifacts.redacted_checkpoint(path, self.staging / folder / path.name, self.redactor)
                     self._put_artifact(path, folder)
 
-    def _result_artifacts(self, history) -> None:
+    def _result_artifacts(self, matrix, drawing: "figures.Drawing | None") -> None:
         from framework.tracking import artifacts
 
-        matrix = (history.test or {}).get("confusion_matrix")
         if matrix is not None:
             self._put_artifact(artifacts.confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
-        if not self.log_plots:
-            return
-        if figures.draw(history.epochs, matrix, self.staging / "plots"):
+        if drawing is not None and drawing.result():
             self._put_artifact(self.staging / "plots", "plots")
 
     def _finish(self, status: str, timeout: float | None, after: list[dict] = ()) -> None:

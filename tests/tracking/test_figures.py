@@ -6,7 +6,7 @@ import pytest
 from framework.tracking import figures
 
 EPOCHS = [
-    {"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "accuracy": np.float32(0.5 + e / 20), "lr": 0.01}
+    {"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "accuracy": np.float32(0.5 + e / 20), "lr": 0.01 / e}
     for e in (1, 2, 3)
 ]
 MATRIX = np.array([[5, 1], [2, 7]])
@@ -44,6 +44,12 @@ def test_a_request_the_figure_process_cannot_draw_is_drawn_in_the_run(figure_pro
     with pytest.raises(OSError):  # the run's own attempt reports the real problem
         figures.draw(EPOCHS, MATRIX, target)
     assert target.read_text() == "a file where the figures' directory goes"
+
+
+def test_a_learning_rate_that_never_changed_gets_no_figure(figure_process, tmp_path):
+    constant = [{**record, "lr": 0.01} for record in EPOCHS]
+    written = figures.draw(constant, None, tmp_path / "plots")
+    assert {path.name for path in written} == {"loss.png", "accuracy.png"}
 
 
 def test_the_figure_process_ends_when_the_run_closes_its_input(figure_process):
