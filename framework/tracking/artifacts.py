@@ -190,17 +190,19 @@ def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
 def confusion_matrix_plot(matrix, path: Path, title: str = "confusion matrix (test split)") -> Path:
     matrix = np.asarray(matrix)
     classes = matrix.shape[0]
+    counted = classes <= 30  # each cell shows its count; more would not be legible
     size = min(10.0, 2.5 + 0.5 * classes)
-    figure = _figure(size + 1, size)
+    figure = _figure(size + (0 if counted else 1), size)
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes)
+    if not counted:  # the colour scale is what tells the counts apart
+        figure.colorbar(image, ax=axes)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
     axes.set_title(title)
     axes.set_xticks(range(classes))
     axes.set_yticks(range(classes))
-    if classes <= 30:
+    if counted:
         threshold = matrix.max() / 2 if matrix.size else 0
         for i in range(classes):
             for j in range(classes):
