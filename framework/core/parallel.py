@@ -24,9 +24,12 @@ def _blas():
         try:
             from threadpoolctl import ThreadpoolController
 
-            _state["blas"] = ThreadpoolController().select(user_api="blas").lib_controllers
+            found = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:  # no threadpoolctl, or a BLAS it cannot read: run on one thread
-            _state["blas"] = []
+            found = []
+        # NumPy's own BLAS, also when another library (SciPy) loaded one of its own.
+        ours = [c for c in found if "numpy" in str(getattr(c, "filepath", ""))]
+        _state["blas"] = ours[:1] if ours else found
     return _state["blas"]
 
 
@@ -44,9 +47,9 @@ def chunk_threads(enabled: bool = True):
     if threads <= 1:
         yield
         return
-    blas[0].set_num_threads(1)
-    _state["workers"] = threads
     try:
+        blas[0].set_num_threads(1)
+        _state["workers"] = threads
         yield
     finally:
         _state["workers"] = 1

@@ -15,11 +15,13 @@ one JSON answer per line on its standard output (``{"written": [paths]}`` or
 """
 
 import atexit
+import itertools
 import json
 import os
 import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 #: Seconds to wait for the figure process's answer before drawing in the run's process instead.
@@ -42,7 +44,9 @@ class FigureProcessFailed(RuntimeError):
 
 
 class FigureProcess:
-    """The running ``python -m framework.tracking.figures`` and its pipes."""
+    """The running ``python -m framework.tracking.figures`` and its pipes. Each request carries a
+    number that its answer repeats: an answer nobody collected (its run failed meanwhile) is
+    skipped, never taken for a later request's."""
 
     def __init__(self):
         import framework
@@ -56,33 +60,61 @@ class FigureProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=environment,
-            text=True,
             start_new_session=True,  # Ctrl-C stops the run, which ends this process by closing its input
         )
+        os.set_blocking(self.process.stdin.fileno(), False)  # a request never blocks past its deadline
+        self._numbers = itertools.count()
+        self._unread = b""
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, epochs: list[dict], matrix, directory) -> None:
-        request = {"epochs": epochs, "matrix": matrix, "directory": str(directory)}
+    def send(self, epochs: list[dict], matrix, directory, timeout: float = ANSWER_TIMEOUT) -> int:
+        """Write one request; returns its number."""
+        number = next(self._numbers)
+        request = {"id": number, "epochs": epochs, "matrix": matrix, "directory": str(Path(directory).resolve())}
+        data = (json.dumps(request, default=_plain) + "\n").encode()
+        deadline, descriptor = time.monotonic() + timeout, self.process.stdin.fileno()
         try:
-            self.process.stdin.write(json.dumps(request, default=_plain) + "\n")
-            self.process.stdin.flush()
-        except (OSError, ValueError) as exc:
+            while data:
+                _, writable, _ = select.select([], [descriptor], [], max(0.0, deadline - time.monotonic()))
+                if not writable:
+                    raise FigureProcessFailed("the figure process does not read its requests")
+                data = data[os.write(descriptor, data) :]
+        except OSError as exc:
             raise FigureProcessFailed(f"{type(exc).__name__}: {exc}") from exc
+        return number
 
-    def receive(self, timeout: float = ANSWER_TIMEOUT) -> list[Path]:
+    def receive(self, number: int, timeout: float = ANSWER_TIMEOUT) -> list[Path]:
+        """The figures of request ``number``."""
+        deadline = time.monotonic() + timeout
+        answer = self._answer(deadline)
+        while answer.get("id") != number:  # an earlier request's, left unread
+            answer = self._answer(deadline)
+        written = answer.get("written")
+        if "error" in answer or not isinstance(written, list):
+            raise FigureProcessFailed(str(answer.get("error", "an answer without the figures")))
+        return [Path(path) for path in written]
+
+    def _answer(self, deadline: float) -> dict:
+        descriptor = self.process.stdout.fileno()
         try:
-            ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-            line = self.process.stdout.readline() if ready else ""
-        except (OSError, ValueError) as exc:
+            while b"\n" not in self._unread:
+                ready, _, _ = select.select([descriptor], [], [], max(0.0, deadline - time.monotonic()))
+                chunk = os.read(descriptor, 1 << 16) if ready else b""
+                if not chunk:
+                    raise FigureProcessFailed("the figure process ended or did not answer in time")
+                self._unread += chunk
+        except OSError as exc:
             raise FigureProcessFailed(f"{type(exc).__name__}: {exc}") from exc
-        if not line:
-            raise FigureProcessFailed("the figure process ended or did not answer")
-        answer = json.loads(line)
-        if "error" in answer:
-            raise FigureProcessFailed(answer["error"])
-        return [Path(path) for path in answer["written"]]
+        line, self._unread = self._unread.split(b"\n", 1)
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise FigureProcessFailed(f"an answer that is not one: {line[:80]!r}")
+        return answer
 
     def close(self) -> None:
         try:
@@ -104,7 +136,7 @@ def start() -> None:
         return
     try:
         _shared = FigureProcess()
-    except OSError:
+    except Exception:  # no executable to start (an embedded Python), no process allowed: drawn here
         _shared = None
         return
     atexit.register(_shared.close)
@@ -112,25 +144,34 @@ def start() -> None:
 
 class Drawing:
     """Figures being drawn: asked of the figure process at once when it runs; :meth:`result` waits
-    for them, or draws them here when it is not running or fails."""
+    for them, or draws them here when it is not running or fails (``failure`` then says why)."""
 
     def __init__(self, epochs: list[dict], matrix, directory):
         self.request = (epochs, matrix, directory)
-        self.sent = False
+        self.number: int | None = None
+        self.failure: str | None = None
         if running():
             try:
-                _shared.send(*self.request)
-                self.sent = True
-            except FigureProcessFailed:
-                _stop()
+                self.number = _shared.send(*self.request)
+            except FigureProcessFailed as exc:
+                self._failed(exc)
 
-    def result(self) -> list[Path]:
-        if self.sent:
+    def result(self, before_drawing_here=None) -> list[Path]:
+        """The figures. ``before_drawing_here`` is called before they are drawn in this process (the
+        logger waits there for its sender: a thread importing IPython meanwhile breaks matplotlib's first
+        canvas, see :func:`framework.tracking.artifacts.prepare_figures`)."""
+        if self.number is not None and running():
             try:
-                return _shared.receive()
-            except FigureProcessFailed:
-                _stop()
+                return _shared.receive(self.number)
+            except FigureProcessFailed as exc:
+                self._failed(exc)
+        if before_drawing_here is not None:
+            before_drawing_here()
         return draw_figures(*self.request)
+
+    def _failed(self, error: FigureProcessFailed) -> None:
+        self.failure = str(error)
+        _stop()
 
 
 def draw(epochs: list[dict], matrix, directory) -> list[Path]:
@@ -159,16 +200,19 @@ def running() -> bool:
 def main() -> None:
     from framework.tracking import artifacts
 
+    answers, sys.stdout = sys.stdout, sys.stderr  # whatever a library prints is not an answer
     artifacts.prepare_figures()  # the imports, before the first request arrives
     for line in sys.stdin:
+        request = {}
         try:
             request = json.loads(line)
             written = draw_figures(request["epochs"], request["matrix"], request["directory"])
             answer = {"written": [str(path) for path in written]}
         except Exception as exc:  # reported to the run, which draws the figures itself
             answer = {"error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(answer) + "\n")
-        sys.stdout.flush()
+        number = request.get("id") if isinstance(request, dict) else None
+        answers.write(json.dumps({"id": number, **answer}) + "\n")
+        answers.flush()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ mlflow is imported inside the methods, never when this module is imported: a
 run with ``logger=none`` never loads it.
 """
 
+import contextlib
 import getpass
 import json
 import numbers
@@ -313,7 +314,8 @@ class MLflowLogger(Callback):
         if self.log_plots and not figures.running():  # drawn here: see prepare_figures
             from framework.tracking.artifacts import prepare_figures
 
-            prepare_figures()
+            with contextlib.suppress(Exception):  # drawing them says what is wrong, in the run's messages
+                prepare_figures()
         self.sender.send_now()  # the metrics and the model are stored while the figures are drawn
         self._artifacts(trainer, history)
         after = []
@@ -579,16 +581,32 @@ class MLflowLogger(Callback):
         return redacted_checkpoint(path, self.staging / "checkpoints" / path.name, self.redactor)
 
     def _artifacts(self, trainer, history) -> None:
+        matrix = (history.test or {}).get("confusion_matrix")
+        drawing = figures.Drawing(history.epochs, matrix, self.staging / "plots") if self.log_plots else None
         try:
-            matrix = (history.test or {}).get("confusion_matrix")
-            drawing = figures.Drawing(history.epochs, matrix, self.staging / "plots") if self.log_plots else None
             self._config_artifacts()
             self._array_artifacts(trainer)
             if self.log_checkpoints:
                 self._component_artifacts(trainer)
-            self._result_artifacts(matrix, drawing)
-        except Exception as exc:  # a failed plot must not lose the run's status or metrics
+            if matrix is not None:
+                from framework.tracking.artifacts import confusion_matrix_csv
+
+                self._put_artifact(confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
+        except Exception as exc:  # a failed file must not lose the run's status or metrics
             self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
+        if drawing is not None:  # collected whatever failed above: the answer is this run's
+            self._figure_artifacts(drawing)
+
+    def _figure_artifacts(self, drawing: "figures.Drawing") -> None:
+        try:
+            written = drawing.result(before_drawing_here=self.sender.flush)
+        except Exception as exc:  # a failed plot must not lose the run's status or metrics
+            self._messages.append(f"could not draw the figures: {type(exc).__name__}: {exc}")
+            return
+        if drawing.failure:
+            self._messages.append(f"the figure process failed ({drawing.failure}); the figures were drawn here")
+        if written:
+            self._put_artifact(self.staging / "plots", "plots")
 
     def _config_artifacts(self) -> None:
         from framework.tracking import artifacts
@@ -621,14 +639,6 @@ class MLflowLogger(Callback):
                     if self._has_secrets and path.suffix == ".npz":
                         path = artifacts.redacted_checkpoint(path, self.staging / folder / path.name, self.redactor)
                     self._put_artifact(path, folder)
-
-    def _result_artifacts(self, matrix, drawing: "figures.Drawing | None") -> None:
-        from framework.tracking import artifacts
-
-        if matrix is not None:
-            self._put_artifact(artifacts.confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
-        if drawing is not None and drawing.result():
-            self._put_artifact(self.staging / "plots", "plots")
 
     def _finish(self, status: str, timeout: float | None, after: list[dict] = ()) -> None:
         self._stop_system_metrics()

@@ -243,31 +243,42 @@ OPERATIONS = {
 }
 
 
-def coalesce(records: list[dict]) -> list[dict]:
-    """``records`` with each run of consecutive ``log_batch`` records for the same run merged into
-    one (split again into MLflow's batch limits when sent): one store transaction instead of one per
-    epoch. A record whose param or tag keys the run's merged record already has starts a new one."""
-    merged: list[dict] = []
+def coalesced_groups(records: list[dict]) -> list[list[dict]]:
+    """``records`` in groups sent as one record each (:func:`merged`): each run of consecutive
+    ``log_batch`` records for the same run, one store transaction instead of one per epoch (split
+    again into MLflow's batch limits when sent). A record whose param or tag keys its group already
+    has starts a new group; every other record is a group of its own."""
+    groups: list[list[dict]] = []
     for record in records:
-        if merged and _mergeable(merged[-1], record):
-            last = merged[-1]
-            joined = {key: [*last.get(key, []), *record.get(key, [])] for key in ("metrics", "params", "tags")}
-            merged[-1] = {**last, **{key: entries for key, entries in joined.items() if entries}}
+        if groups and _mergeable(groups[-1], record):
+            groups[-1].append(record)
         else:
-            merged.append(record)
-    return merged
+            groups.append([record])
+    return groups
 
 
-def _mergeable(first: dict, second: dict) -> bool:
-    if not (first.get("op") == second.get("op") == "log_batch"):
+def merged(group: list[dict]) -> dict:
+    """One record for a group of :func:`coalesced_groups` (the record itself for a group of one)."""
+    if len(group) == 1:
+        return group[0]
+    joined = {
+        key: [entry for record in group for entry in record.get(key, [])] for key in ("metrics", "params", "tags")
+    }
+    return {**group[0], **{key: entries for key, entries in joined.items() if entries}}
+
+
+def _mergeable(group: list[dict], record: dict) -> bool:
+    first = group[0]
+    if not (first.get("op") == record.get("op") == "log_batch"):
         return False
     run = (first.get("tracking_uri"), first.get("run_id"))
-    if first.get("run_id") is None or run != (second.get("tracking_uri"), second.get("run_id")):
+    if first.get("run_id") is None or run != (record.get("tracking_uri"), record.get("run_id")):
         return False
-    return all(
-        not {entry[0] for entry in first.get(key, [])} & {entry[0] for entry in second.get(key, [])}
-        for key in ("params", "tags")
-    )
+    for key in ("params", "tags"):
+        taken = {entry[0] for member in group for entry in member.get(key, [])}
+        if taken & {entry[0] for entry in record.get(key, [])}:
+            return False
+    return True
 
 
 def describe(record: dict) -> str:
@@ -430,27 +441,39 @@ class Sender:
         self.offline, self.last_error = True, error
 
     def _deliver(self, batch: list[dict]) -> None:
-        batch = coalesce(batch)
         if self.spool.exists():
             _, left = replay(self.spool, on_permanent=self._permanent, execute=self._execute)
             if left:
                 self._spool_rest(batch, self.last_error or RuntimeError("server unreachable"))
                 return
-        for index, record in enumerate(batch):
+        groups = coalesced_groups(batch)
+        for index, group in enumerate(groups):
+            rest = [record for later in groups[index + 1 :] for record in later]
             with self._cond:
                 if self._abandoned:
                     return
-                self._inflight = batch[index:]
-            try:
-                self._execute(record)
-            except Exception as exc:
-                if is_transient(exc):
-                    self._spool_rest(batch[index:], exc)
-                    return
-                self._permanent(f"could not {describe(record)}: {type(exc).__name__}: {_short(exc)}")
+                self._inflight = group + rest
+            if not self._send(group, rest):
+                return
         if self.offline:
             self.offline = False
             warn("the tracking server is reachable again; everything kept on disk was delivered")
+
+    def _send(self, group: list[dict], rest: list[dict]) -> bool:
+        """Send ``group`` as one record. Refused for good as a whole, its records are sent one by one,
+        so only a refused one is lost. False when the store is away (what was not sent is spooled)."""
+        record = merged(group)
+        try:
+            self._execute(record)
+            return True
+        except Exception as exc:
+            if is_transient(exc):
+                self._spool_rest(group + rest, exc)
+                return False
+            if len(group) == 1:
+                self._permanent(f"could not {describe(record)}: {type(exc).__name__}: {_short(exc)}")
+                return True
+        return all(self._send([single], group[index + 1 :] + rest) for index, single in enumerate(group))
 
     def _permanent(self, message: str) -> None:
         self.permanent_errors.append(message)

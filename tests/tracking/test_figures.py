@@ -1,5 +1,7 @@
 """The figure process: a tracked run's figures drawn on another core, never lost."""
 
+import signal
+
 import numpy as np
 import pytest
 
@@ -44,6 +46,23 @@ def test_a_request_the_figure_process_cannot_draw_is_drawn_in_the_run(figure_pro
     with pytest.raises(OSError):  # the run's own attempt reports the real problem
         figures.draw(EPOCHS, MATRIX, target)
     assert target.read_text() == "a file where the figures' directory goes"
+
+
+def test_an_answer_nobody_collected_is_never_taken_for_the_next_runs(figure_process, tmp_path):
+    figures.Drawing(EPOCHS, MATRIX, tmp_path / "failed-run" / "plots")  # its run failed before collecting
+    written = figures.Drawing(EPOCHS, None, tmp_path / "next-run" / "plots").result()
+    assert {path.parent.parent.name for path in written} == {"next-run"}
+    assert {path.name for path in written} == DRAWN - {"confusion_matrix.png"}
+
+
+def test_a_figure_process_that_stops_reading_costs_the_run_its_deadline_not_its_figures(figure_process, tmp_path):
+    figure_process.process.send_signal(signal.SIGSTOP)
+    try:
+        long_history = [{**EPOCHS[0], "epoch": e, "note": "x" * 100} for e in range(1, 3000)]  # > a pipe's buffer
+        with pytest.raises(figures.FigureProcessFailed, match="does not read"):
+            figure_process.send(long_history, None, tmp_path / "plots", timeout=0.5)
+    finally:
+        figure_process.process.send_signal(signal.SIGCONT)
 
 
 def test_a_learning_rate_that_never_changed_gets_no_figure(figure_process, tmp_path):

@@ -88,6 +88,25 @@ def test_the_epochs_queued_for_a_run_reach_the_store_as_one_batch_in_their_order
     assert sent[1]["tags"] == [["seed", "1"]]
 
 
+def test_a_batch_refused_for_good_loses_only_the_record_that_was_refused(tmp_path, capsys):
+    sent = []
+
+    def execute(record):
+        if any(name == "bad" for name, _ in record.get("params", [])):
+            raise ValueError("bad param")
+        sent.append(record)
+
+    sender = Sender(Spool(tmp_path / "spool.jsonl"), interval=3600, execute=execute)
+    sender._last_send = time.monotonic()
+    run = {"op": "log_batch", "tracking_uri": "sqlite:///x.db", "run_id": "a"}
+    sender.put({**run, "params": [["bad", "1"]]})
+    for epoch in (1, 2, 3):
+        sender.put({**run, "metrics": [["loss", 1.0, 0, epoch]]})
+    sender.close(timeout=10)
+    assert [record["metrics"][0][3] for record in sent] == [1, 2, 3]  # every epoch, each on its own
+    assert len(sender.permanent_errors) == 1 and "bad param" in capsys.readouterr().err
+
+
 def test_a_metric_batch_is_only_sent_when_due(tmp_path):
     execute = Flaky()
     sender = Sender(Spool(tmp_path / "spool.jsonl"), interval=3600, execute=execute)
