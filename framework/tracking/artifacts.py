@@ -8,12 +8,11 @@ the user's backend, no window."""
 import enum
 import json
 import math
-import numbers
 from pathlib import Path
 
 import numpy as np
 
-from framework.tracking.params import REDACTED, Redactor, is_secret_segment, redact_config
+from framework.tracking.params import REDACTED, Redactor, is_number, is_secret_segment, redact_config
 
 SKIPPED_CURVES = ("epoch",)
 
@@ -107,9 +106,9 @@ def _figure(width=6.4, height=4.0):
 
 
 def prepare_figures() -> None:
-    """Import matplotlib and make one canvas, before another thread may import IPython: the first
-    canvas of a process looks IPython up in ``sys.modules`` and fails on a half-imported one (the
-    sender's MLflow imports it when it logs the model)."""
+    """Import matplotlib and make one canvas (the figure process does it before its first request).
+    The first canvas of a process looks IPython up in ``sys.modules`` and fails on a half-imported
+    one, which MLflow imports when it logs a model: it must not be made while a sender is busy."""
     _figure()
 
 
@@ -139,13 +138,8 @@ def _integer_epochs(axes) -> None:
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def _is_number(value) -> bool:
-    """A plain or NumPy number (a float32 metric too), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
 def _finite(values) -> bool:
-    return any(_is_number(v) and math.isfinite(v) for v in values)
+    return any(is_number(v) and math.isfinite(v) for v in values)
 
 
 def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
@@ -153,7 +147,7 @@ def curve_plots(epochs: list[dict], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     keys: dict[str, None] = {}
     for record in epochs:
-        keys.update(dict.fromkeys(k for k, v in record.items() if _is_number(v)))
+        keys.update(dict.fromkeys(k for k, v in record.items() if is_number(v)))
     steps = [record.get("epoch", index + 1) for index, record in enumerate(epochs)]
     written = []
     for key in keys:

@@ -51,9 +51,10 @@ class FigureProcess:
     def __init__(self):
         import framework
 
+        environment = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         package_parent = str(Path(framework.__file__).resolve().parent.parent)
-        path = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
-        environment = {**os.environ, "PYTHONPATH": path, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        if package_parent not in _site_directories():  # a checkout on sys.path, not an installed package
+            environment["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "framework.tracking.figures"],
             stdin=subprocess.PIPE,
@@ -158,8 +159,7 @@ class Drawing:
 
     def result(self, before_drawing_here=None) -> list[Path]:
         """The figures. ``before_drawing_here`` is called before they are drawn in this process (the
-        logger waits there for its sender: a thread importing IPython meanwhile breaks matplotlib's first
-        canvas, see :func:`framework.tracking.artifacts.prepare_figures`)."""
+        logger waits there for its sender to be idle: see :func:`framework.tracking.artifacts.prepare_figures`)."""
         if self.number is not None and running():
             try:
                 return _shared.receive(self.number)
@@ -184,6 +184,12 @@ def _stop() -> None:
     if _shared is not None:
         _shared.close()
         _shared = None
+
+
+def _site_directories() -> set[str]:
+    import site
+
+    return {str(Path(d).resolve()) for d in [*site.getsitepackages(), site.getusersitepackages()]}
 
 
 def _plain(value):

@@ -14,10 +14,8 @@ mlflow is imported inside the methods, never when this module is imported: a
 run with ``logger=none`` never loads it.
 """
 
-import contextlib
 import getpass
 import json
-import numbers
 import os
 import shlex
 import shutil
@@ -37,6 +35,7 @@ from framework.tracking.params import (
     config_params,
     flatten_config,
     format_value,
+    is_number,
     redact_config,
     truncate,
 )
@@ -101,10 +100,6 @@ def command_line() -> str:
     if argv and argv[0].endswith(os.path.join("framework", "train.py")):
         return shlex.join(["python", "-m", "framework.train", *argv[1:]])
     return shlex.join(argv) if argv else ""
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class MLflowLogger(Callback):
@@ -305,17 +300,12 @@ class MLflowLogger(Callback):
         if self.sender is None or self._closed:
             return
         self._materialize()
-        test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix" and _is_number(v)}
+        test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix" and is_number(v)}
         now, step = int(time.time() * 1000), len(history)
         test_metrics = [[clean_key(k), float(v), now, step] for k, v in test.items()]
         self._put_batch(metrics=test_metrics, tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)})
         if self.log_model:
             self._queue_model(trainer, test_metrics)
-        if self.log_plots and not figures.running():  # drawn here: see prepare_figures
-            from framework.tracking.artifacts import prepare_figures
-
-            with contextlib.suppress(Exception):  # drawing them says what is wrong, in the run's messages
-                prepare_figures()
         self.sender.send_now()  # the metrics and the model are stored while the figures are drawn
         self._artifacts(trainer, history)
         after = []
@@ -514,7 +504,7 @@ class MLflowLogger(Callback):
             return
         self._logged_epochs.add(epoch)
         ms = int(timestamp * 1000)
-        metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and _is_number(v)]
+        metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and is_number(v)]
         self._put_batch(metrics=metrics)
         self._last_epoch = metrics
 

@@ -23,6 +23,7 @@ out of the params and replaced by ``***`` in every text the tracker uploads
 import itertools
 import json
 import math
+import numbers
 import re
 from collections.abc import Mapping
 
@@ -74,6 +75,11 @@ def is_secret_segment(segment: str) -> bool:
 def is_secret_key(key: str) -> bool:
     """Whether the dotted config ``key`` names a secret (see the module docstring for the rule)."""
     return any(is_secret_segment(segment) for segment in str(key).split("."))
+
+
+def is_number(value) -> bool:
+    """A plain or NumPy number (a float32 metric too), not a bool: a value logged as a metric."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def format_value(value) -> str:
