@@ -1,13 +1,17 @@
 """The package installed from its wheel, not editable: the command runs from a directory
 that is not the checkout, with the configs the wheel ships (framework/command/configs/).
 
-One wheel is built from the checkout and installed into a virtual environment that sees the
-system site-packages (for the dependencies, so nothing is downloaded). That site-packages also
-holds the editable install of the checkout; the venv's own copy must win, and is checked to.
+One wheel is built from the checkout and installed into a fresh virtual environment that sees
+the site-packages of the Python running the tests, for the dependencies, so nothing is
+downloaded. They are added by a ``.pth`` file rather than with ``system_site_packages``, which
+would show the base interpreter's packages, not those of the venv the tests may run in. They
+also hold the editable installs of the checkout and its plugins; the venv's own copy must win,
+and is checked to.
 """
 
 import importlib.util
 import os
+import site
 import subprocess
 import sys
 import venv
@@ -36,6 +40,13 @@ def _run(*args, cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
+def _see_the_testing_site_packages(python: Path) -> None:
+    own = _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=python.parent)
+    paths = list(dict.fromkeys([*site.getsitepackages(), site.getusersitepackages()]))
+    line = f"import site; list(map(site.addsitedir, {paths!r}))\n"
+    (Path(own.stdout.strip()) / "testing-site-packages.pth").write_text(line)
+
+
 class Installed:
     def __init__(self, root: Path):
         self.root = root
@@ -58,8 +69,9 @@ def installed(tmp_path_factory) -> Installed:
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", *build_flags, "-w", wheels, REPO, cwd=root)
     (wheel,) = wheels.glob("framework-*.whl")
     installed = Installed(root)
-    # No pip of its own: the system's pip (seen through the system site-packages) installs into it.
-    venv.create(installed.venv, system_site_packages=True, with_pip=False, symlinks=True)
+    # No pip of its own: the testing Python's pip, seen through the .pth file, installs into it.
+    venv.create(installed.venv, with_pip=False, symlinks=True)
+    _see_the_testing_site_packages(installed.python)
     _run(installed.python, "-m", "pip", "install", "--no-deps", "--force-reinstall", wheel, cwd=root)
     installed.cwd.mkdir()
     return installed

@@ -7,7 +7,7 @@ import pytest
 from tests.tuning.studies import fill_one_study_from_two_processes
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_two_sweep_processes_fill_one_study_on_postgresql(postgres, tmp_path, _template_store):
     storage = postgres.create_database("optuna_shared")
     env = {"PGPASSWORD": postgres.password}

@@ -16,7 +16,7 @@ from tests.commands import run_command, start_command
 from tests.conftest import listening_addresses
 from tests.scale.test_submitit import TINY, tracked_runs
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long
 
 
 def _sweep_env(slurm) -> dict:

@@ -19,7 +19,7 @@ from tests.conftest import MlflowServer
 from tests.reliability.conftest import environment, finish, install, wait_for
 from tests.scale.postgres import SERVER_ENV
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.long
 
 SEEDS = (0, 1, 2)
 EPOCHS = 3
