@@ -24,7 +24,7 @@ def tracked_runs(directory):
     return parents[0], children
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_a_local_submitit_sweep_tracks_each_job_and_reports_the_one_that_failed(tmp_path):
     # A learning rate of 1e9 diverges in the first epoch: the job fails after its run began.
     result = run_command(
