@@ -29,6 +29,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_go_when_all_pass(request, tmp_path_factory):
+    """A session whose tests all passed removes its temporary directory; one with a failure keeps it
+    for a look. (Removing each passed test's directory at once, pytest's "failed" policy, lets the
+    next test get the same path, and MLflow's per-URI store would still read the removed database.)"""
+    yield
+    if request.session.testsfailed == 0:
+        shutil.rmtree(tmp_path_factory.getbasetemp(), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test ends with the environment it started with (a tracked run moves a URI's password
+    into the environment, where MLflow's clients read it, for the rest of its process)."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def _template_store(tmp_path_factory) -> Path:
     """An empty MLflow SQLite store with its schema created once per session (creating it
