@@ -5,15 +5,14 @@ creation by several processes at once fails).
 Nothing here imports mlflow at module level."""
 
 import contextlib
-import hashlib
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from framework.core.errors import FrameworkError
+from framework.tracking.quiet import quiet_mlflow_logging
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: Where MLflow's HTTP client reads a server's basic-auth credentials, and libpq a PostgreSQL password.
@@ -99,22 +98,32 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 def ui_command(uri: str) -> str:
-    """The command that shows ``uri``'s runs in a browser (a server already has its UI)."""
-    if is_http(uri):
-        return f"open {masked(uri).rstrip('/')} in a browser"
+    """The command that serves the UI of a store that is not a server (a server serves its own)."""
     return f"mlflow ui --backend-store-uri {masked(uri)}"
+
+
+#: MLflow 3's UI shows an experiment's GenAI pages unless the address asks for its training runs.
+TRAINING_RUNS_VIEW = "workflowType=machine_learning"
 
 
 def run_url(uri: str, experiment_id: str, run_id: str, ui_address: str = "http://127.0.0.1:5000") -> str:
     base = masked(uri).rstrip("/") if is_http(uri) else ui_address
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?{TRAINING_RUNS_VIEW}"
+
+
+def view_line(uri: str, experiment_id: str, run_id: str) -> str:
+    """How to open a run: a server's page at once; a store's once ``mlflow ui`` serves it."""
+    url = run_url(uri, experiment_id, run_id)
+    return f"view it at {url}" if is_http(uri) else f"view it with `{ui_command(uri)}`, then open {url}"
 
 
 def configure_environment(uri: str) -> None:
-    """Quiet progress bars, no telemetry; for servers, retries and timeouts that fail in
-    seconds, not minutes (only where the user has not set them). Called before mlflow is imported."""
+    """Quiet progress bars and log notes (:mod:`~framework.tracking.quiet`), no telemetry; for servers,
+    retries and timeouts that fail in seconds, not minutes (only where the user has not set them).
+    Called before mlflow is imported."""
     for key, value in QUIET_DEFAULTS.items():
         os.environ.setdefault(key, value)
+    quiet_mlflow_logging()
     if is_http(uri):
         for key, value in HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)
@@ -207,22 +216,21 @@ def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
 
 @contextlib.contextmanager
 def store_lock(uri: str):
-    """For SQLite stores, an exclusive lock held while the store and experiment are created
-    (a lock file in the temporary directory, so the launch directory stays clean)."""
+    """For SQLite stores, an exclusive lock held while the store and experiment are created:
+    a lock on the store's directory, so that no lock file is left anywhere. The directory must
+    exist."""
     path = sqlite_path(uri)
     if path is None:
         yield
         return
     import fcntl
 
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-    lock_path = Path(tempfile.gettempdir()) / f"framework-mlflow-{digest}.lock"
-    with open(lock_path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    descriptor = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def open_experiment(uri: str, experiment_name: str):
