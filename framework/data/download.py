@@ -10,6 +10,7 @@ import http.client
 import logging
 import os
 import shutil
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -56,20 +57,30 @@ def verify_md5(path, expected: str, *, fix: str) -> None:
 def download_file(filename: str, directory, md5: str, mirrors, fetch: Fetch = urllib_fetch) -> Path:
     """Fetch ``filename`` from the first mirror that serves it with MD5 ``md5`` into ``directory``.
 
-    Raises ``ConnectionError`` listing every mirror's failure when none did.
+    Raises ``ConnectionError`` naming the first URL tried, how many other mirrors failed and why.
     """
     destination = Path(directory) / filename
-    failures = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + filename
-        log.info("downloading %s", url)
+    urls = [mirror.rstrip("/") + "/" + filename for mirror in mirrors]
+    reasons = []
+    for url in urls:
+        log.debug("downloading %s", url)
         try:
             atomic_write(destination, lambda handle, url=url: _fetch_verified(fetch, url, handle, md5))
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            failures.append(f"{url}: {exc}")
+            reasons.append(_reason(exc))
             continue
         return destination
-    raise ConnectionError(f"could not download {filename} ({'; '.join(failures) or 'no mirrors given'})")
+    if not urls:
+        raise ConnectionError(f"could not download {filename}: no mirrors given")
+    others = f" (nor from {len(urls) - 1} other mirror{'s' if len(urls) > 2 else ''})" if len(urls) > 1 else ""
+    raise ConnectionError(f"could not download {urls[0]}{others}: {'; '.join(dict.fromkeys(reasons))}")
+
+
+def _reason(error: Exception) -> str:
+    """Why a download failed, in a few words (urllib's "<urlopen error ...>" unwrapped)."""
+    if isinstance(error, urllib.error.URLError) and not isinstance(error, urllib.error.HTTPError):
+        return str(error.reason)
+    return str(error) or type(error).__name__
 
 
 class _HashingWriter:

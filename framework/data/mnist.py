@@ -6,14 +6,17 @@ ones are downloaded. Each file may be gzip'd (official name) or raw (name withou
 gzip'd files are checked against the official MD5 sums.
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 from framework.core.errors import FileFormatError, InvalidValueError, MissingFileError
 from framework.data.base import Dataset, RawData, check_bool
-from framework.data.download import DATA_DIR_ENV, Fetch, data_directory, download_file, urllib_fetch, verify_md5
+from framework.data.download import Fetch, data_directory, download_file, urllib_fetch, verify_md5
 from framework.data.idx import read_idx
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,46 +148,54 @@ class IdxImageDataset(Dataset):
         directory = self.directory()
         found = {entry: _existing(directory, entry.filename) for entry in self.file_table.files}
         missing = [entry for entry, path in found.items() if path is None]
-        failures = []
-        downloaded = set()
+        failure = None
         if missing and self.path is None and self.download:
-            for entry in missing:
-                try:
-                    found[entry] = download_file(
-                        entry.filename, directory, entry.md5, self.mirrors or self.file_table.mirrors, self.fetch
-                    )
-                    downloaded.add(entry)
-                except ConnectionError as exc:
-                    failures.append(str(exc))
-            missing = [entry for entry in missing if entry not in downloaded]
+            failure = self._download(missing, directory, found)
+        downloaded = {entry for entry in missing if found[entry] is not None}
+        missing = [entry for entry in missing if entry not in downloaded]
         if missing:
-            raise MissingFileError(self._missing_message(directory, missing, failures))
+            raise MissingFileError(self._missing_message(directory, missing, failure))
         if self.verify_checksum:
             for entry, path in found.items():
                 if entry not in downloaded and path.name == entry.filename:
                     verify_md5(path, entry.md5, fix=self._checksum_fix())
         return found
 
+    def _download(self, missing: list[IdxFile], directory: Path, found: dict) -> str | None:
+        """Download ``missing`` into ``directory`` (each path into ``found``), stopping at the first
+        file no mirror serves: returns why. The directories a failed download made are removed."""
+        made = [folder for folder in (directory, *directory.parents) if not folder.exists()]
+        log.info("%s: downloading %d file(s) into %s", self.name, len(missing), directory)
+        try:
+            for entry in missing:
+                mirrors = self.mirrors or self.file_table.mirrors
+                found[entry] = download_file(entry.filename, directory, entry.md5, mirrors, self.fetch)
+        except ConnectionError as exc:
+            for folder in made:  # innermost first; one that holds anything stays, and so do its parents
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            return str(exc)
+        return None
+
     def _checksum_fix(self) -> str:
         if self.path is not None:
             return "replace it with the official file, or pass verify_checksum=False if it is deliberately different"
         return "delete it so that it is downloaded again"
 
-    def _missing_message(self, directory: Path, missing: list[IdxFile], failures: list[str]) -> str:
-        names = "\n".join(f"  {entry.filename}" for entry in missing)
+    def _missing_message(self, directory: Path, missing: list[IdxFile], failure: str | None) -> str:
+        names = ", ".join(entry.filename for entry in missing)
+        form = "(gzip'd as named, or uncompressed without .gz)"
         if self.path is not None:
-            why = f"they are not in path={self.path!r} (nothing is downloaded when path is given)"
-        elif not self.download:
-            why = "downloading is off (download=False)"
-        else:
-            why = "downloading failed:\n" + "\n".join(f"  {failure}" for failure in failures)
-        mirrors = ", ".join(self.mirrors or self.file_table.mirrors)
+            return (
+                f"{self.name}: data.path={self.path}: {names} not found there (nothing is downloaded when data.path "
+                f"is given); put them there {form}, or leave data.path out to download them"
+            )
+        why = failure or "downloading is off (data.download=false)"
         return (
-            f"{self.name}: {len(missing)} of {len(self.file_table.files)} files are missing from {directory}; {why}\n"
-            f"Put these files in {directory} (gzip'd as named, or uncompressed without the .gz suffix):\n"
-            f"{names}\n"
-            f"They are published at: {mirrors}. Alternatively pass path=<directory holding the four files>, "
-            f"or set {DATA_DIR_ENV}=<root> (or cache_dir=<root>) to use <root>/{self.name}."
+            f"{self.name}: {why}; put {names} {form} in {directory}, "
+            "or give data.path=<directory holding them> (path= in Python)"
         )
 
     def _images_and_labels(self, images_path: Path, labels_path: Path):

@@ -7,8 +7,12 @@ import urllib.error
 import numpy as np
 import pytest
 
+from framework.core.errors import FileFormatError
 from framework.data.download import data_directory, download_file
 from framework.data.mnist import MNIST
+from tests.commands import run_command
+from tests.conftest import free_port
+from tests.data.conftest import TINY_MIRRORS, md5
 
 
 def served_by(mirror: str, tiny) -> dict[str, bytes]:
@@ -52,35 +56,56 @@ def test_a_download_failing_midway_leaves_no_file(tmp_path):
 
 def test_a_download_with_the_wrong_checksum_is_discarded(tmp_path, tiny, make_fetcher):
     corrupt = served_by("https://mirror-a.invalid/tiny/", tiny)
-    corrupt["https://mirror-a.invalid/tiny/t10k-labels-idx1-ubyte.gz"] = b"\x1f\x8b tampered"
+    tampered = b"\x1f\x8b tampered"
+    corrupt["https://mirror-a.invalid/tiny/t10k-labels-idx1-ubyte.gz"] = tampered
     fetch = make_fetcher(corrupt)
     with pytest.raises(FileNotFoundError) as info:
         tiny.dataset_class(cache_dir=tmp_path, fetch=fetch).load(np.random.default_rng(0))
     message = str(info.value)
-    assert "https://mirror-a.invalid/tiny/t10k-labels-idx1-ubyte.gz: the body has MD5" in message
-    assert f"not the official {tiny.dataset_class.file_table.test_labels.md5}" in message
-    assert "https://mirror-b.invalid/tiny/t10k-labels-idx1-ubyte.gz: <urlopen error unreachable host" in message
+    expected = tiny.dataset_class.file_table.test_labels.md5
+    assert (
+        "could not download https://mirror-a.invalid/tiny/t10k-labels-idx1-ubyte.gz (nor from 1 other mirror): "
+        in message
+    )
+    assert f"the body has MD5 {md5(tampered)}, not the official {expected}" in message
+    assert "; unreachable host for https://mirror-b.invalid/tiny/t10k-labels-idx1-ubyte.gz;" in message
     assert sorted(os.listdir(tmp_path / "tiny")) == sorted(set(tiny.gz) - {"t10k-labels-idx1-ubyte.gz"})
 
 
-def test_offline_error_lists_exactly_the_missing_files_and_where_to_put_them(tmp_path, tiny, make_fetcher):
+def test_offline_error_is_one_line_with_the_url_the_missing_files_and_data_path(tmp_path, tiny, make_fetcher):
     tiny.write(tmp_path / "tiny")
     (tmp_path / "tiny" / "train-images-idx3-ubyte.gz").unlink()
     (tmp_path / "tiny" / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError) as info:
         tiny.dataset_class(cache_dir=tmp_path, fetch=make_fetcher({})).load(np.random.default_rng(0))
-    message = str(info.value)
-    assert f"tiny: 2 of 4 files are missing from {tmp_path / 'tiny'}; downloading failed" in message
-    assert f"Put these files in {tmp_path / 'tiny'} (gzip'd as named" in message
-    listed = message.split("):\n")[1].split("\nThey are")[0].split("\n")
-    assert [line.strip() for line in listed] == ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
-    assert "path=<directory holding the four files>" in message
-    assert "FRAMEWORK_DATA_DIR=<root>" in message
+    assert str(info.value) == (
+        "tiny: could not download https://mirror-a.invalid/tiny/train-images-idx3-ubyte.gz (nor from 1 other "
+        "mirror): unreachable host for https://mirror-a.invalid/tiny/train-images-idx3-ubyte.gz; unreachable host "
+        "for https://mirror-b.invalid/tiny/train-images-idx3-ubyte.gz; put train-images-idx3-ubyte.gz, "
+        "t10k-labels-idx1-ubyte.gz (gzip'd as named, or uncompressed without .gz) in "
+        f"{tmp_path / 'tiny'}, or give data.path=<directory holding them> (path= in Python)"
+    )
+
+
+def test_offline_the_download_stops_at_the_first_file_no_mirror_serves(tmp_path, tiny, make_fetcher):
+    fetch = make_fetcher({})
+    with pytest.raises(FileNotFoundError):
+        tiny.dataset_class(cache_dir=tmp_path, fetch=fetch).load(np.random.default_rng(0))
+    assert fetch.requested == [mirror + "train-images-idx3-ubyte.gz" for mirror in TINY_MIRRORS]
+
+
+def test_a_failed_download_removes_only_the_directories_it_made(tmp_path, tiny, make_fetcher):
+    user_dir = tmp_path / "mine" / "tiny"
+    user_dir.mkdir(parents=True)
+    for cache_dir in (tmp_path / "new" / "cache", tmp_path / "mine"):
+        with pytest.raises(FileNotFoundError):
+            tiny.dataset_class(cache_dir=cache_dir, fetch=make_fetcher({})).load(np.random.default_rng(0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"] and user_dir.is_dir()
 
 
 def test_download_false_never_fetches(tmp_path, tiny, make_fetcher):
     fetch = make_fetcher(served_by("https://mirror-a.invalid/tiny/", tiny))
-    with pytest.raises(FileNotFoundError, match=r"downloading is off \(download=False\)"):
+    with pytest.raises(FileNotFoundError, match=r"^tiny: downloading is off \(data.download=false\); put train-"):
         tiny.dataset_class(cache_dir=tmp_path, download=False, fetch=fetch).load(np.random.default_rng(0))
     assert fetch.requested == []
 
@@ -89,10 +114,10 @@ def test_path_option_reads_local_files_and_never_downloads(tmp_path, tiny, make_
     fetch = make_fetcher(served_by("https://mirror-a.invalid/tiny/", tiny))
     local = tmp_path / "local"
     local.mkdir()
-    with pytest.raises(FileNotFoundError, match="they are not in path=") as info:
+    with pytest.raises(FileNotFoundError, match=f"^tiny: data.path={local}: train-images-idx3-ubyte.gz, ") as info:
         tiny.dataset_class(path=local, fetch=fetch).load(np.random.default_rng(0))
     assert fetch.requested == []
-    assert "train-labels-idx1-ubyte.gz" in str(info.value)
+    assert "nothing is downloaded when data.path is given" in str(info.value)
 
 
 def test_cache_directory_resolution(tmp_path, monkeypatch):
@@ -105,16 +130,20 @@ def test_cache_directory_resolution(tmp_path, monkeypatch):
     assert MNIST(cache_dir="~/data").directory() == tmp_path / "home" / "data" / "mnist"
 
 
-def test_real_mnist_files_pass_the_download_checksums(tmp_path, requires_shared_mnist, make_fetcher):
+def test_real_mnist_files_pass_the_download_checksums(tmp_path, requires_shared_mnist, make_fetcher, encode_idx):
     mirror = MNIST.file_table.mirrors[0]
     available = {mirror + path.name: path.read_bytes() for path in requires_shared_mnist.glob("*.gz")}
     fetch = make_fetcher(available)
-    with pytest.raises(FileNotFoundError) as info:
+    # The training images are not available offline: a one-image stand-in (uncompressed, so not checksummed).
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "train-images-idx3-ubyte").write_bytes(encode_idx(np.zeros((1, 28, 28), np.uint8)))
+    with pytest.raises(FileFormatError, match="holds 1 images but"):
         MNIST(cache_dir=tmp_path, fetch=fetch).load(np.random.default_rng(0))
-    # The three real files verify and stay; only the training images (not available offline) are reported missing.
-    assert sorted(os.listdir(tmp_path / "mnist")) == sorted(path.name for path in requires_shared_mnist.glob("*.gz"))
-    assert "1 of 4 files are missing" in str(info.value)
-    assert "  train-images-idx3-ubyte.gz\n" in str(info.value)
+    # The real files verified and stay.
+    downloaded = sorted(os.listdir(tmp_path / "mnist"))
+    assert downloaded == sorted(
+        [*(path.name for path in requires_shared_mnist.glob("*.gz")), "train-images-idx3-ubyte"]
+    )
 
 
 def test_urllib_errors_count_as_download_failures(tmp_path):
@@ -131,3 +160,27 @@ def test_the_default_fetcher_uses_urllib_which_is_blocked_in_tests(tmp_path):
 
     with pytest.raises(AssertionError, match="tried to use the network"), open(tmp_path / "body", "wb") as handle:
         urllib_fetch("http://example.invalid/file.gz", handle)
+
+
+def test_the_command_offline_says_in_one_line_that_the_download_failed(tmp_path, monkeypatch):
+    """Run as a user would, with every connection refused (a proxy on a closed port): one line,
+    one progress line, and no cache directory left in the home directory."""
+    monkeypatch.delenv("FRAMEWORK_DATA_DIR")
+    proxy = f"http://127.0.0.1:{free_port()}"
+    offline = {"HOME": str(tmp_path / "home"), "http_proxy": proxy, "https_proxy": proxy, "no_proxy": ""}
+    (tmp_path / "home").mkdir()
+    result = run_command("+experiment=mnist_cnn", "logger=none", cwd=tmp_path, env=offline)
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    cache = tmp_path / "home" / ".cache" / "framework" / "datasets" / "mnist"
+    assert line.startswith(
+        f"error: mnist: could not download {MNIST.file_table.mirrors[0]}train-images-idx3-ubyte.gz "
+        "(nor from 2 other mirrors): "
+    )
+    assert line.endswith(
+        "put train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
+        f"t10k-labels-idx1-ubyte.gz (gzip'd as named, or uncompressed without .gz) in {cache}, "
+        "or give data.path=<directory holding them> (path= in Python)"
+    )
+    assert [x for x in result.stdout.splitlines() if "download" in x] == [f"mnist: downloading 4 file(s) into {cache}"]
+    assert list((tmp_path / "home").iterdir()) == []
