@@ -15,7 +15,7 @@ from optuna.samplers import GridSampler
 from framework.core.errors import ConfigError
 from framework.tuning.space import SearchSpace, search_space
 from framework.tuning.study import PRUNED_ATTRIBUTE, StudySettings, open_study
-from framework.tuning.trial import TRIAL_ENV
+from framework.tuning.trial import TRIAL_KEY
 
 RESULTS_FILE = "optimization_results.yaml"
 
@@ -58,7 +58,7 @@ def run_study(options: SweepOptions, arguments: list[str], config, launcher, val
     extra = [*settings.job_overrides()]
     job_number, validated = 0, False
     while batch := _ask(study, space, budget, options.n_jobs):
-        overrides = [[*space.overrides(t.params), *extra, f"++hydra.job.env_set.{TRIAL_ENV}={t.number}"] for t in batch]
+        overrides = [[*space.overrides(t.params), *extra, f"{TRIAL_KEY}={t.number}"] for t in batch]
         if not validated:
             validate(overrides)
             validated = True

@@ -2,15 +2,15 @@
 storage, reports its monitored value after every epoch and asks the study's pruner
 whether to go on."""
 
-import os
 from dataclasses import dataclass
 
 from framework.training.callbacks.trial_report import TrialReport
 from framework.training.run import TrialInfo
 from framework.tuning.study import PRUNED_ATTRIBUTE, StudySettings, open_storage
 
-#: Set in each trial's job (through ``hydra.job.env_set``) to its trial number.
-TRIAL_ENV = "FRAMEWORK_TRIAL"
+#: Set in each trial's job to its trial number. A ``hydra.`` key: the launchers leave it out of the
+#: overrides they print.
+TRIAL_KEY = "hydra.sweeper.trial"
 SWEEPER_TARGET = "hydra_plugins.framework_tuning.optuna_study.OptunaStudySweeper"
 
 
@@ -23,17 +23,16 @@ class TrialRef:
     pruner: dict | None
 
     @classmethod
-    def from_hydra(cls, hydra_config, environ=os.environ) -> "TrialRef | None":
+    def from_hydra(cls, hydra_config) -> "TrialRef | None":
         """The trial of this job, if a study's sweeper launched it."""
         from omegaconf import OmegaConf
 
-        number = environ.get(TRIAL_ENV)
         sweeper = OmegaConf.select(hydra_config, "sweeper", default=None)
-        if number is None or sweeper is None or sweeper.get("_target_") != SWEEPER_TARGET:
+        if sweeper is None or sweeper.get("_target_") != SWEEPER_TARGET or sweeper.get("trial") is None:
             return None
         wrapped = OmegaConf.create({"hydra": hydra_config, "trainer": {}})
         pruner = sweeper.get("pruner")
-        return cls(StudySettings.from_config(wrapped), int(number), pruner and OmegaConf.to_container(pruner))
+        return cls(StudySettings.from_config(wrapped), int(sweeper.trial), pruner and OmegaConf.to_container(pruner))
 
     @property
     def info(self) -> TrialInfo:

@@ -9,10 +9,11 @@ from hydra.plugins.sweeper import Sweeper
 
 class OptunaStudySweeper(Sweeper):
     def __init__(self, sampler, pruner=None, direction=None, storage=None, study_name=None, n_trials=20, n_jobs=1,
-                 params=None):  # fmt: skip
+                 params=None, trial=None):  # fmt: skip
         from framework.tuning.sweeper import SweepOptions
 
-        # direction, storage and study_name are read from the config in setup (jobs read them there too)
+        # direction, storage and study_name are read from the config in setup (jobs read them there too);
+        # trial is each job's own (framework.tuning.trial)
         self.options = SweepOptions(sampler=sampler, pruner=pruner, n_trials=n_trials, n_jobs=n_jobs, params=params)
         self.config = None
         self.hydra_context = None
