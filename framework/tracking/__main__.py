@@ -3,21 +3,24 @@ deliver to its tracking server (kept in ``<job output dir>/mlflow/spool.jsonl``)
 ``python -m framework.tracking repair``: end KILLED the runs left RUNNING by a process
 that died (``framework/tracking/repair.py``).
 
-Records are sent in order; each is safe to send twice. What still cannot be
-sent stays in the spool, so the command can simply be run again. A file that is
-not a spool (no spool header) is refused and left as it is. Exit status 0 when
-every spool is empty afterwards, 1 otherwise, 2 on a usage error or a file that is
-not a spool.
+Records are sent in order (a line says how far it got every second); each is safe to
+send twice. What still cannot be sent stays in the spool, so the command can simply be
+run again. A file that is not a spool (no spool header) is refused and left as it is.
+Exit status 0 when every spool is empty afterwards, 1 otherwise, 2 on a usage error or
+a file that is not a spool.
 """
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
-from framework.tracking.sender import Spool, replay
+from framework.tracking.sender import Spool, execute, replay
 from framework.tracking.store import TrackingError, check_server, is_http, masked, sqlite_path, take_credentials
 
 SPOOL_NAME = "spool.jsonl"
+#: Seconds between the upload's progress lines.
+PROGRESS_EVERY = 1.0
 
 
 class NotASpool(TrackingError):
@@ -36,7 +39,11 @@ def find_spool(path: Path) -> Path:
     return path
 
 
-def upload(path, tracking_uri: str | None = None, out=print) -> int:
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def upload(path, tracking_uri: str | None = None, out=say) -> int:
     """Replay one spool; returns how many records are left in it."""
     spool = Spool(find_spool(Path(path)))
     if not spool.is_ours():
@@ -54,13 +61,30 @@ def upload(path, tracking_uri: str | None = None, out=print) -> int:
     for uri in sorted(u for u in uris if u):
         if is_http(uri):
             check_server(uri)
-    sent, left = replay(spool, tracking_uri)
     target = masked(tracking_uri) if tracking_uri else ", ".join(sorted(masked(u) for u in uris if u))
+    out(f"{spool.path}: sending {len(records)} record(s) to {target}")
+    sent, left = replay(spool, tracking_uri, execute=_counting(len(records), spool.path, out))
     if left:
         out(f"{spool.path}: sent {sent} record(s) to {target}; {left} could not be sent yet and stay in the spool")
     else:
         out(f"{spool.path}: sent {sent} record(s) to {target}; nothing left, the spool is removed")
     return left
+
+
+def _counting(total: int, spool: Path, out):
+    """:func:`~framework.tracking.sender.execute`, saying at most every ``PROGRESS_EVERY`` seconds how
+    many of the ``total`` records went through."""
+    sent, said = 0, time.monotonic()
+
+    def execute_counted(record: dict, *tracking_uri: str) -> None:
+        nonlocal sent, said
+        execute(record, *tracking_uri)
+        sent += 1
+        if sent < total and time.monotonic() - said >= PROGRESS_EVERY:
+            said = time.monotonic()
+            out(f"{spool}: sent {sent}/{total} record(s)...")
+
+    return execute_counted
 
 
 def run_repair(tracking_uri: str | None) -> int:

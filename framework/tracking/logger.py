@@ -41,15 +41,8 @@ from framework.tracking.params import (
 )
 from framework.tracking.registry import check_registered_name, model_name
 from framework.tracking.repair import process_tags
-from framework.tracking.store import (
-    PASSWORD_ENV,
-    check_server,
-    is_http,
-    masked,
-    resolve_tracking_uri,
-    run_url,
-    ui_command,
-)
+from framework.tracking.store import check_server, masked, resolve_tracking_uri
+from framework.tracking.summary import run_lines, upload_line
 from framework.training.callback import Callback
 from framework.training.run import Run
 
@@ -57,7 +50,6 @@ from framework.training.run import Run
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
 STAGING = "mlflow"
 SPOOL = "spool.jsonl"
-UPLOAD_COMMAND = "python -m framework.tracking upload"
 STALE_ON_RESUME = ("error_type", "error_message", "resume_checkpoint")
 
 
@@ -330,7 +322,7 @@ class MLflowLogger(Callback):
             return
         if self._closed:  # interrupted while finishing: do not wait any longer
             self.sender.close(timeout=5)
-            self._report()
+            self._report(at_once=True)
             return
         from framework.training.interrupts import Interrupted
 
@@ -366,20 +358,18 @@ class MLflowLogger(Callback):
     # -- what the run prints at its end -----------------------------------------------------------
 
     def summary_lines(self) -> list[str]:
-        """Where the run was tracked, how to open it, and anything left to upload."""
+        """Where the run was tracked and how to open it; last, what waits in the spool and how to send it."""
         if self.run_id is None:
             return []
-        lines = [
-            f"mlflow: run {self.run_id} ({self.status or 'RUNNING'}) in experiment {self.experiment_name!r} "
-            f"at {masked(self.uri)}",
-            f"mlflow: view it with `{ui_command(self.uri)}`, then "
-            f"{run_url(masked(self.uri), self.experiment_id, self.run_id)}",
-        ]
-        if self._model_queued:
-            delivered = not self.sender.permanent_errors and not self.sender.pending_in_spool
-            registered = f", registered as {self.register_as!r}" if self.register_as and delivered else ""
+        kept, spool = self.sender.pending_in_spool, self.sender.spool.path
+        status = self.status or "RUNNING"
+        lines = run_lines(self.uri, self.experiment_name, self.experiment_id, self.run_id, status, kept, spool)
+        if self._model_queued and not kept:
+            delivered = self.register_as and not self.sender.permanent_errors
+            registered = f", registered as {self.register_as!r}" if delivered else ""
             lines.append(f"mlflow: model runs:/{self.run_id}/{self.model_name}{registered}")
-        return lines + [f"mlflow: {message}" for message in self._messages]
+        lines += [f"mlflow: {message}" for message in self._messages]
+        return lines + ([upload_line(self.uri, spool)] if kept else [])
 
     # -- internals ---------------------------------------------------------------------
 
@@ -638,23 +628,14 @@ class MLflowLogger(Callback):
         self.status = status
         self._closed = True
         self.sender.close(timeout=timeout)
-        self._report()
+        self._report(at_once=status != "FINISHED")
 
-    def _report(self) -> None:
-        left = self.sender.pending_in_spool
-        if left:
-            spool = self.sender.spool.path
-            credentials = (
-                " (with MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set)"
-                if (is_http(self.uri) and os.environ.get(PASSWORD_ENV))
-                else ""
-            )
-            message = (
-                f"{left} record(s) could not be sent to {masked(self.uri)} and are kept in {spool}; "
-                f"when the server is back, upload them with: {UPLOAD_COMMAND} {spool}{credentials}"
-            )
-            self._messages.append(message)
-            print(f"mlflow: {message}", file=sys.stderr, flush=True)
+    def _report(self, at_once: bool) -> None:
+        """With records left in the spool, a run that stops without a summary (``at_once``) prints it on
+        standard error (a finished run's summary says it); with none, the staged files go."""
+        if self.sender.pending_in_spool:
+            if at_once:
+                print("\n".join(self.summary_lines()), file=sys.stderr, flush=True)
         elif self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept
 

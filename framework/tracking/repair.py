@@ -4,12 +4,15 @@ Every run the framework tracks carries the process that runs it as tags
 (``framework.host``, ``framework.pid``). ``python -m framework.tracking repair``
 finds the runs still RUNNING whose process, on this host, is gone, and ends each
 KILLED with a note and, where the run's checkpoint directory holds a ``last.npz``,
-the command that resumes it. Runs of other hosts, and live ones, are left alone."""
+the command that resumes it; the ``run.json`` in the run's directory, still RUNNING
+by that process, says KILLED too. Runs of other hosts, and live ones, are left alone."""
 
 import os
 import shlex
 import socket
 from pathlib import Path
+
+from framework.training import run_status
 
 HOST_TAG, PID_TAG = "framework.host", "framework.pid"
 NOTE = "its process ended without reporting (killed?); ended by python -m framework.tracking repair"
@@ -40,8 +43,7 @@ def resume_command(tags: dict) -> str | None:
     last = Path(directory) / "last.npz" if directory else None
     if last is None or not last.is_file():
         return None
-    overrides = [o for o in shlex.split(tags.get("overrides", "")) if not o.startswith("trainer.resume=")]
-    return shlex.join(["python", "-m", "framework.train", *overrides, f"trainer.resume={last}"])
+    return run_status.resume_command(shlex.split(tags.get("overrides", "")), last, tags.get("output_dir"))
 
 
 def stale_runs(client) -> list:
@@ -64,5 +66,20 @@ def repair(client) -> list[str]:
             client.set_tag(run.info.run_id, "resume_command", command)
         client.set_terminated(run.info.run_id, "KILLED")
         how = f"; resume with: {command}" if command else ""
-        lines.append(f"{run.info.run_id} ({run.info.run_name or 'unnamed'}): KILLED{how}")
+        lines.append(f"{run.info.run_id} ({run.info.run_name or 'unnamed'}): KILLED{how}{_end_record(run, how)}")
     return lines
+
+
+def _end_record(run, how: str) -> str:
+    """Mark the run's ``run.json`` KILLED when it still says RUNNING by the run's own process; a note
+    for the line when it cannot be written."""
+    directory = run.data.tags.get("output_dir")
+    record = run_status.read_status(directory) if directory else {}
+    if record.get("status") != "RUNNING" or str(record.get("pid")) != run.data.tags.get(PID_TAG):
+        return ""  # not this run's record (resumed meanwhile, or moved)
+    kept = {key: value for key, value in record.items() if key not in ("status", "time", "previous")}
+    try:
+        run_status.write_status(Path(directory), "KILLED", **{**kept, "error": f"{NOTE}{how}"})
+    except OSError as exc:
+        return f"; its {run_status.RUN_FILE} still says RUNNING: {exc}"
+    return ""

@@ -45,8 +45,7 @@ from framework.tracking.store import (
     masked,
     open_experiment,
     resolve_tracking_uri,
-    run_url,
-    ui_command,
+    view_line,
 )
 
 #: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
@@ -234,8 +233,7 @@ class MLflowSweepCallback(Callback):
         uri = self.parent["tracking_uri"]
         print(
             f"mlflow: sweep parent run {self.parent['run_id']} in experiment {self.parent['experiment_name']!r} at "
-            f"{masked(uri)}\nmlflow: view it with `{ui_command(uri)}`, then "
-            f"{run_url(uri, self.parent['experiment_id'], self.parent['run_id'])}"
+            f"{masked(uri)}\nmlflow: {view_line(uri, self.parent['experiment_id'], self.parent['run_id'])}"
         )
 
     # -- in each job's process -------------------------------------------------------------

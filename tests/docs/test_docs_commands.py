@@ -114,13 +114,13 @@ HOW: dict[str, object] = {
         "tests/tracking/test_outage.py::test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_sends"
     ),
     "python -m framework.tracking upload <spool file or job directory> [...]": ByTest(
-        "tests/tracking/test_outage.py::test_the_upload_command_sends_a_spool_to_a_local_store"
+        "tests/tracking/test_outage.py::test_the_upload_command_sends_a_spool_to_a_local_store_saying_how_far_it_got"
     ),
     "python -m framework.tracking upload <spool> --tracking-uri http://other-host:5000": ByTest(
         "tests/tracking/test_outage.py::test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_sends"
     ),
     "python -m framework.tracking upload <job dir>/mlflow/spool.jsonl": ByTest(
-        "tests/tracking/test_outage.py::test_the_upload_command_sends_a_spool_to_a_local_store"
+        "tests/tracking/test_outage.py::test_the_upload_command_sends_a_spool_to_a_local_store_saying_how_far_it_got"
     ),
     "python -m framework.tracking repair": ByTest(
         "tests/tracking/test_repair.py::test_a_killed_run_is_ended_with_its_resume_command"

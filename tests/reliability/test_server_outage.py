@@ -5,6 +5,9 @@ Two ways of going away, both against the real command: the network to the shared
 server cut and restored (a TCP proxy), and a server process killed with SIGKILL and
 started again on the same port and backend store (slow: the restart takes ~10 s)."""
 
+import shlex
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -58,7 +61,6 @@ def _check_everything_arrived(url, experiment, run_dir):
             (epoch, float(value)) for epoch, value in zip(range(1, EPOCHS + 1), history[key])
         ], key
     assert [s for s, _ in metric_history(client, run.info.run_id, "test_loss")] == [EPOCHS]
-    assert not (run_dir / "mlflow").exists()  # everything delivered: no spool, staging removed
     return client, run
 
 
@@ -75,6 +77,39 @@ def test_a_cut_network_to_the_server_loses_no_metric(tmp_path, proxy, mlflow_ser
     result = finish(process)
     assert result.returncode == 0, result.stderr
     assert "cannot reach the tracking store" in result.stderr and "reachable again" in result.stderr
+    _check_everything_arrived(mlflow_server, experiment, run_dir)
+    assert not (run_dir / "mlflow").exists()  # everything delivered: no spool, staging removed
+
+
+def test_a_server_that_stays_away_is_said_once_and_the_printed_upload_command_sends_the_rest(
+    tmp_path, proxy, mlflow_server, testkit_site
+):
+    experiment = f"away-{tmp_path.name}"
+    process, marks, run_dir = _gated_run(tmp_path, proxy.url, experiment, testkit_site)
+    wait_for(marks / "reached-2", process)
+    proxy.cut()  # until the run has ended
+    for epoch in (2, 4):
+        wait_for(marks / f"reached-{epoch}", process)
+        (marks / f"go-{epoch}").write_text("")
+    result = finish(process)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout + result.stderr
+    assert "Retrying" not in printed + (run_dir / "train.log").read_text()  # no urllib3 warning per try
+    assert result.stderr.count("cannot reach the tracking store") == 1
+    assert printed.count("python -m framework.tracking upload") == 1
+    status, view, upload = result.stdout.splitlines()[-3:]
+    assert "(FINISHED here)" in status and f"at {proxy.url} is not complete there" in status
+    assert view.startswith(f"mlflow: view it at {proxy.url}/#/experiments/")
+    command = upload.partition(" send them with: ")[2]
+    assert upload.startswith(f"mlflow: when {proxy.url} answers again,") and command
+
+    proxy.restore()
+    argv = shlex.split(command)
+    assert argv[:3] == ["python", "-m", "framework.tracking"]
+    sent = subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.splitlines()[-1].endswith("nothing left, the spool is removed")
+    assert not (run_dir / "mlflow" / "spool.jsonl").exists()
     _check_everything_arrived(mlflow_server, experiment, run_dir)
 
 
@@ -96,6 +131,7 @@ def test_a_killed_and_restarted_server_loses_no_metric(tmp_path, _template_store
         assert result.returncode == 0, result.stderr
         assert "cannot reach the tracking store" in result.stderr
         client, run = _check_everything_arrived(server.url, experiment, run_dir)
+        assert not (run_dir / "mlflow").exists()  # everything delivered: no spool, staging removed
         artifacts = {entry.path for entry in client.list_artifacts(run.info.run_id)}
         assert {"weights.npz", "history.npz", "checkpoints", "config"} <= artifacts
         print(f"server restart took {restart_seconds:.1f} s")

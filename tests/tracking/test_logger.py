@@ -244,9 +244,15 @@ def test_the_command_tracks_into_the_launch_directory_with_hydra_files_and_redac
     )
     assert result.returncode == 0, result.stderr
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert f"mlflow ui --backend-store-uri {uri}" in result.stdout
     client = MlflowClient(tracking_uri=uri)
     run = only_run(client)
+    assert result.stdout.splitlines()[-2:] == [  # the store was created by this run: no notes of MLflow's
+        f"mlflow: run {run.info.run_id} (FINISHED) in experiment 'framework' at {uri}",
+        f"mlflow: view it with `mlflow ui --backend-store-uri {uri}`, then open "
+        f"http://127.0.0.1:5000/#/experiments/1/runs/{run.info.run_id}?workflowType=machine_learning",
+    ]
+    assert result.stderr == ""
+    assert "database tables" not in result.stdout and "alembic" not in result.stdout
     assert run.info.status == "FINISHED"
     assert run.data.tags["overrides"] == shlex.join(
         ["logger=mlflow", "logger.log_model=false", "+db.password=***", *TINY]

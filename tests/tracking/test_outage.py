@@ -10,6 +10,7 @@ import time
 import pytest
 
 from framework.command import train
+from framework.tracking import __main__ as tracking_command
 from framework.tracking.__main__ import main as tracking_main
 from framework.tracking.sender import Sender, Spool, replay
 from tests.commands import run_command
@@ -121,7 +122,10 @@ def test_a_metric_batch_is_only_sent_when_due(tmp_path):
     assert execute.sent == [1, 2]
 
 
-def test_the_upload_command_sends_a_spool_to_a_local_store(tmp_path, client, store, capsys):
+def test_the_upload_command_sends_a_spool_to_a_local_store_saying_how_far_it_got(
+    tmp_path, client, store, capsys, monkeypatch
+):
+    monkeypatch.setattr(tracking_command, "PROGRESS_EVERY", 0)  # a line after each record
     experiment = client.create_experiment("uploads")
     run_id = client.create_run(experiment).info.run_id
     spool = Spool(tmp_path / "job" / "mlflow" / "spool.jsonl")
@@ -137,7 +141,12 @@ def test_the_upload_command_sends_a_spool_to_a_local_store(tmp_path, client, sto
     ]
     spool.append(records)
     assert tracking_main(["upload", str(tmp_path / "job"), "--tracking-uri", store]) == 0
-    assert "sent 3 record(s)" in capsys.readouterr().out
+    assert capsys.readouterr().out.splitlines() == [
+        f"{spool.path}: sending 3 record(s) to {store}",
+        f"{spool.path}: sent 1/3 record(s)...",
+        f"{spool.path}: sent 2/3 record(s)...",
+        f"{spool.path}: sent 3 record(s) to {store}; nothing left, the spool is removed",
+    ]
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.params == {"seed": "1"}
     assert history_of(client, run_id, "loss") == [(1, 0.5)]
@@ -244,11 +253,18 @@ def test_a_server_that_never_comes_back_leaves_a_spool_that_the_upload_command_s
     lines = []
     result = train(cfg, plugins=plugin.plugins(), log=lines.append)  # training is not stopped by the outage
     spool = tmp_path / "out" / "mlflow" / "spool.jsonl"
-    command = f"python -m framework.tracking upload {spool}"
-    assert command in capsys.readouterr().err
-    assert any(command in line for line in lines)
-    assert spool.is_file()
     kept = Spool(spool).read()
+    run_id = tracking_of(result)["run_id"]
+    err = capsys.readouterr().err
+    assert err.count("cannot reach the tracking store") == 1 and "Retrying" not in err  # said once
+    assert "framework.tracking upload" not in err  # said once, at the end of the summary
+    assert lines[-3:] == [  # the truth, and last the command that sends the rest
+        f"mlflow: run {run_id} (FINISHED here) in experiment {experiment!r} at {proxy.url} is not complete there: "
+        f"{len(kept)} record(s) could not be sent and are kept in {spool}",
+        f"mlflow: view it at {proxy.url}/#/experiments/{tracking_of(result)['experiment_id']}/runs/{run_id}"
+        "?workflowType=machine_learning",
+        f"mlflow: when {proxy.url} answers again, send them with: python -m framework.tracking upload {spool}",
+    ]  # no model line: the model is not on the server yet
     assert [k["op"] for k in kept[-2:]] == ["terminate", "register_model"] and kept[-2]["status"] == "FINISHED"
     models = [k for k in kept if k["op"] == "log_model"]
     assert len(models) == 1 and models[0]["metrics"]  # the linked metrics wait in the spool too

@@ -1,6 +1,8 @@
 """Runs left RUNNING by a process that died (kill -9) are ended KILLED by
-``python -m framework.tracking repair``, with a note and the command that resumes them."""
+``python -m framework.tracking repair``, with a note and the command that resumes them,
+in MLflow and in the run's ``run.json`` alike."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -26,6 +28,7 @@ def test_a_killed_run_is_ended_with_its_resume_command(tmp_path, store, client):
     process.wait()
     [run] = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
     assert run.info.status == "RUNNING"  # nobody said otherwise
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "RUNNING"
 
     repair = [sys.executable, "-m", "framework.tracking", "repair", "--tracking-uri", store]
     result = subprocess.run(repair, cwd=tmp_path, capture_output=True, text=True, timeout=120)
@@ -33,8 +36,14 @@ def test_a_killed_run_is_ended_with_its_resume_command(tmp_path, store, client):
     run = client.get_run(run.info.run_id)
     assert run.info.status == "KILLED"
     assert "ended by python -m framework.tracking repair" in run.data.tags["error_message"]
-    assert run.data.tags["resume_command"].endswith(f"trainer.resume={last}")
+    command = run.data.tags["resume_command"]
+    assert command.endswith(f"hydra.run.dir={run_dir} trainer.resume={last}")  # continues in its directory
     assert f"{run.info.run_id} (" in result.stdout and "1 stale run(s) ended" in result.stdout
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "KILLED" and record["pid"] == process.pid
+    assert "ended by python -m framework.tracking repair" in record["error"]
+    assert record["error"].endswith(f"; resume with: {command}")
+    assert [p.name for p in run_dir.glob("*.tmp")] == []
 
     again = subprocess.run(repair, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert "0 stale run(s) ended" in again.stdout  # a finished repair leaves nothing to do
@@ -49,3 +58,22 @@ def test_a_live_run_is_left_alone(tmp_path, tracked, client):
     client.set_terminated(run.info.run_id, "RUNNING")  # as if still running, in this (live) process
     assert repair(client) == []
     assert client.get_run(run.info.run_id).info.status == "RUNNING"
+
+
+def test_a_run_json_that_another_run_holds_now_is_left_as_it_is(tmp_path, tracked, client):
+    from framework.command import train
+    from framework.tracking.repair import PID_TAG, repair
+    from framework.training.run_status import write_status
+
+    out = tmp_path / "out"
+    train(tracked(output_dir=out), log=lambda *_: None)
+    [run] = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    client.set_tag(run.info.run_id, PID_TAG, str(gone.pid))  # its process died while RUNNING
+    client.set_terminated(run.info.run_id, "RUNNING")
+    write_status(out, "RUNNING")  # but the directory was resumed meanwhile, by this (live) process
+    before = (out / "run.json").read_text()
+    assert len(repair(client)) == 1
+    assert client.get_run(run.info.run_id).info.status == "KILLED"
+    assert (out / "run.json").read_text() == before

@@ -1,19 +1,22 @@
 """Where runs go, and creating a fresh SQLite store from several processes at once
 (without the lock, two processes racing on a fresh store make one fail in alembic)."""
 
+import logging
 import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from framework.tracking.quiet import MlflowRetryNotes
 from framework.tracking.store import (
     TrackingServerUnavailable,
     check_server,
     configure_environment,
     resolve_tracking_uri,
-    ui_command,
+    view_line,
 )
 
 from .conftest import free_port
@@ -42,9 +45,38 @@ def test_mlflow_is_configured_quiet_private_and_quick_to_give_up_unless_the_user
     assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "false"
 
 
-def test_the_ui_command_opens_the_store():
-    assert ui_command("sqlite:////data/mlflow.db") == "mlflow ui --backend-store-uri sqlite:////data/mlflow.db"
-    assert ui_command("http://127.0.0.1:5000") == "open http://127.0.0.1:5000 in a browser"
+def test_the_view_line_opens_the_runs_training_view_starting_the_ui_only_for_a_store():
+    page = "/#/experiments/3/runs/abc?workflowType=machine_learning"  # not MLflow 3's GenAI overview
+    assert view_line("sqlite:////data/mlflow.db", "3", "abc") == (
+        f"view it with `mlflow ui --backend-store-uri sqlite:////data/mlflow.db`, then open http://127.0.0.1:5000{page}"
+    )
+    assert view_line("http://10.0.0.5:5000/", "3", "abc") == f"view it at http://10.0.0.5:5000{page}"
+
+
+def test_the_training_view_parameter_is_one_the_installed_mlflow_ui_reads():
+    import mlflow
+
+    bundle = Path(mlflow.__file__).parent / "server" / "js" / "build" / "static" / "js"
+    main = next(bundle.glob("main.*.js")).read_text(encoding="utf-8")
+    assert 'e.get("workflowType")' in main and 'MACHINE_LEARNING="machine_learning"' in main
+    assert "createHashRouter" in main  # the query goes after the #/... route
+
+
+def test_mlflow_retry_warnings_about_its_calls_are_hidden_others_are_not(caplog, monkeypatch):
+    monkeypatch.delenv("MLFLOW_LOGGING_LEVEL", raising=False)
+    configure_environment("sqlite:///x.db")
+    configure_environment("sqlite:///x.db")
+    pool = logging.getLogger("urllib3.connectionpool")
+    # as an in-process run with hydra/job_logging=disabled leaves them: disabled, and the root at ERROR
+    monkeypatch.setattr(pool, "disabled", False)
+    caplog.set_level(logging.WARNING, logger=pool.name)
+    assert sum(isinstance(f, MlflowRetryNotes) for f in pool.filters) == 1  # not one per call
+    message = "Retrying (%r) after connection broken by '%r': %s"
+    pool.warning(message, "Retry(total=0)", "NewConnectionError()", "/api/2.0/mlflow/runs/log-batch")
+    pool.warning(message, "Retry(total=0)", "NewConnectionError()", "/elsewhere")
+    pool.warning("Connection pool is full, discarding connection: %s", "127.0.0.1")
+    assert [record.getMessage().rsplit(" ", 1)[1] for record in caplog.records] == ["/elsewhere", "127.0.0.1"]
+    assert logging.getLogger("mlflow.store.db.utils").getEffectiveLevel() == logging.WARNING
 
 
 def test_an_unreachable_server_is_reported_in_seconds_naming_the_uri():

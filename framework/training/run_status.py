@@ -1,0 +1,56 @@
+"""A run directory's status record, ``run.json``: RUNNING with its process, then FINISHED,
+FAILED with the error, or KILLED with the command that resumes it. The command writes it
+(``framework/command/run_dir.py``); ``python -m framework.tracking repair`` ends KILLED the
+record of a run whose process died. Written atomically, like every file of a run.
+
+Resuming from the ``last.npz`` inside a stopped run's directory, with that directory as
+``hydra.run.dir``, continues the run there: :func:`resume_command` prints it so."""
+
+import json
+import os
+import shlex
+import socket
+import time
+from pathlib import Path
+
+from framework.core.npz import atomic_write
+
+RUN_FILE = "run.json"
+#: The checkpoint a run resumes from to continue in its own directory.
+LAST = "last.npz"
+
+
+def process_record() -> dict:
+    """The process writing a record, and when."""
+    return {"pid": os.getpid(), "host": socket.gethostname(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def write_status(directory: Path, status: str, file: str = RUN_FILE, **details) -> None:
+    """Record ``status`` in ``directory/file``, keeping the records of the runs it continues."""
+    previous = read_status(directory, file).get("previous")
+    record = {"status": status, **process_record(), **details, **({"previous": previous} if previous else {})}
+    atomic_write(Path(directory) / file, lambda handle: handle.write(json.dumps(record, indent=1).encode()))
+
+
+def read_status(directory: Path, file: str = RUN_FILE) -> dict:
+    try:
+        return json.loads((Path(directory) / file).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def continues_in(directory: Path, checkpoint) -> bool:
+    """Whether resuming from ``checkpoint`` continues the run of ``directory`` there: its ``last.npz``, inside it."""
+    try:
+        return Path(checkpoint).name == LAST and Path(checkpoint).resolve().is_relative_to(Path(directory).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def resume_command(overrides, checkpoint, directory: Path | str | None = None) -> str:
+    """The command that continues a stopped run from ``checkpoint``, quoted for a POSIX shell: the run's
+    ``overrides`` with ``trainer.resume`` and, when it continues in the run's ``directory``, ``hydra.run.dir``."""
+    replaced = ("trainer.resume", "hydra.run.dir")
+    kept = [o for o in overrides if o.lstrip("+~").partition("=")[0] not in replaced]
+    here = [f"hydra.run.dir={directory}"] if directory is not None and continues_in(directory, checkpoint) else []
+    return shlex.join(["python", "-m", "framework.train", *kept, *here, f"trainer.resume={checkpoint}"])
