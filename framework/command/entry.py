@@ -14,7 +14,6 @@ status: 0, 2 for an error explained in one line, 1 for a bug (with its traceback
 import contextlib
 import logging
 import os
-import shlex
 import signal
 import sys
 import traceback
@@ -34,6 +33,7 @@ from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
+from framework.training.run_status import resume_command
 
 #: The exit status of a run stopped by an error the framework (or Hydra) explains in one line.
 ERROR_EXIT = 2
@@ -134,10 +134,7 @@ def _plugin_bug_line(error: Exception, culprit: str) -> str:
 def _interruption_line(exc: BaseException, context: JobContext) -> str:
     checkpoint = getattr(exc, "checkpoint", None)
     if checkpoint:
-        # Quoted for a POSIX shell, so the line can be pasted as it is ({...}, spaces, $).
-        overrides = [o for o in context.overrides if not o.startswith("trainer.resume=")]
-        command = shlex.join(["python", "-m", "framework.train", *overrides, f"trainer.resume={checkpoint}"])
-        how = f"resume with: {command}"
+        how = f"resume with: {resume_command(context.overrides, checkpoint, context.output_dir)}"
     else:
         how = "no checkpoint was written"
     # A hook that failed while the interruption was reported (a checkpoint that could not be
@@ -198,7 +195,7 @@ def _run_command(wants_traceback: bool) -> int:
         with _hydra_errors_raised():
             app()
     except RunStopped as stop:
-        return stop.exit_code
+        return _sweep_interrupted(stop.exit_code) if run_dir.claimed_sweep_dir else stop.exit_code
     except BrokenPipeError:  # the reader went away (`... --help | head`): nothing left to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + signal.SIGPIPE
@@ -206,16 +203,38 @@ def _run_command(wants_traceback: bool) -> int:
         return _end_sweep_with_failures()
     except KeyboardInterrupt:
         print("KeyboardInterrupt: the command was stopped", file=sys.stderr)
-        return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 130
+        return _sweep_interrupted(130) if run_dir.claimed_sweep_dir else 130
+    except SystemExit as stop:  # a Hydra callback of the sweep's process stopped it on an error, after saying why
+        if run_dir.claimed_sweep_dir is None or not isinstance(stop.__cause__, FrameworkError):
+            raise
+        return _sweep_stopped(f"the sweep stopped: {one_line(str(stop.__cause__))}", printed=True)
     except Exception as error:
         if wants_traceback:
             raise
         if run_dir.claimed_sweep_dir is None:
             print(f"error: {describe_hydra_error(error)}", file=sys.stderr)
             return ERROR_EXIT
-        print(f"error: the sweep stopped: {_sweep_error(error)}", file=sys.stderr)
-        return _end_sweep_with_failures() or ERROR_EXIT
+        return _sweep_stopped(f"the sweep stopped: {_sweep_error(error)}")
     return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 0
+
+
+def _sweep_interrupted(exit_code: int) -> int:
+    """A sweep a signal stopped (its job said so, with the resume command): ``sweep.json`` KILLED."""
+    with contextlib.suppress(OSError, FrameworkError):
+        run_dir.write_status(run_dir.claimed_sweep_dir, "KILLED", run_dir.SWEEP_FILE, exit_code=exit_code)
+    return exit_code
+
+
+def _sweep_stopped(line: str, printed: bool = False) -> int:
+    """A sweep an error stopped: its line, and the exit status; its ``sweep.json`` says FAILED
+    (with this error when no job's failure explains it)."""
+    if not printed:
+        print(f"error: {line}", file=sys.stderr)
+    status = _end_sweep_with_failures()
+    if not status:
+        with contextlib.suppress(OSError, FrameworkError):
+            run_dir.write_status(run_dir.claimed_sweep_dir, "FAILED", run_dir.SWEEP_FILE, error=line)
+    return status or ERROR_EXIT
 
 
 def _sweep_error(error: Exception) -> str:

@@ -1,12 +1,17 @@
 """Hydra's errors about the command line and the configs, and the machine's errors
 the framework did not word itself, as one line each: what is wrong, and what to do."""
 
+import functools
+import importlib.util
 import re
 
 from framework.command.config_keys import closest_key, known_keys
 from framework.core.errors import FrameworkError
 
 HELP = "python -m framework.train --help"
+#: Hydra's plugin groups; a plugin for group ``hydra/<kind>`` is the distribution ``hydra-<name>-<kind>``,
+#: whose options start with ``<name>`` (``hydra/launcher=submitit_local`` from ``hydra-submitit-launcher``).
+PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
 
 def one_line(text: str) -> str:
@@ -48,6 +53,12 @@ def _missing_config(error: BaseException) -> str | None:
 
     if isinstance(error, MissingConfigException) and error.options is not None and error.missing_cfg_file:
         group, _, option = str(error.missing_cfg_file).rpartition("/")
+        extra = _plugin_extra(group, option)
+        if extra is not None:
+            return (
+                f"{group}={option}: this option comes with the framework's {extra!r} extra, which is not installed; "
+                f"install it: {install_command(extra)}"
+            )
         choices = ", ".join(error.options) or "none"
         return (
             f"{group}={option}: the config group {group!r} has no option {option!r}; "
@@ -58,6 +69,86 @@ def _missing_config(error: BaseException) -> str | None:
     if isinstance(error, SearchPathException):
         return f"{one_line(_text(error))}; give an existing directory to --config-dir"
     return None
+
+
+def _plugin_extra(group: str, option: str) -> str | None:
+    if group not in PLUGIN_GROUPS:
+        return None
+    kind, name = group.rpartition("/")[2], option.partition("_")[0]
+    return extra_providing(f"hydra_{name}_{kind}")
+
+
+def missing_plugin_module(config) -> str | None:
+    """One line if a ``_target_`` of the configured sweeper or launcher is in a module that is
+    not installed (``optuna`` for ``hydra/sweeper=optuna_study``), else None."""
+    from omegaconf import OmegaConf
+
+    choices = OmegaConf.select(config, "hydra.runtime.choices", default={}) or {}
+    for group in PLUGIN_GROUPS:
+        node = OmegaConf.select(config, group.replace("/", "."), default=None)
+        targets = _targets(OmegaConf.to_container(node, resolve=False) if node is not None else None)
+        for module in filter(None, map(_missing_module, targets)):
+            extra = extra_providing(module)
+            fix = f"install the {extra!r} extra: {install_command(extra)}" if extra else f"install {module}"
+            return (
+                f"{group}={choices.get(group, '?')} needs the module {module!r}, which is not installed; "
+                f"{fix}, or choose another {group}"
+            )
+    return None
+
+
+def _targets(node) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["_target_"]] if isinstance(node.get("_target_"), str) else []
+        return own + [target for value in node.values() for target in _targets(value)]
+    if isinstance(node, list):
+        return [target for value in node for target in _targets(value)]
+    return []
+
+
+def _missing_module(target: str) -> str | None:
+    """The first module on the way to ``target`` that is not installed (a namespace package,
+    such as ``hydra_plugins``, is looked into); None when its package is there."""
+    parts = target.split(".")
+    for end in range(1, len(parts)):
+        name = ".".join(parts[:end])
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:
+            return None  # a broken package: Hydra's own error says how
+        if spec is None:
+            return name
+        if spec.origin is not None:
+            return None
+    return None
+
+
+def extra_providing(module: str) -> str | None:
+    """The framework's extra whose requirements install ``module`` (``"sweep"`` for ``optuna``)."""
+    normalized = set(module.lower().split("."))
+    return next((extra for name, extra in _extras().items() if name in normalized), None)
+
+
+def install_command(extra: str) -> str:
+    return f'pip install "framework[{extra}]"'
+
+
+@functools.cache
+def _extras() -> dict[str, str]:
+    """The framework's optional requirements, from its installed metadata: ``{module-like name: extra}``."""
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("framework") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    extras = {}
+    for text in requirements:
+        name = re.match(r"[A-Za-z0-9._-]+", text).group()
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", text)
+        if extra and name != "framework":
+            extras.setdefault(re.sub(r"[-.]+", "_", name.lower()), extra.group(1))
+    return extras
 
 
 def _unparsable_override(error: BaseException) -> str | None:

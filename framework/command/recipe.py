@@ -2,6 +2,7 @@
 data, load the data, check what needs it, build, fit, save, report. Returns the
 monitored value (for sweepers) with what the run produced."""
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from framework.command.build import build_components, build_metrics, build_model
 from framework.command.build import section as config_section
 from framework.command.resume import check_fits, check_resume, check_resume_plugins, read_resume_checkpoint
 from framework.command.threads import blas_threads, job_thread_share
+from framework.console import to_log_file
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins, default_plugins
 from framework.training.run import Run
@@ -113,7 +115,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
             plugins=plugins, run=replace(run, data=data), **trainer_arguments,
         )  # fmt: skip
         log(f"data: {data.describe()}")
-        log(model.summary())
+        log_model(model, context, log)
         history = fit_and_save(trainer, data, units, run.output_dir)
     summary = report(history, run.output_dir, callbacks, log)
     return RunResult(float(history.last()[monitor]), monitor, history, run.output_dir, trainer, summary)
@@ -138,6 +140,17 @@ def describe_run(cfg: dict, context: JobContext, checkpoint, components, origins
         launch_dir=context.launch_dir,
         trial=context.trial and context.trial.info,
     )
+
+
+def log_model(model, context: JobContext, log) -> None:
+    """The model's layer table; a sweep's later jobs print only its last line (the parameter
+    count) and keep the table in their log file, so a sweep prints the table once."""
+    table = model.summary()
+    if not context.job_number:
+        log(table)
+        return
+    in_file = to_log_file(table, logging.INFO)
+    log(f"model: {table.splitlines()[-1]}" + ("; its layers are in this job's train.log" if in_file else ""))
 
 
 def fit_and_save(trainer: Trainer, data, units: int, output_dir: Path):

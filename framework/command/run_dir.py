@@ -14,42 +14,23 @@ import json
 import os
 import socket
 import sys
-import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
+from framework.command.hydra_errors import missing_plugin_module
 from framework.command.outcome import RunStopped
 from framework.command.redaction import job_redactor, redact_logging
 from framework.core.npz import atomic_write
+from framework.training.run_status import RUN_FILE, continues_in, process_record, read_status, write_status
 
-RUN_FILE, SWEEP_FILE = "run.json", "sweep.json"
-#: The checkpoint a run resumes from to continue in its own directory.
-LAST = "last.npz"
+SWEEP_FILE = "sweep.json"
 #: Files that show a directory holds a run or sweep written before run.json existed.
 LEGACY_MARKERS = (".hydra", "multirun.yaml")
 
 #: The sweep directory this process claimed, for the summary of failed jobs at its end.
 claimed_sweep_dir: Path | None = None
-
-
-def _process() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-
-
-def write_status(directory: Path, status: str, file: str = RUN_FILE, **details) -> None:
-    """Record ``status`` in ``directory/file``, keeping the records of the runs it continues."""
-    previous = read_status(directory, file).get("previous")
-    record = {"status": status, **_process(), **details, **({"previous": previous} if previous else {})}
-    atomic_write(Path(directory) / file, lambda handle: handle.write(json.dumps(record, indent=1).encode()))
-
-
-def read_status(directory: Path, file: str = RUN_FILE) -> dict:
-    try:
-        return json.loads((Path(directory) / file).read_text())
-    except (OSError, ValueError):
-        return {}
 
 
 def _may_be_live(record: dict) -> bool:
@@ -77,7 +58,7 @@ def _try_claim(directory: Path, file: str) -> bool:
     except FileExistsError:
         return False
     with os.fdopen(descriptor, "w") as handle:
-        json.dump({"status": "RUNNING", **_process()}, handle)
+        json.dump({"status": "RUNNING", **process_record()}, handle)
     return True
 
 
@@ -112,19 +93,16 @@ def claim(directory: Path, file: str = RUN_FILE, resume: str | None = None) -> P
 
 def _resumes_in_place(directory: Path, file: str, resume: str | None) -> bool:
     """Resuming from the ``last.npz`` of a stopped run in ``directory`` continues it there."""
-    if resume is None or Path(resume).name != LAST or not (directory / file).exists():
+    if resume is None or not (directory / file).exists() or not continues_in(directory, resume):
         return False
-    with contextlib.suppress(OSError, ValueError):
-        if Path(resume).resolve().is_relative_to(directory.resolve()):
-            record = read_status(directory, file)
-            if _may_be_live(record):
-                _stop(
-                    f"hydra.run.dir={directory}: its run (process {record.get('pid')} on {record.get('host')}) may "
-                    "still be running; once it has stopped, resume again, or resume into a new directory "
-                    "(leave out hydra.run.dir)"
-                )
-            return True
-    return False
+    record = read_status(directory, file)
+    if _may_be_live(record):
+        _stop(
+            f"hydra.run.dir={directory}: its run (process {record.get('pid')} on {record.get('host')}) may "
+            "still be running; once it has stopped, resume again, or resume into a new directory "
+            "(leave out hydra.run.dir)"
+        )
+    return True
 
 
 def _take_over(directory: Path, file: str) -> None:
@@ -136,7 +114,9 @@ def _take_over(directory: Path, file: str) -> None:
         hydra_files.rename(directory / f".hydra.{len(earlier)}")
     atomic_write(
         directory / file,
-        lambda handle: handle.write(json.dumps({"status": "RUNNING", **_process(), "previous": earlier}).encode()),
+        lambda handle: handle.write(
+            json.dumps({"status": "RUNNING", **process_record(), "previous": earlier}).encode()
+        ),
     )
 
 
@@ -163,6 +143,9 @@ class ClaimRunDirectory(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         global claimed_sweep_dir
+        missing = missing_plugin_module(config)
+        if missing is not None:  # before anything is recorded: a sweep that cannot start leaves nothing RUNNING
+            _stop(missing)
         redact_logging(job_redactor(config))  # the launcher logs each job's overrides
         requested = Path(str(config.hydra.sweep.dir))
         try:
@@ -174,11 +157,34 @@ class ClaimRunDirectory(Callback):
                 config.hydra.sweep.dir = str(directory)
                 # Each job's config is composed again from the overrides: the absolute directory must be one.
                 config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(directory)}")
+        _say_where_jobs_write(config, directory)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if claimed_sweep_dir is not None:
             with contextlib.suppress(OSError):
                 write_status(claimed_sweep_dir, "FINISHED", SWEEP_FILE)
+            if _out_of_sight(config) is not None:
+                records = job_records(claimed_sweep_dir)
+                finished = sum(record.get("status") == "FINISHED" for record in records)
+                print(f"jobs: {finished} of {len(records)} finished; outputs in {claimed_sweep_dir}", flush=True)
+
+
+def _out_of_sight(config: DictConfig) -> str | None:
+    """The launcher, if it sends its jobs' lines to files (submitit, by its ``submitit_folder``):
+    then nothing shows here while they run."""
+    if OmegaConf.select(config, "hydra.launcher.submitit_folder", default=None) is None:
+        return None
+    return (OmegaConf.select(config, "hydra.runtime.choices", default={}) or {}).get("hydra/launcher", "?")
+
+
+def _say_where_jobs_write(config: DictConfig, directory: Path) -> None:
+    launcher = _out_of_sight(config)
+    if launcher is not None:
+        print(
+            f"jobs: hydra/launcher={launcher} runs each job in a process of its own and shows none of its lines "
+            f"here; follow each job's train.log under {directory} (this waits until every job has ended)",
+            flush=True,
+        )
 
 
 def job_records(sweep_dir: Path) -> list[dict]:

@@ -492,7 +492,7 @@ BAD_INPUTS = [
         "idx-missing",
         "data file",
         ("data=mnist", "data.path={files}/no_idx", "data.download=false"),
-        ("mnist: 4 of 4 files are missing", "Put these files in"),
+        ("mnist: data.path=", "/no_idx: train-images-idx3-ubyte.gz, ", "not found there", "put them there"),
     ),
     # -- checkpoints -----------------------------------------------------------------------
     Bad(

@@ -1,9 +1,10 @@
 """Case 2: SIGINT (Ctrl-C) and SIGTERM stop the real command after the current batch:
 a checkpoint is written, the MLflow run is marked KILLED, the exit status is non-zero
 (128 + the signal), and stderr holds one line with the command that resumes it. That
-command, pasted as printed (checked after Ctrl-C), finishes the same MLflow run
-bit-identical to a run that was never interrupted."""
+command, pasted as printed, continues in the stopped run's directory and finishes the
+same MLflow run bit-identical to a run that was never interrupted."""
 
+import json
 import shlex
 import signal
 
@@ -58,7 +59,9 @@ def test_a_signal_checkpoints_marks_killed_and_prints_the_resume_command(
     message, _, resume = lines[0].partition("; resume with: ")
     assert message == f"training interrupted by {name}"
     last = run_dir / "checkpoints" / "last.npz"
-    assert resume.endswith(f"trainer.resume={last}")
+    assert resume.endswith(f"hydra.run.dir={run_dir} trainer.resume={last}")
+    killed = json.loads((run_dir / "run.json").read_text())
+    assert killed["status"] == "KILLED" and killed["error"] == lines[0]
 
     manifest = read_checkpoint(last).manifest
     assert manifest["completed_epochs"] == 1 and manifest["batches_done"] >= 2  # mid-epoch 2, after a batch
@@ -72,18 +75,44 @@ def test_a_signal_checkpoints_marks_killed_and_prints_the_resume_command(
     assert run.data.tags["resume_checkpoint"] == str(last)
     assert run.data.tags["stop_reason"] == "interrupted"
 
-    if signum != signal.SIGINT:
-        return  # pasting the printed command is checked once (Ctrl-C), the rest for both signals
-    # The printed command, as a shell would split it (in the same directory: Hydra picks a new job dir).
+    # The printed command, as a shell would split it: the run continues in its own directory.
     argv = shlex.split(resume)
     assert argv[:3] == ["python", "-m", "framework.train"]
     resumed = start_command(*argv[3:], cwd=tmp_path, sites=[testkit_site])
     done = finish(resumed)
     assert done.returncode == 0, done.stderr
-    [job_dir] = [p.parent for p in (tmp_path / "outputs").rglob("weights.npz")]
-    assert_same_result(job_dir, reference)
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "run-2").exists()  # no directory of its own
+    assert_same_result(run_dir, reference)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "FINISHED" and record["previous"] == [killed]
 
     [run] = runs_of(client)
     assert run.info.status == "FINISHED"
     assert "error_type" not in run.data.tags
     assert steps(client, run.info.run_id, "loss") == list(range(1, EPOCHS + 1))
+
+
+def test_ctrl_c_to_a_sweep_ends_its_record_killed_with_the_jobs_resume_line(tmp_path, testkit_site):
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    sweep_dir = tmp_path / "sweep"
+    process = start_command(
+        "-m",
+        *TINY,
+        "seed=1,2",
+        f"+callbacks.marker={{directory: '{marks}', epoch: 2, batch: 1, sleep: 0.01}}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        sites=[testkit_site],
+    )
+    wait_for(marks / "marker", process)
+    process.send_signal(signal.SIGINT)
+    result = finish(process)
+
+    assert result.returncode == 130, result.stderr
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("training interrupted by SIGINT; resume with: python -m framework.train ")
+    assert json.loads((sweep_dir / "0" / "run.json").read_text())["status"] == "KILLED"
+    assert not (sweep_dir / "1").exists()  # the sweep stopped with its job
+    sweep = json.loads((sweep_dir / "sweep.json").read_text())
+    assert sweep["status"] == "KILLED" and sweep["exit_code"] == 130  # not RUNNING for ever
