@@ -73,6 +73,7 @@ def test_multirun_sweeps_over_overrides(tmp_path):
     assert all((tmp_path / "sweep" / job / "weights.npz").is_file() for job in ("0", "1"))
 
 
+@pytest.mark.long  # with the long checks: parallel jobs measuring their threads, about 11 s
 def test_parallel_sweep_with_joblib_gives_each_job_its_share_of_cores(tmp_path):
     result = run_command(
         "-m",

@@ -30,6 +30,7 @@ def _expected_params(overrides: list[str], job_dir: Path) -> dict[str, str]:
     return config_params(OmegaConf.to_container(cfg, resolve=True), leave_out=per_job_paths)
 
 
+@pytest.mark.long  # with the long checks: eight processes at once, about 20 s
 def test_eight_parallel_jobs_against_one_store_lose_nothing(tmp_path, store):
     sweep_dir = tmp_path / "sweep"
     shared = [*TINY, *TRACKED, f"logger.tracking_uri={store}"]

@@ -113,6 +113,7 @@ def test_a_server_that_stays_away_is_said_once_and_the_printed_upload_command_se
     _check_everything_arrived(mlflow_server, experiment, run_dir)
 
 
+@pytest.mark.long  # with the long checks: a server stopped and started again, about 15 s; the cut network stays quick
 def test_a_killed_and_restarted_server_loses_no_metric(tmp_path, _template_store, testkit_site):
     server = MlflowServer(tmp_path / "server", template=_template_store)
     server.start()

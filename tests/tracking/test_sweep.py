@@ -110,7 +110,7 @@ def test_a_parallel_sweep_is_a_parent_with_one_child_per_job(tmp_path):
     assert f"sweep parent run {parent.info.run_id}" in result.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: a parallel study, about 8 s
 def test_a_study_with_parallel_jobs_gets_a_parent_and_children(tmp_path):
     result = run_command(
         "-m",

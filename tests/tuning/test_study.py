@@ -36,7 +36,7 @@ def test_two_sweep_processes_fill_one_study_on_a_journal_file(tmp_path, _templat
     fill_one_study_from_two_processes(tmp_path, _template_store, str(journal), lambda: journal_study(journal))
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: two whole studies, about 12 s
 def test_a_study_run_again_continues_under_its_parent(tmp_path, _template_store):
     uri = fresh_store(_template_store, tmp_path / "mlflow.db")
     args = [*PRUNING, "optimizer.lr=interval(0.01, 0.1)", f"logger.tracking_uri={uri}", "hydra.sweeper.study_name=s"]
