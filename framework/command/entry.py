@@ -29,6 +29,7 @@ from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
 from framework.command.redaction import hydra_files, job_redactor, redact_files, redact_logging
+from framework.command.sweep_stop import sweep_stopped
 from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
@@ -49,6 +50,8 @@ def run_job(cfg: DictConfig) -> float:
     context = JobContext.from_hydra()
     context = replace(context, overrides=tuple(redactor.override(o) for o in context.overrides))
     directory = context.output_dir
+    if context.multirun and sweep_stopped():
+        raise JobFailed("the sweep was stopped before this job began", 128 + signal.SIGTERM)
     _record(directory, "RUNNING", context)
     watch = watch_sweep_process() if context.multirun else None
     try:
@@ -204,10 +207,8 @@ def _run_command(wants_traceback: bool) -> int:
     except KeyboardInterrupt:
         print("KeyboardInterrupt: the command was stopped", file=sys.stderr)
         return _sweep_interrupted(130) if run_dir.claimed_sweep_dir else 130
-    except SystemExit as stop:  # a Hydra callback of the sweep's process stopped it on an error, after saying why
-        if run_dir.claimed_sweep_dir is None or not isinstance(stop.__cause__, FrameworkError):
-            raise
-        return _sweep_stopped(f"the sweep stopped: {one_line(str(stop.__cause__))}", printed=True)
+    except SystemExit as stop:
+        return _sweep_exit(stop)
     except Exception as error:
         if wants_traceback:
             raise
@@ -216,6 +217,17 @@ def _run_command(wants_traceback: bool) -> int:
             return ERROR_EXIT
         return _sweep_stopped(f"the sweep stopped: {_sweep_error(error)}")
     return _end_sweep_with_failures() if run_dir.claimed_sweep_dir else 0
+
+
+def _sweep_exit(stop: SystemExit) -> int:
+    """The sweep's process stopped by SIGTERM (framework/command/sweep_stop.py), or by a Hydra
+    callback on an error it has said in one line; any other exit goes on."""
+    directory = run_dir.claimed_sweep_dir
+    if directory is not None and run_dir.read_status(directory, run_dir.SWEEP_FILE).get("status") == "KILLED":
+        return _sweep_interrupted(stop.code)
+    if directory is None or not isinstance(stop.__cause__, FrameworkError):
+        raise stop
+    return _sweep_stopped(f"the sweep stopped: {one_line(str(stop.__cause__))}", printed=True)
 
 
 def _sweep_interrupted(exit_code: int) -> int:

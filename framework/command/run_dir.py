@@ -12,7 +12,6 @@ resume from a checkpoint inside it, once its run has stopped."""
 import contextlib
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -20,32 +19,28 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from framework.command.hydra_errors import missing_plugin_module
+from framework.command.launch_checks import check_launch
 from framework.command.outcome import RunStopped
 from framework.command.redaction import job_redactor, redact_logging
+from framework.command.sweep_stop import stop_jobs_on_sigterm
+from framework.core.errors import ConfigError
 from framework.core.npz import atomic_write
-from framework.training.run_status import RUN_FILE, continues_in, process_record, read_status, write_status
+from framework.training.run_status import (
+    RUN_FILE,
+    SWEEP_FILE,
+    continues_in,
+    job_records,
+    may_be_live,
+    process_record,
+    read_status,
+    write_status,
+)
 
-SWEEP_FILE = "sweep.json"
 #: Files that show a directory holds a run or sweep written before run.json existed.
 LEGACY_MARKERS = (".hydra", "multirun.yaml")
 
 #: The sweep directory this process claimed, for the summary of failed jobs at its end.
 claimed_sweep_dir: Path | None = None
-
-
-def _may_be_live(record: dict) -> bool:
-    """Whether the run that wrote ``record`` may still be running (on another host: it may)."""
-    if record.get("status") != "RUNNING":
-        return False
-    if record.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(int(record["pid"]), 0)
-    except (KeyError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _try_claim(directory: Path, file: str) -> bool:
@@ -96,7 +91,7 @@ def _resumes_in_place(directory: Path, file: str, resume: str | None) -> bool:
     if resume is None or not (directory / file).exists() or not continues_in(directory, resume):
         return False
     record = read_status(directory, file)
-    if _may_be_live(record):
+    if may_be_live(record):
         _stop(
             f"hydra.run.dir={directory}: its run (process {record.get('pid')} on {record.get('host')}) may "
             "still be running; once it has stopped, resume again, or resume into a new directory "
@@ -131,6 +126,7 @@ class ClaimRunDirectory(Callback):
     that cannot be created is left to Hydra, which then reports it in one line."""
 
     def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        _refuse_bad_launch(config, multirun=False)
         resume = OmegaConf.select(config, "trainer.resume", default=None)
         requested = Path(str(config.hydra.run.dir))
         try:
@@ -143,9 +139,11 @@ class ClaimRunDirectory(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         global claimed_sweep_dir
+        claimed_sweep_dir = None  # none yet in this command (a notebook or test may run several)
         missing = missing_plugin_module(config)
         if missing is not None:  # before anything is recorded: a sweep that cannot start leaves nothing RUNNING
             _stop(missing)
+        _refuse_bad_launch(config, multirun=True)
         redact_logging(job_redactor(config))  # the launcher logs each job's overrides
         requested = Path(str(config.hydra.sweep.dir))
         try:
@@ -157,6 +155,7 @@ class ClaimRunDirectory(Callback):
                 config.hydra.sweep.dir = str(directory)
                 # Each job's config is composed again from the overrides: the absolute directory must be one.
                 config.hydra.overrides.hydra.append(f"hydra.sweep.dir={_override_value(directory)}")
+        stop_jobs_on_sigterm(directory)
         _say_where_jobs_write(config, directory)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -167,6 +166,15 @@ class ClaimRunDirectory(Callback):
                 records = job_records(claimed_sweep_dir)
                 finished = sum(record.get("status") == "FINISHED" for record in records)
                 print(f"jobs: {finished} of {len(records)} finished; outputs in {claimed_sweep_dir}", flush=True)
+
+
+def _refuse_bad_launch(config: DictConfig, multirun: bool) -> None:
+    """Stop, in one line, a launch that would write outside its directory or cannot run
+    (framework/command/launch_checks.py); before anything is written or submitted."""
+    try:
+        check_launch(config, multirun)
+    except ConfigError as exc:
+        _stop(str(exc))
 
 
 def _out_of_sight(config: DictConfig) -> str | None:
@@ -185,20 +193,3 @@ def _say_where_jobs_write(config: DictConfig, directory: Path) -> None:
             f"here; follow each job's train.log under {directory} (this waits until every job has ended)",
             flush=True,
         )
-
-
-def job_records(sweep_dir: Path) -> list[dict]:
-    """The ``run.json`` records of a sweep's jobs, in job order. A job whose process died
-    while RUNNING (a killed worker) is recorded as KILLED first."""
-    records = []
-    for path in sorted(Path(sweep_dir).rglob(RUN_FILE)):
-        record = read_status(path.parent)
-        if record.get("status") == "RUNNING" and not _may_be_live(record):
-            record = {**record, "status": "KILLED", "error": "its process ended before the job did"}
-            with contextlib.suppress(OSError):
-                write_status(path.parent, "KILLED", **{k: v for k, v in record.items() if k not in _OWN_KEYS})
-        records.append(record)
-    return sorted(records, key=lambda record: (record.get("job") is None, record.get("job") or 0))
-
-
-_OWN_KEYS = ("status", "pid", "host", "time", "previous")

@@ -31,16 +31,21 @@ def _parent_of(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[1])  # after the (command name): state, parent
 
 
-def _descends_from(ancestor: int) -> bool:
-    """Whether ``ancestor`` started this process, directly or through others (a launcher's
-    controller process); without /proc, only the direct parent is known."""
-    pid, seen = os.getppid(), set()
+def is_descendant(pid: int, ancestor: int) -> bool:
+    """Whether ``ancestor`` started ``pid``, directly or through others (a pool, a launcher's
+    controller process)."""
+    seen = set()
     while pid is not None and pid > 1 and pid not in seen:
-        if pid == ancestor:
-            return True
         seen.add(pid)
         pid = _parent_of(pid)
+        if pid == ancestor:
+            return True
     return False
+
+
+def _descends_from(ancestor: int) -> bool:
+    """Whether ``ancestor`` started this process; without /proc, only the direct parent is known."""
+    return os.getppid() == ancestor or is_descendant(os.getppid(), ancestor)
 
 
 def runs_apart_from_sweep() -> bool:

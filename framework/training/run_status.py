@@ -6,6 +6,7 @@ record of a run whose process died. Written atomically, like every file of a run
 Resuming from the ``last.npz`` inside a stopped run's directory, with that directory as
 ``hydra.run.dir``, continues the run there: :func:`resume_command` prints it so."""
 
+import contextlib
 import json
 import os
 import shlex
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from framework.core.npz import atomic_write
 
-RUN_FILE = "run.json"
+RUN_FILE, SWEEP_FILE = "run.json", "sweep.json"
 #: The checkpoint a run resumes from to continue in its own directory.
 LAST = "last.npz"
 
@@ -54,3 +55,35 @@ def resume_command(overrides, checkpoint, directory: Path | str | None = None) -
     kept = [o for o in overrides if o.lstrip("+~").partition("=")[0] not in replaced]
     here = [f"hydra.run.dir={directory}"] if directory is not None and continues_in(directory, checkpoint) else []
     return shlex.join(["python", "-m", "framework.train", *kept, *here, f"trainer.resume={checkpoint}"])
+
+
+def may_be_live(record: dict) -> bool:
+    """Whether the run that wrote ``record`` may still be running (on another host: it may)."""
+    if record.get("status") != "RUNNING":
+        return False
+    if record.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(record["pid"]), 0)
+    except (KeyError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def job_records(sweep_dir: Path) -> list[dict]:
+    """The ``run.json`` records of a sweep's jobs, in job order. A job whose process died
+    while RUNNING (a killed worker) is recorded as KILLED first."""
+    records = []
+    for path in sorted(Path(sweep_dir).rglob(RUN_FILE)):
+        record = read_status(path.parent)
+        if record.get("status") == "RUNNING" and not may_be_live(record):
+            record = {**record, "status": "KILLED", "error": "its process ended before the job did"}
+            with contextlib.suppress(OSError):
+                write_status(path.parent, "KILLED", **{k: v for k, v in record.items() if k not in _OWN_KEYS})
+        records.append(record)
+    return sorted(records, key=lambda record: (record.get("job") is None, record.get("job") or 0))
+
+
+_OWN_KEYS = ("status", "pid", "host", "time", "previous")

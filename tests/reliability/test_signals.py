@@ -116,3 +116,37 @@ def test_ctrl_c_to_a_sweep_ends_its_record_killed_with_the_jobs_resume_line(tmp_
     assert not (sweep_dir / "1").exists()  # the sweep stopped with its job
     sweep = json.loads((sweep_dir / "sweep.json").read_text())
     assert sweep["status"] == "KILLED" and sweep["exit_code"] == 130  # not RUNNING for ever
+
+
+def test_sigterm_to_a_parallel_sweep_stops_each_job_as_a_single_run(tmp_path, testkit_site):
+    marks = tmp_path / "marks"
+    for job in ("0", "1"):
+        (marks / job).mkdir(parents=True)
+    sweep_dir = tmp_path / "sweep"
+    process = start_command(
+        "-m",
+        *TINY,
+        "seed=1,2,3",  # two jobs at once; the third must not begin
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        f"+callbacks.marker={{directory: '{marks}/${{hydra:job.num}}', epoch: 2, batch: 1, sleep: 0.01}}",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        sites=[testkit_site],
+    )
+    for job in ("0", "1"):
+        wait_for(marks / job / "marker", process)
+    process.send_signal(signal.SIGTERM)
+    result = finish(process)
+
+    assert result.returncode == 143, result.stderr
+    lines = sorted(line for line in result.stderr.splitlines() if line.strip())
+    assert len(lines) == 2, result.stderr  # one resume line per job, nothing else
+    for job, line in zip(("0", "1"), lines, strict=True):
+        last = sweep_dir / job / "checkpoints" / "last.npz"
+        assert line.startswith("training interrupted by SIGTERM; resume with: python -m framework.train ")
+        assert line.endswith(f"hydra.run.dir={sweep_dir / job} trainer.resume={last}")
+        assert read_checkpoint(last).manifest["completed_epochs"] < EPOCHS  # written at the interruption
+        assert json.loads((sweep_dir / job / "run.json").read_text())["status"] == "KILLED"
+    assert not (sweep_dir / "2" / "run.json").exists()
+    assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "KILLED"
