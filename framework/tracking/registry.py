@@ -15,8 +15,9 @@ class RegistryRefused(Exception):
     """The registry answered and refused: sending it again cannot help (unlike an outage)."""
 
 
-#: MLflow refuses these characters in a registered model's name.
-UNSAFE_CHARACTERS = ("/", ":")
+#: What a registered model's name may hold, so that ``models:/<name>/<version>`` loads it.
+NAME_CHARACTERS = "letters, digits, spaces inside the name and . _ - + = ,"
+_NAME_UNSAFE_CHARACTER = re.compile(r"[^\w .+=,-]")
 #: A logged model's name may not hold ``/ : . % " '``; names here keep letters, digits and ``_ = , + -``.
 _NAME_UNSAFE = re.compile(r"[^\w=,+-]+")
 
@@ -33,15 +34,33 @@ def check_registered_name(owner: str, value) -> str | None:
     """``value`` when it can name a registered model (or is null); else one line naming the key."""
     from framework.core.errors import InvalidValueError
 
+    problem = registered_name_error(value)
+    if problem is not None:
+        raise InvalidValueError(f"{owner}: register_as must be a registered model's name: {problem}", "register_as")
+    return value
+
+
+def registered_name_error(value) -> str | None:
+    """What is wrong with ``value`` as a registered model's name, and the fix, in one line;
+    None when ``models:/<value>/<version>`` can address it (or it is null): not empty, no
+    space at its ends, only the characters of :data:`NAME_CHARACTERS` (``/`` would split the
+    URI, ``?`` and ``#`` end its path, ``%`` escapes, ``:`` and ``/`` MLflow refuses)."""
+    fix = f"use only {NAME_CHARACTERS} (e.g. digits-net), or null"
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or any(c in value for c in UNSAFE_CHARACTERS):
-        raise InvalidValueError(
-            f"{owner}: register_as must be a registered model's name (not empty, without '/' or ':') "
-            f"or null, got {value!r}",
-            "register_as",
-        )
-    return value
+    if not isinstance(value, str):
+        return f"expected a name, got the {type(value).__name__} {value!r}; quote it ('{value}'), or {fix}"
+    if not value.strip():
+        return f"a registered model's name cannot be empty; {fix}"
+    if value != value.strip():
+        return f"space at its ends would be part of the name, and models:/ URIs lose it; {fix}"
+    unsafe = sorted(set(_NAME_UNSAFE_CHARACTER.findall(value)))
+    if unsafe:
+        listed = " ".join(repr(character) for character in unsafe)
+        return f"models:/<name>/<version> cannot address a name holding {listed}; {fix}"
+    if value == "." or value.startswith(".."):
+        return f"MLflow treats a name as a path, and {value!r} would leave its directory; {fix}"
+    return None
 
 
 def register_model(client, run_id: str, model_name: str, registered_name: str):

@@ -5,8 +5,6 @@ import hashlib
 import json
 import os
 
-import numpy as np
-
 from tests.commands import run_command, start_command
 
 QUICK = ["trainer.epochs=1", "trainer.batch_size=256", "callbacks.progress=null", "logger=none"]
@@ -88,16 +86,6 @@ def test_a_failed_resume_in_place_keeps_the_finished_runs_record(tmp_path):
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert record["status"] == "FAILED" and record["previous"] == [finished]
     assert (tmp_path / "run" / ".hydra.1" / "overrides.yaml").read_text() == overrides
-
-
-def test_resuming_in_place_follows_the_launch_directory_when_hydra_changes_into_the_run(tmp_path):
-    assert run_command(*QUICK, "hydra.run.dir=run", "hydra.job.chdir=true", cwd=tmp_path).returncode == 0
-    resumed = run_command(
-        *QUICK, "trainer.epochs=2", "trainer.resume=run/checkpoints/last.npz", "hydra.run.dir=run",
-        "hydra.job.chdir=true", cwd=tmp_path,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
-    assert np.load(tmp_path / "run" / "history.npz")["loss"].shape == (2,)
 
 
 def test_the_launch_directory_itself_is_never_reused(tmp_path):
