@@ -5,25 +5,36 @@ that died (``framework/tracking/repair.py``).
 
 Records are sent in order (a line says how far it got every second); each is safe to
 send twice. What still cannot be sent stays in the spool, so the command can simply be
-run again. A file that is not a spool (no spool header) is refused and left as it is.
-Exit status 0 when every spool is empty afterwards, 1 otherwise, 2 on a usage error or
-a file that is not a spool.
+run again.
+
+Both commands first check what they were given (``store_check.py``, the spool's every line,
+and that the store has the runs the records are for): a mistake is one line on stderr,
+``error: <what was given>: <what is wrong>; <the way out>``, exit status 2, and nothing is
+changed, neither the store nor the spool (a spool with a line cut or garbled is not sent at
+all: the line is named, to mend or delete, so no record is lost unseen).
+Upload's exit status: 0 when every spool is empty afterwards, 1 when the store went away
+midway (the rest stays in the spool), 2 when something given was refused.
 """
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from framework.tracking.sender import Spool, execute, replay
-from framework.tracking.store import TrackingError, check_server, is_http, masked, sqlite_path, take_credentials
+from framework.tracking.sender import OPERATIONS, Spool, _short, client_for, execute, replay
+from framework.tracking.store import TRACKING_URI_ENV, TrackingError, masked, resolve_tracking_uri, take_credentials
+from framework.tracking.store_check import Refused, check_store
 
 SPOOL_NAME = "spool.jsonl"
+GIVE_SPOOL = "give the spool.jsonl a run kept (<job dir>/mlflow/spool.jsonl) or its job directory"
+ANOTHER_STORE = "give another --tracking-uri, or run upload again when it can"
 #: Seconds between the upload's progress lines.
 PROGRESS_EVERY = 1.0
 
 
-class NotASpool(TrackingError):
+class NotASpool(Refused):
     """The file given to upload was not written by the framework."""
 
 
@@ -33,9 +44,11 @@ def find_spool(path: Path) -> Path:
         for candidate in (path / "mlflow" / SPOOL_NAME, path / SPOOL_NAME):
             if candidate.is_file():
                 return candidate
-        raise FileNotFoundError(f"{path}: no {SPOOL_NAME} in it (nor in {path / 'mlflow'})")
+        raise Refused(f"{path}: no {SPOOL_NAME} in it (nor in {path / 'mlflow'}); {GIVE_SPOOL}")
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such spool file (nothing left to upload?)")
+        raise Refused(
+            f"{path}: no such spool file (an upload that sent everything removes its spool: nothing left?); {GIVE_SPOOL}"
+        )
     return path
 
 
@@ -44,24 +57,25 @@ def say(line: str) -> None:
 
 
 def upload(path, tracking_uri: str | None = None, out=say) -> int:
-    """Replay one spool; returns how many records are left in it."""
+    """Replay one spool; returns how many records are left in it. Raises :class:`Refused`,
+    having sent nothing, for a spool or store it cannot use (see the module docstring)."""
     spool = Spool(find_spool(Path(path)))
     if not spool.is_ours():
         raise NotASpool(
             f"{spool.path}: not a spool the framework wrote (it lacks the spool header); nothing was sent and the "
-            "file is left as it is: give the spool.jsonl a run kept (<job dir>/mlflow/spool.jsonl) or its job directory"
+            f"file is left as it is: {GIVE_SPOOL}"
         )
-    records = spool.read()
     tracking_uri = take_credentials(tracking_uri) if tracking_uri else None
+    records = checked_records(spool, needs_uri=tracking_uri is None)
     if not records:
         spool.replace([])
         out(f"{spool.path}: nothing to upload")
         return 0
-    uris = {tracking_uri} if tracking_uri else {record.get("tracking_uri") for record in records}
-    for uri in sorted(u for u in uris if u):
-        if is_http(uri):
-            check_server(uri)
-    target = masked(tracking_uri) if tracking_uri else ", ".join(sorted(masked(u) for u in uris if u))
+    uris = {tracking_uri} if tracking_uri else {record["tracking_uri"] for record in records}
+    for uri in sorted(uris):
+        check_store(uri, f"--tracking-uri={masked(uri)}" if tracking_uri else f"{masked(uri)} (named by {spool.path})")
+    check_runs(spool, records, tracking_uri)
+    target = ", ".join(sorted(masked(u) for u in uris))
     out(f"{spool.path}: sending {len(records)} record(s) to {target}")
     sent, left = replay(spool, tracking_uri, execute=_counting(len(records), spool.path, out))
     if left:
@@ -69,6 +83,72 @@ def upload(path, tracking_uri: str | None = None, out=say) -> int:
     else:
         out(f"{spool.path}: sent {sent} record(s) to {target}; nothing left, the spool is removed")
     return left
+
+
+def checked_records(spool: Spool, needs_uri: bool) -> list[dict]:
+    """The spool's records, or :class:`Refused` naming the lines that are not whole records (cut by a
+    crash, or edited): replaying the rest would drop those lines for good, so nothing is sent."""
+    try:
+        lines = spool.path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(f"{spool.path}: cannot be read ({exc}); {GIVE_SPOOL}") from None
+    records, bad = [], []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line) if line.strip() else Spool.HEADER
+        except json.JSONDecodeError:
+            record = None
+        if record == Spool.HEADER:
+            continue
+        whole = isinstance(record, dict) and record.get("op") in OPERATIONS and "run_id" in record
+        if whole and (record.get("tracking_uri") or not needs_uri):
+            records.append(record)
+        else:
+            bad.append(number)
+    if bad:
+        raise Refused(
+            f"{spool.path}: {_lines(bad, len(lines))} not a whole record (cut by a crash, or edited?); nothing was sent "
+            f"and the file is left as it is: mend or delete {'it' if len(bad) == 1 else 'them'} "
+            f"(sed -i '{';'.join(f'{n}d' for n in bad)}' {spool.path}), then upload again"
+        )
+    return records
+
+
+def _lines(numbers: list[int], total: int) -> str:
+    """``line 3 of 9 is``, ``lines 3, 5 of 9 are`` (the first five named)."""
+    if len(numbers) == 1:
+        return f"line {numbers[0]} of {total} is"
+    more = " ..." if len(numbers) > 5 else ""
+    return f"lines {', '.join(map(str, numbers[:5]))}{more} of {total} are"
+
+
+def check_runs(spool: Spool, records: list[dict], tracking_uri: str | None) -> None:
+    """Every run the records are for is in its store, and not deleted: MLflow would refuse each of
+    those records for good, and they would be lost."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    runs: dict[tuple[str, str], int] = {}
+    for record in records:
+        if record["run_id"]:
+            key = (tracking_uri or record["tracking_uri"], record["run_id"])
+            runs[key] = runs.get(key, 0) + 1
+    for (uri, run_id), count in runs.items():
+        where = f"{spool.path}: {count} record(s) for run {run_id}"
+        try:
+            run = client_for(uri).get_run(run_id)
+        except (MlflowException, SQLAlchemyError, OSError) as exc:
+            if getattr(exc, "error_code", None) != "RESOURCE_DOES_NOT_EXIST":
+                raise Refused(f"{where}: {masked(uri)} cannot be read ({_short(exc)}); {ANOTHER_STORE}") from None
+            raise Refused(
+                f"{where}, which {masked(uri)} does not have; nothing was sent and the spool is left as it is: "
+                "give the --tracking-uri of the store that run was recorded in"
+            ) from None
+        if run.info.lifecycle_stage == "deleted":
+            raise Refused(
+                f"{where}, which is deleted in {masked(uri)}; restore it (MLFLOW_TRACKING_URI={masked(uri)} "
+                f"mlflow runs restore --run-id {run_id}) and upload again"
+            )
 
 
 def _counting(total: int, spool: Path, out):
@@ -87,20 +167,35 @@ def _counting(total: int, spool: Path, out):
     return execute_counted
 
 
+def store_named(tracking_uri: str | None) -> tuple[str, str]:
+    """The store a command works on (``--tracking-uri``, else ``$MLFLOW_TRACKING_URI``, else
+    ``./mlflow.db``) and how the user named it, for messages."""
+    uri = resolve_tracking_uri(tracking_uri)
+    if tracking_uri:
+        return uri, f"--tracking-uri={masked(uri)}"
+    if os.environ.get(TRACKING_URI_ENV):
+        return uri, f"{TRACKING_URI_ENV}={masked(uri)}"
+    return uri, f"{masked(uri)} (the default: no --tracking-uri given)"
+
+
 def run_repair(tracking_uri: str | None) -> int:
     from framework.tracking.repair import repair
-    from framework.tracking.store import configure_environment, resolve_tracking_uri
+    from framework.tracking.store import configure_environment
 
-    uri = resolve_tracking_uri(tracking_uri)
-    if sqlite_path(uri) is not None and not sqlite_path(uri).is_file():
-        print(f"error: {sqlite_path(uri)}: no tracking store here; give --tracking-uri", file=sys.stderr)
-        return 2
-    if is_http(uri):
-        check_server(uri)
+    uri, given = store_named(tracking_uri)
+    check_store(uri, given)
     configure_environment(uri)
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
 
-    lines = repair(MlflowClient(tracking_uri=uri))
+    try:
+        lines = repair(MlflowClient(tracking_uri=uri))
+    except (MlflowException, SQLAlchemyError, OSError) as exc:
+        raise TrackingError(
+            f"{given}: the repair stopped ({type(exc).__name__}: {_short(exc)}); the runs it ended stay ended: "
+            "run it again when the store can be written"
+        ) from exc
     for line in lines:
         print(line)
     print(f"{len(lines)} stale run(s) ended in {masked(uri)}")
@@ -117,18 +212,24 @@ def main(argv=None) -> int:
     fix.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
     args = parser.parse_args(argv)
     if args.command == "repair":
-        return run_repair(args.tracking_uri)
+        try:
+            return run_repair(args.tracking_uri)
+        except TrackingError as exc:
+            return _refused(exc)
     left, refused = 0, False
     for path in args.spools:
         try:
             left += upload(path, args.tracking_uri)
-        except NotASpool as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        except TrackingError as exc:
+            _refused(exc)
             refused = True
-        except (FileNotFoundError, TrackingError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            left += 1
     return 2 if refused else 0 if left == 0 else 1
+
+
+def _refused(error: TrackingError) -> int:
+    """Say ``error`` as one line on stderr; the exit status of a refusal."""
+    print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -79,16 +79,23 @@ def take_credentials(uri: str) -> str:
 
 def masked(uri: str) -> str:
     """``uri`` with any password replaced by ``***`` (``postgresql://user:***@host/db``): for every
-    place a tracking URI is shown, logged or stored."""
-    parts = urlparse(uri)
-    if parts.password is None:
+    place a tracking URI is shown, logged or stored (also in one that does not parse)."""
+    try:
+        parts = urlparse(uri)
+        password = parts.password
+    except ValueError:
+        return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", uri)
+    if password is None:
         return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
 
 
 def is_http(uri: str) -> bool:
-    return urlparse(uri).scheme in ("http", "https")
+    try:
+        return urlparse(uri).scheme in ("http", "https")
+    except ValueError:  # not a URI at all (``http://[::1``)
+        return False
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -166,34 +173,40 @@ def check_local_store(uri: str) -> None:
 DATABASE_PORTS = {"postgresql": 5432, "mysql": 3306, "mssql": 1433}
 
 
-def check_database_server(uri: str, timeout: float) -> None:
-    """A database store's server accepts a connection within ``timeout`` (MLflow would retry
-    an absent one for minutes, printing a warning each time)."""
+def database_unanswered(uri: str, timeout: float) -> str | None:
+    """None when the database server of a database store accepts a connection within ``timeout``
+    (or ``uri`` names none); else what happened, in a few words."""
     import socket
 
     parts = urlparse(uri)
     port = DATABASE_PORTS.get(parts.scheme.partition("+")[0])
     if port is None or not parts.hostname:
-        return
+        return None
     address = (parts.hostname, parts.port or port)
     try:
         socket.create_connection(address, timeout=timeout).close()
     except OSError as exc:
+        return (
+            f"the database server at {address[0]}:{address[1]} does not accept a connection "
+            f"({exc.strerror or type(exc).__name__})"
+        )
+    return None
+
+
+def check_database_server(uri: str, timeout: float) -> None:
+    """A database store's server accepts a connection within ``timeout`` (MLflow would retry
+    an absent one for minutes, printing a warning each time)."""
+    reason = database_unanswered(uri, timeout)
+    if reason is not None:
         raise TrackingServerUnavailable(
-            f"logger.tracking_uri={masked(uri)}: the database server at {address[0]}:{address[1]} does not accept "
-            f"a connection ({exc.strerror or type(exc).__name__}); start it, or track locally with "
+            f"logger.tracking_uri={masked(uri)}: {reason}; start it, or track locally with "
             "logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
-        ) from exc
+        )
 
 
-def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
-    """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers within
-    ``attempts`` tries of ``timeout`` seconds each (about a second apart); a local store is
-    checked by :func:`check_local_store`."""
-    if not is_http(uri):
-        check_local_store(uri)
-        check_database_server(uri, timeout)
-        return
+def http_unanswered(uri: str, timeout: float = 5.0, attempts: int = 3) -> str | None:
+    """None when the server at ``uri`` answers within ``attempts`` tries of ``timeout`` seconds
+    each (about a second apart); else why not, in a few words."""
     import requests
 
     health = uri.rstrip("/") + "/health"
@@ -201,17 +214,29 @@ def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
     for attempt in range(attempts):
         try:
             requests.get(health, timeout=timeout)
-            return  # any HTTP answer: the server is there (auth or routing errors show up later, with their message)
+            # any HTTP answer: the server is there (auth or routing errors show up later, with their message)
+            return None
         except requests.RequestException as exc:
             last = exc
         if attempt + 1 < attempts:
             time.sleep(0.5 * (attempt + 1))
     reason = type(last).__name__ if last else "no answer"
-    raise TrackingServerUnavailable(
-        f"logger.tracking_uri={masked(uri)}: the MLflow tracking server does not answer ({reason} after {attempts} tries of "
-        f"{timeout:g} s); start it (mlflow server --host ... --port ...), or track locally with "
-        f"logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
-    )
+    return f"the MLflow tracking server does not answer ({reason} after {attempts} tries of {timeout:g} s)"
+
+
+def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
+    """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers
+    (:func:`http_unanswered`); a local store is checked by :func:`check_local_store`."""
+    if not is_http(uri):
+        check_local_store(uri)
+        check_database_server(uri, timeout)
+        return
+    reason = http_unanswered(uri, timeout, attempts)
+    if reason is not None:
+        raise TrackingServerUnavailable(
+            f"logger.tracking_uri={masked(uri)}: {reason}; start it (mlflow server --host ... --port ...), "
+            "or track locally with logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
+        )
 
 
 @contextlib.contextmanager

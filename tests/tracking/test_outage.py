@@ -151,7 +151,7 @@ def test_the_upload_command_sends_a_spool_to_a_local_store_saying_how_far_it_got
     assert run.info.status == "FINISHED" and run.data.params == {"seed": "1"}
     assert history_of(client, run_id, "loss") == [(1, 0.5)]
     assert not spool.path.exists()
-    assert tracking_main(["upload", str(spool.path)]) == 1  # nothing left: says so
+    assert tracking_main(["upload", str(spool.path)]) == 2  # nothing left: says so
     assert "no such spool file" in capsys.readouterr().err
 
 
