@@ -52,6 +52,20 @@ class SearchSpace:
                 )
         return values
 
+    def examples(self) -> list[dict]:
+        """Values of every parameter that, together, use each choice once: the overrides they
+        make can be checked before the study is asked for any trial."""
+        from optuna.distributions import CategoricalDistribution
+
+        def value(distribution, index):
+            if isinstance(distribution, CategoricalDistribution):
+                return distribution.choices[min(index, len(distribution.choices) - 1)]
+            return distribution.low
+
+        categorical = [d for d in self.distributions.values() if isinstance(d, CategoricalDistribution)]
+        count = max((len(d.choices) for d in categorical), default=1)
+        return [{key: value(d, index) for key, d in self.distributions.items()} for index in range(count)]
+
     def overrides(self, params: dict) -> list[str]:
         """The overrides of one trial: its sampled values, then the fixed ones."""
         texts = self.choice_texts
@@ -76,6 +90,21 @@ def search_space(arguments: list[str], params: dict | None) -> SearchSpace:
         else:
             space.fixed.append(f"{key}={override.get_value_element_as_str()}")
     return space
+
+
+def describe(distribution) -> str:
+    """A distribution in the sweep syntax (a range of integers as ``tag(int, interval(...))``)."""
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    if isinstance(distribution, CategoricalDistribution):
+        return "choice(" + ", ".join(c if isinstance(c, str) else as_override(c) for c in distribution.choices) + ")"
+    low, high, step = distribution.low, distribution.high, distribution.step
+    is_int = isinstance(distribution, IntDistribution)
+    if (is_int and step != 1) or (not is_int and step is not None):
+        return f"range({low}, {high + step if is_int else _tidy(high + step)}, {step})"
+    tags = (["int"] if is_int else []) + (["log"] if distribution.log else [])
+    text = f"interval({low}, {high})"
+    return f"tag({', '.join(tags)}, {text})" if tags else text
 
 
 def distribution(key: str, override: Override):

@@ -79,12 +79,16 @@ def open_storage(storage: str):
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
     from framework.tracking.store import masked
+    from framework.tuning.storage_guard import check_storage_is_the_studys
 
     try:
+        check_storage_is_the_studys(storage)  # before Optuna writes anything
         if "://" in storage:
             return optuna.storages.RDBStorage(storage)
         Path(storage).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(storage))
+    except ConfigError:
+        raise
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(

@@ -13,6 +13,7 @@ from pathlib import Path
 from optuna.samplers import GridSampler
 
 from framework.core.errors import ConfigError
+from framework.tuning.asked import AskedTrials, check_same_space, counted
 from framework.tuning.space import SearchSpace, search_space
 from framework.tuning.study import PRUNED_ATTRIBUTE, StudySettings, open_study
 from framework.tuning.trial import TRIAL_KEY
@@ -43,7 +44,9 @@ class SweepOptions:
 
 
 def run_study(options: SweepOptions, arguments: list[str], config, launcher, validate, say=print) -> None:
-    """Fill the study ``config`` names with trials (see the module docstring)."""
+    """Fill the study ``config`` names with trials (see the module docstring). Before the study
+    is asked for any trial, the sweep is checked whole: its space against the one the study's
+    trials used, and the overrides of every choice against the config."""
     options.check()
     space = search_space(arguments, options.params)
     if not space.distributions:
@@ -54,19 +57,19 @@ def run_study(options: SweepOptions, arguments: list[str], config, launcher, val
     settings = StudySettings.from_config(config)
     sampler, budget = _sampler(options, space)
     study, _ = open_study(settings, sampler, options.pruner)
-    say(_opening_line(study, settings, budget))
+    check_same_space(study, space.distributions)
     extra = [*settings.job_overrides()]
-    job_number, validated = 0, False
-    while batch := _ask(study, space, budget, options.n_jobs):
-        overrides = [[*space.overrides(t.params), *extra, f"{TRIAL_KEY}={t.number}"] for t in batch]
-        if not validated:
-            validate(overrides)
-            validated = True
-        results = launcher.launch(overrides, initial_job_idx=job_number)
-        job_number += len(batch)
-        stored = {t.number: t for t in study.get_trials(deepcopy=False)}  # as the jobs left them
-        for trial, result in zip(batch, results, strict=True):
-            _tell(study, trial, result, stored[trial.number])
+    validate([[*space.overrides(values), *extra, f"{TRIAL_KEY}=0"] for values in space.examples()])
+    say(_opening_line(study, settings, budget))
+    job_number = 0
+    with AskedTrials(study, space.distributions) as asked:
+        while batch := _ask(asked, budget, options.n_jobs):
+            overrides = [[*space.overrides(t.params), *extra, f"{TRIAL_KEY}={t.number}"] for t in batch]
+            results = launcher.launch(overrides, initial_job_idx=job_number)
+            job_number += len(batch)
+            stored = {t.number: t for t in study.get_trials(deepcopy=False)}  # as the jobs left them
+            for trial, result in zip(batch, results, strict=True):
+                _tell(asked, trial, result, stored[trial.number])
     _report(study, config, say)
 
 
@@ -80,41 +83,41 @@ def _sampler(options: SweepOptions, space: SearchSpace):
     return sampler, budget
 
 
-def _ask(study, space: SearchSpace, budget: int, n_jobs: int) -> list:
-    """Up to ``n_jobs`` new trials, while the study (filled by every process) has fewer than ``budget``."""
-    from optuna.trial import TrialState
-
+def _ask(asked: AskedTrials, budget: int, n_jobs: int) -> list:
+    """Up to ``n_jobs`` new trials, while the study (filled by every process) counts fewer than ``budget``."""
     batch = []
     for _ in range(n_jobs):
-        if len(study.get_trials(deepcopy=False)) >= budget:
+        if len(counted(asked.study.get_trials(deepcopy=False))) >= budget:
             break
-        trial = study.ask(space.distributions)
-        if trial.number >= budget:  # another process asked for the last one at the same moment
-            trial.set_user_attr("not_run", "the study reached n_trials")
-            study.tell(trial, state=TrialState.FAIL)
+        trial = asked.ask()
+        earlier = [t for t in counted(asked.study.get_trials(deepcopy=False)) if t.number < trial.number]
+        if len(earlier) >= budget:  # another process asked for the last one at the same moment
+            asked.fail(trial, "the study reached n_trials", stopped=True)
             break
         batch.append(trial)
     return batch
 
 
-def _tell(study, trial, result, stored) -> None:
+def _tell(asked: AskedTrials, trial, result, stored) -> None:
     from hydra.core.utils import JobStatus
     from optuna.trial import TrialState
 
     if result.status != JobStatus.COMPLETED:
-        study.tell(trial, state=TrialState.FAIL)
+        asked.fail(trial, f"its job failed (see {result.working_dir or 'its run.json'})")
     elif PRUNED_ATTRIBUTE in stored.user_attrs:  # set by the job
-        study.tell(trial, state=TrialState.PRUNED)
+        asked.tell(trial, state=TrialState.PRUNED)
     elif isinstance(result.return_value, int | float) and math.isfinite(result.return_value):
-        study.tell(trial, float(result.return_value))
+        asked.tell(trial, float(result.return_value))
     else:
-        study.tell(trial, state=TrialState.FAIL)
+        asked.fail(trial, f"its job returned {result.return_value!r}, not a finite number")
 
 
 def _opening_line(study, settings: StudySettings, budget: int) -> str:
+    from optuna.trial import TrialState
+
     from framework.tracking.store import masked
 
-    held = len(study.get_trials(deepcopy=False))
+    held = sum(t.state != TrialState.WAITING for t in counted(study.get_trials(deepcopy=False)))
     more = f"{max(budget - held, 0)} more" if held else f"{budget}"
     return (
         f"study {settings.name!r} ({settings.direction}) in {masked(settings.storage)}: "

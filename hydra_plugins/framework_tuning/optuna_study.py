@@ -4,6 +4,8 @@ sweep processes may fill together, pruning hopeless trials. The work is done in
 plugins in the ``hydra_plugins`` package and imports them at every start, so nothing
 heavy is imported here)."""
 
+import sys
+
 from hydra.plugins.sweeper import Sweeper
 
 
@@ -29,6 +31,11 @@ class OptunaStudySweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> None:
+        from framework.core.errors import ConfigError
         from framework.tuning.sweeper import run_study
 
-        run_study(self.options, list(arguments), self.config, self.launcher, self.validate_batch_is_legal)
+        try:
+            run_study(self.options, list(arguments), self.config, self.launcher, self.validate_batch_is_legal)
+        except ConfigError as error:  # said in its own words, as the sweep's Hydra callbacks say theirs
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from error

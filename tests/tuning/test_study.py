@@ -52,7 +52,7 @@ def test_a_study_run_again_continues_under_its_parent(tmp_path, _template_store)
     assert len(children) == 3 and parent.info.status == "FINISHED"
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: two sweep processes, about 8 s
 def test_a_sweep_process_stopped_leaves_the_other_processes_trials_running(tmp_path, _template_store):
     """SIGTERM to one of two processes filling a study: its own trial ends KILLED, the other
     process's running trial is left alone."""
