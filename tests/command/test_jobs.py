@@ -11,7 +11,7 @@ from tests.commands import run_command
 QUICK = ["trainer.epochs=3", "trainer.batch_size=128", "callbacks.progress=null", "logger.flush_every_seconds=0"]
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: three parallel tracked jobs, about 10 s
 def test_a_failing_job_leaves_the_parallel_jobs_running_and_tracked(tmp_path):
     result = run_command(
         "-m", *QUICK, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "optimizer.lr=0.01,abc,0.02",

@@ -35,7 +35,7 @@ def _contexts(run) -> dict:
     return found
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: two tracked commands with models, about 7 s
 def test_two_tracked_commands_register_versions_1_and_2_with_datasets_and_linked_metrics(store, client, tmp_path):
     runs = []
     for _ in range(2):

@@ -84,7 +84,7 @@ def _check_summary(client, parent, children, tmp_path, sweep_key):
     assert (folder / "children.md").read_text() == description
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: two parallel tracked jobs, about 11 s
 def test_a_parallel_sweep_is_a_parent_with_one_child_per_job(tmp_path):
     result = run_command(
         "-m",
@@ -152,7 +152,7 @@ def test_a_sweep_whose_job_fails_still_ends_its_parent(tmp_path):
     assert "RUNNING" not in [parent.info.status, *[c.info.status for c in children]]
 
 
-@pytest.mark.slow
+@pytest.mark.long  # with the long checks: a parallel tracked sweep stopped, about 8 s; tests/reliability/test_signals.py stops an untracked one quickly
 def test_sigterm_to_a_parallel_sweep_leaves_no_run_running(tmp_path):
     """The workers are killed outright with the launching process: the parent ends them
     KILLED, then itself."""
