@@ -30,6 +30,7 @@ def read_resume_checkpoint(resume) -> Checkpoint:
 def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -> None:
     """Everything about resuming that needs no data, once the components are built."""
     where = f"trainer.resume={checkpoint.path}"
+    _check_finite(checkpoint, where)
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
         before, now = section(saved, key).get("name"), section(cfg, key).get("name")
@@ -49,6 +50,21 @@ def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -
     except FrameworkError as exc:
         raise ConfigError(f"trainer.resume: {exc}") from exc
     _check_epochs(cfg, checkpoint, where)
+
+
+def _check_finite(checkpoint: Checkpoint, where: str) -> None:
+    """Weights holding NaN or infinity cannot be trained on: the run that wrote them had diverged."""
+    spoiled = [
+        name
+        for name, array in checkpoint.model.items()
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all()
+    ]
+    if spoiled:
+        raise ConfigError(
+            f"{where}: the checkpoint's weights hold NaN or infinite values ({', '.join(spoiled[:3])}), so the run "
+            f"that wrote it had diverged; resume from an earlier checkpoint of that run (checkpoints/epoch-<N>.npz "
+            f"or best.npz), {AFRESH}"
+        )
 
 
 def _check_epochs(cfg: Mapping, checkpoint: Checkpoint, where: str) -> None:

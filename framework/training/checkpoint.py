@@ -62,9 +62,15 @@ def read_checkpoint(path) -> Checkpoint:
         raise FileFormatError(f"{path}: the checkpoint manifest is not valid JSON ({exc}); {DAMAGED}") from exc
     if not isinstance(manifest, dict) or not isinstance(manifest.get("callback_state", {}), dict):
         raise FileFormatError(
-            f"{path}: the checkpoint manifest is a JSON {type(manifest).__name__}, not the object a checkpoint "
+            f"{path}: the checkpoint manifest is a JSON {_json_kind(manifest)}, not the object a checkpoint "
             f"holds; {DAMAGED}"
         )
+    for key in ("config", "components"):
+        if not isinstance(manifest.get(key, {}), dict):
+            raise FileFormatError(
+                f"{path}: the checkpoint manifest's {key!r} is a JSON {_json_kind(manifest[key])}, not the object "
+                f"a checkpoint holds; {DAMAGED}"
+            )
     if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
         raise FileFormatError(
             f"{path}: unsupported checkpoint format {manifest.get('format')!r} version "
@@ -81,6 +87,11 @@ def read_checkpoint(path) -> Checkpoint:
         elif group in groups:
             groups[group][rest] = array
     return Checkpoint(path, manifest, groups["model"], groups["optimizer"], callbacks)
+
+
+def _json_kind(value) -> str:
+    kinds = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def _json_default(value):

@@ -1081,6 +1081,30 @@ BAD_INPUTS = [
         ("trainer.resume={files}/manifest_text.npz",),
         ("manifest_text.npz: the checkpoint manifest is not valid JSON", "resume from another copy"),
     ),
+    Bad(
+        "checkpoint-config-a-list",
+        "wrong type or encoding",
+        ("trainer.resume={files}/config_list.npz",),
+        ("config_list.npz: the checkpoint manifest's 'config' is a JSON list", "resume from another copy"),
+    ),
+    Bad(
+        "checkpoint-components-a-string",
+        "wrong type or encoding",
+        ("trainer.resume={files}/components_text.npz",),
+        ("components_text.npz: the checkpoint manifest's 'components' is a JSON string", "resume from another copy"),
+    ),
+    Bad(
+        "checkpoint-weights-nan",
+        "checkpoint",
+        ("trainer.resume={files}/nan_weights.npz",),
+        ("nan_weights.npz: the checkpoint's weights hold NaN or infinite values", "resume from an earlier checkpoint"),
+    ),
+    Bad(
+        "checkpoint-weights-inf",
+        "checkpoint",
+        ("trainer.resume={files}/inf_weights.npz",),
+        ("inf_weights.npz: the checkpoint's weights hold NaN or infinite values", "resume from an earlier checkpoint"),
+    ),
     # -- messages that used to mislead -------------------------------------------------------------
     Bad(
         "npz-a-directory",
@@ -1486,6 +1510,15 @@ def files(tmp_path_factory, reference) -> Path:
     variant("future.npz", format_version=99)
     np.savez(directory / "manifest_list.npz", **{**arrays, "manifest": np.array(json.dumps([manifest]))})
     np.savez(directory / "manifest_text.npz", **{**arrays, "manifest": np.array("epoch 5, adam")})
+    variant("config_list.npz", config=[manifest["config"]])
+    variant("components_text.npz", components="adam, mse")
+    spoiled = next(key for key in arrays if key.startswith("model/"))
+    nan_weights = arrays[spoiled].copy()
+    nan_weights.flat[0] = np.nan
+    np.savez(directory / "nan_weights.npz", **{**arrays, spoiled: nan_weights})
+    inf_weights = nan_weights.copy()
+    inf_weights.flat[0] = np.inf
+    np.savez(directory / "inf_weights.npz", **{**arrays, spoiled: inf_weights})
     lion = {"kind": "optimizer", "name": "lion", "distribution": "framework-extras", "version": "0.1.0"}
     variant(
         "lion.npz",
