@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from framework.core.errors import ConfigError, FrameworkError
 from framework.core.model import Sequential
 from framework.plugins import Plugins
@@ -215,8 +217,12 @@ def output_units(loss, data) -> int:
     try:
         return loss.output_units(data.num_classes)
     except FrameworkError as exc:
+        labels = np.unique(np.concatenate([data.y_train, data.y_val, data.y_test]))
+        shown = ", ".join(str(int(label)) for label in labels[:6]) + (", ..." if len(labels) > 6 else "")
+        renumber = f"class labels count from 0: renumber {shown} from 0, or " if labels.size and labels[0] > 0 else ""
         raise ConfigError(
-            f"loss={loss.name} {exc}, data {data.name!r} has {data.num_classes}; choose another loss or data"
+            f"loss={loss.name} {exc}, data {data.name!r} has {data.num_classes} (labels {shown}); "
+            f"{renumber}choose another loss or data"
         ) from exc
 
 

@@ -55,13 +55,18 @@ def check_float_dtype(owner: str, dtype) -> np.dtype:
     return dtype
 
 
-def check_finite(owner: str, name: str, array: np.ndarray) -> None:
-    """Refuse NaN or infinity, saying where the first one is."""
+def first_non_finite(array: np.ndarray) -> tuple[int, ...] | None:
+    """Where the first NaN or infinity of ``array`` is, or None."""
     # min and max propagate NaN and reach +-inf: two passes and no temporary array.
     if array.dtype.kind in "fc" and array.size and not (np.isfinite(array.min()) and np.isfinite(array.max())):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        value = array[tuple(bad)]
+        return tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+    return None
+
+
+def check_finite(owner: str, name: str, array: np.ndarray) -> None:
+    """Refuse NaN or infinity, saying where the first one is."""
+    bad = first_non_finite(array)
+    if bad is not None:
         raise InvalidValueError(
-            f"{owner}: {name} contains {value} at index {tuple(int(i) for i in bad)}; "
-            "inputs must be finite (clean or impute the data first)"
+            f"{owner}: {name} contains {array[bad]} at index {bad}; inputs must be finite (clean or impute the data first)"
         )

@@ -9,7 +9,13 @@ import numpy as np
 
 from framework.core.describe import describe
 from framework.core.errors import FileFormatError, InvalidValueError
-from framework.core.validation import check_bool, check_finite, check_float_dtype, check_number, check_positive_int
+from framework.core.validation import (
+    check_bool,
+    check_float_dtype,
+    check_number,
+    check_positive_int,
+    first_non_finite,
+)
 from framework.data import preprocess
 from framework.data.splits import DataSplits, holdout
 
@@ -35,6 +41,16 @@ class RawData:
     value_range: tuple[float, float] | None = None
     train_source: str = ""
     test_source: str = ""
+    #: Where each sample is in its source when the arrays were reordered (a file's test split
+    #: drawn out of it), counted as ``row_word`` says; None: a sample's index is its place.
+    train_rows: np.ndarray | None = None
+    test_rows: np.ndarray | None = None
+    row_word: str = "index"
+
+    def row(self, part: str, index: int) -> str:
+        """Where sample ``index`` of the ``part`` arrays ("train" or "test") is in its source."""
+        rows = self.train_rows if part == "train" else self.test_rows
+        return f"{self.row_word} {int(rows[index]) if rows is not None else index}"
 
 
 def check_fraction(owner: str, name: str, value) -> float:
@@ -90,6 +106,7 @@ class Dataset:
                 "pass np.random.default_rng(seed)"
             )
         raw = self.raw(rng)
+        self._check_inputs(raw)
         y_train, y_test, num_classes = self._checked_targets(raw)
         x_train, y_train, x_val, y_val = holdout(
             rng, raw.x_train, y_train, self.val_fraction, owner=self.name, option="val_fraction"
@@ -111,14 +128,22 @@ class Dataset:
             test_source=raw.test_source,
         )
 
-    def _preprocessed(self, raw: RawData, *arrays: np.ndarray) -> list[np.ndarray]:
-        for array, source in zip(arrays, (raw.train_source, raw.train_source, raw.test_source), strict=True):
+    def _check_inputs(self, raw: RawData) -> None:
+        """Numbers, all finite; a bad one is named by its place in the source (a file's row)."""
+        for part, array, source in (("train", raw.x_train, raw.train_source), ("test", raw.x_test, raw.test_source)):
             if array.dtype.kind not in "biuf":
                 raise FileFormatError(
                     f"{self.name} ({source}): x must be numeric, got dtype {array.dtype}; "
                     "store the inputs as numbers (encode text or categories as numbers first)"
                 )
-            check_finite(f"{self.name} ({source})", "x", array)
+            bad = first_non_finite(array)
+            if bad is not None:
+                raise InvalidValueError(
+                    f"{self.name} ({source}): x contains {array[bad]} at {raw.row(part, bad[0])}{_position(bad[1:])}; "
+                    "inputs must be finite (clean or impute the data first)"
+                )
+
+    def _preprocessed(self, raw: RawData, *arrays: np.ndarray) -> list[np.ndarray]:
         train, test = arrays[0], arrays[2]
         if train.shape[1:] != test.shape[1:]:
             raise FileFormatError(
@@ -144,19 +169,19 @@ class Dataset:
                     "every sample needs exactly one label"
                 )
         if raw.task == "regression":
-            y_train = self._regression_targets(raw.y_train, raw.train_source)
-            return y_train, self._regression_targets(raw.y_test, raw.test_source), None
-        y_train = self._class_indices(raw.y_train, raw.train_source)
-        y_test = self._class_indices(raw.y_test, raw.test_source)
+            y_train = self._regression_targets(raw.y_train, raw.train_source, lambda i: raw.row("train", i))
+            return y_train, self._regression_targets(raw.y_test, raw.test_source, lambda i: raw.row("test", i)), None
+        y_train = self._class_indices(raw.y_train, raw.train_source, lambda i: raw.row("train", i))
+        y_test = self._class_indices(raw.y_test, raw.test_source, lambda i: raw.row("test", i))
         num_classes = raw.num_classes
         if num_classes is None:
             num_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
         num_classes = check_positive_int(self.name, "num_classes", num_classes)
-        for y, source in ((y_train, raw.train_source), (y_test, raw.test_source)):
-            self._check_label_range(y, num_classes, source)
+        for part, y, source in (("train", y_train, raw.train_source), ("test", y_test, raw.test_source)):
+            self._check_label_range(y, num_classes, source, lambda i, part=part: raw.row(part, i))
         return y_train, y_test, num_classes
 
-    def _class_indices(self, y: np.ndarray, source: str) -> np.ndarray:
+    def _class_indices(self, y: np.ndarray, source: str, at) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
@@ -175,23 +200,23 @@ class Dataset:
             if fractional.size:
                 index = int(fractional[0])
                 raise FileFormatError(
-                    f"{self.name} ({source}): label {y[index].item()!r} at index {index} is not a whole number; "
+                    f"{self.name} ({source}): label {y[index].item()!r} at {at(index)} is not a whole number; "
                     "class labels must be integer class indices (use task='regression' for real-valued targets)"
                 )
         return y.astype(np.int64)
 
-    def _check_label_range(self, y: np.ndarray, num_classes: int, source: str) -> None:
+    def _check_label_range(self, y: np.ndarray, num_classes: int, source: str, at) -> None:
         bad = np.flatnonzero((y < 0) | (y >= num_classes))
         if bad.size:
             index = int(bad[0])
             label = int(y[index])
             problem = "is negative" if label < 0 else f"is not below the number of classes ({num_classes})"
             raise FileFormatError(
-                f"{self.name} ({source}): label {label} at index {index} {problem}; "
+                f"{self.name} ({source}): label {label} at {at(index)} {problem}; "
                 f"class labels must be integers in [0, {num_classes}); fix the labels or the num_classes option"
             )
 
-    def _regression_targets(self, y: np.ndarray, source: str) -> np.ndarray:
+    def _regression_targets(self, y: np.ndarray, source: str, at) -> np.ndarray:
         y = np.asarray(y)
         if y.ndim == 1:
             y = y[:, None]
@@ -200,5 +225,17 @@ class Dataset:
                 f"{self.name} ({source}): regression targets must be numbers of shape (n,) or (n, k), "
                 f"got {y.dtype} of shape {y.shape}; store one number (or one row of numbers) per sample"
             )
-        check_finite(f"{self.name} ({source})", "y", y)
+        bad = first_non_finite(y)
+        if bad is not None:
+            raise InvalidValueError(
+                f"{self.name} ({source}): y contains {y[bad]} at {at(bad[0])}{_position(bad[1:])}; "
+                "targets must be finite (clean or impute the data first)"
+            )
         return y.astype(self.dtype)
+
+
+def _position(inner: tuple[int, ...]) -> str:
+    """Where in a sample a bad value is: its feature, or its place in a sample of several axes."""
+    if not inner:
+        return ""
+    return f", feature {inner[0]}" if len(inner) == 1 else f", position {inner}"

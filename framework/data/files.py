@@ -39,16 +39,20 @@ class FileDataset(Dataset):
             "test_fraction": self.test_fraction,
         }
 
-    def _raw_data(self, rng, x, y, test=None, *, value_range=None) -> RawData:
-        """Wrap the arrays read, holding out a test split when ``test`` is None."""
+    def _raw_data(self, rng, x, y, test=None, *, value_range=None, row_word="index", first_row=0) -> RawData:
+        """Wrap the arrays read, holding out a test split when ``test`` is None. Samples keep their
+        place in the file (``row_word`` ``first_row``, ... for the first, second, ...) for messages."""
         source = str(Path(self.path).expanduser())
         if test is None:
             if len(x) != len(y):
                 raise FileFormatError(f"{source}: {len(x)} samples but {len(y)} labels; give one label per sample")
-            x, y, x_test, y_test = holdout(rng, x, y, self.test_fraction, owner=self.name, option="test_fraction")
+            places = np.arange(len(x))
+            kept, _, held, _ = holdout(rng, places, places, self.test_fraction, owner=self.name, option="test_fraction")
+            x, y, x_test, y_test = x[kept], y[kept], x[held], y[held]
             test_source = source
         else:
             x_test, y_test, test_source = test
+            kept, held = np.arange(len(x)), np.arange(len(x_test))
         return RawData(
             x,
             y,
@@ -59,6 +63,9 @@ class FileDataset(Dataset):
             value_range=value_range,
             train_source=source,
             test_source=test_source,
+            train_rows=kept + first_row,
+            test_rows=held + first_row,
+            row_word=row_word,
         )
 
 
@@ -152,7 +159,7 @@ class CsvDataset(FileDataset):
         label = self._label_index(table)
         values = table.values
         x = np.delete(values, label, axis=1)
-        return self._raw_data(rng, x, values[:, label])
+        return self._raw_data(rng, x, values[:, label], row_word="data row", first_row=1)
 
     def _check_shape(self, table: "NumericTable") -> None:
         """A header of numbers is a first sample taken for names; a single column leaves no features."""

@@ -188,7 +188,7 @@ def test_csv_label_out_of_range_names_file_and_label(tmp_path):
     with pytest.raises(FileFormatError) as info:
         CsvDataset(path=path, num_classes=2, val_fraction=0, test_fraction=0).load(RNG(0))
     assert str(path) in str(info.value)
-    assert "label 4 at index 2" in str(info.value)
+    assert "label 4 at data row 3" in str(info.value)  # the third row under the header
 
 
 def test_csv_label_name_needs_a_header():

@@ -901,6 +901,66 @@ BAD_INPUTS = [
         ("every training label is class 0", "at least 2 classes"),
     ),
     Bad(
+        "data-nan-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/nan_row.npz"),
+        ("nan_row.npz): x contains nan at index 37, feature 2", "inputs must be finite"),
+    ),
+    Bad(
+        "data-inf-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/inf_row.npz"),
+        ("inf_row.npz): x contains inf at index 41, feature 0", "inputs must be finite"),
+    ),
+    Bad(
+        "data-minus-inf-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/ninf_row.npz", "data.test_fraction=0.5"),
+        ("ninf_row.npz): x contains -inf at index 8, feature 1", "inputs must be finite"),
+    ),
+    Bad(
+        "data-nan-label-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/nan_label_row.npz"),
+        ("nan_label_row.npz): label nan at index 29 is not a whole number", "class labels must be integer"),
+    ),
+    Bad(
+        "data-label-out-of-range-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/label_5_row.npz", "data.num_classes=3"),
+        ("label_5_row.npz): label 5 at index 44 is not below the number of classes (3)", "fix the labels"),
+    ),
+    Bad(
+        "data-negative-label-named-by-file-row",
+        "data file",
+        ("data=npz", "data.path={files}/label_negative_row.npz"),
+        ("label_negative_row.npz): label -2 at index 19 is negative", "fix the labels"),
+    ),
+    Bad(
+        "data-csv-label-named-by-data-row",
+        "data file",
+        ("data=csv", "data.path={files}/label_9_row.csv", "data.num_classes=3"),
+        ("label_9_row.csv): label 9 at data row 34 is not below the number of classes (3)", "fix the labels"),
+    ),
+    Bad(
+        "data-nan-target-named-by-file-row",
+        "data file",
+        (
+            "data=npz",
+            "data.path={files}/nan_target_row.npz",
+            "data.task=regression",
+            "loss=mse",
+            "trainer.metrics=[mse]",
+        ),
+        ("nan_target_row.npz): y contains nan at index 13", "targets must be finite"),
+    ),
+    Bad(
+        "binary-loss-labels-not-from-0",
+        "together",
+        ("loss=binary_cross_entropy", "data=npz", "data.path={files}/labels_1_2.npz"),
+        ("loss=binary_cross_entropy needs 2 classes", "(labels 1, 2)", "renumber 1, 2 from 0"),
+    ),
+    Bad(
         "binary-loss-three-classes",
         "together",
         ("loss=binary_cross_entropy",),
@@ -1460,6 +1520,33 @@ def _write_bad_arrays(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
     np.savez(directory / "text_labels.npz", x=x, y=np.array(["cat", "dog", "eel"])[y])
     np.savez(directory / "test_width.npz", x=x, y=y, xt=np.ones((10, 4)), yt=np.arange(10) % 3)
     np.savez(directory / "images.npz", x=np.random.default_rng(1).uniform(size=(50, 8, 8)), y=y)
+    _write_bad_rows(directory, x, y)
+
+
+def _write_bad_rows(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """One bad value each, in a row the shuffled splits move: the message names the file's row."""
+    for name, row, column, value in (
+        ("nan_row", 37, 2, np.nan),
+        ("inf_row", 41, 0, np.inf),
+        ("ninf_row", 8, 1, -np.inf),
+    ):
+        bad = x.copy()
+        bad[row, column] = value
+        np.savez(directory / f"{name}.npz", x=bad, y=y)
+    nan_label = y.astype(float)
+    nan_label[29] = np.nan
+    np.savez(directory / "nan_label_row.npz", x=x, y=nan_label)
+    for name, row, label in (("label_5_row", 44, 5), ("label_negative_row", 19, -2)):
+        labels = y.copy()
+        labels[row] = label
+        np.savez(directory / f"{name}.npz", x=x, y=labels)
+    np.savez(directory / "labels_1_2.npz", x=x, y=1 + y % 2)
+    targets = x.sum(axis=1)
+    targets[13] = np.nan
+    np.savez(directory / "nan_target_row.npz", x=x, y=targets)
+    lines = ["a,b,label", *(f"{a:.3f},{b:.3f},{int(c)}" for (a, b, _), c in zip(x, y, strict=True))]
+    lines[1 + 33] = lines[1 + 33].rsplit(",", 1)[0] + ",9"
+    (directory / "label_9_row.csv").write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="session")
