@@ -14,8 +14,21 @@ HELP = "python -m framework.train --help"
 PLUGIN_GROUPS = ("hydra/launcher", "hydra/sweeper")
 
 
+#: The longest run of characters without a space a message keeps (a pasted array, a hostile override).
+LONGEST_WORD = 240
+
+
 def one_line(text: str) -> str:
-    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+    """``text`` on one line, safe for a terminal: control characters shown escaped (``\\x1b``), and
+    overlong runs without a space cut."""
+    joined = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    shown = "".join(char if char.isprintable() else ascii(char)[1:-1] for char in joined)
+    return re.sub(rf"\S{{{LONGEST_WORD + 1},}}", _cut, shown)
+
+
+def _cut(match: re.Match) -> str:
+    word = match.group()
+    return f"{word[:LONGEST_WORD]}...({len(word) - LONGEST_WORD} more characters)"
 
 
 def describe_os_error(error: OSError) -> str:
@@ -39,8 +52,8 @@ def describe_hydra_error(error: BaseException) -> str:
     for describe in (_missing_config, _unparsable_override, _unknown_key, _not_yaml, _unwritable_dir):
         line = describe(error)
         if line is not None:
-            return line
-    return _generic(error)
+            return one_line(line)
+    return one_line(_generic(error))
 
 
 def _text(error: BaseException) -> str:
@@ -156,12 +169,34 @@ def _unparsable_override(error: BaseException) -> str | None:
 
     if not isinstance(error, OverrideParseException):
         return None
+    hint = _override_hint(str(error.override or ""))
+    if hint is not None:
+        return hint
     reason = error.message.splitlines()[0].strip() if error.message else "malformed"
     return (
         f"cannot parse the override {error.override!r}: {reason}; write key=value (close every bracket and "
         "quote, and quote the whole override for the shell: 'model.hidden=[64,32]'); "
         "https://hydra.cc/docs/advanced/override_grammar/basic/"
     )
+
+
+def _override_hint(override: str) -> str | None:
+    """What Hydra's grammar cannot read in an override, when it is something a user types by habit:
+    a letter outside ASCII in a key, or ``~`` for the home directory."""
+    key, _, value = override.partition("=")
+    foreign = next((char for char in key if not char.isascii()), None)
+    if foreign is not None:
+        return (
+            f"{key}: the key holds {foreign!r} (U+{ord(foreign):04X}, character {key.index(foreign) + 1}), and config "
+            "keys are ASCII letters, digits, '_' and '.'; type the key again in ASCII "
+            "(see the keys with: python -m framework.train --cfg job)"
+        )
+    if "~" in value:
+        return (
+            f"{key}={value}: the shell does not expand ~ inside key=value, and Hydra cannot read it; write the full "
+            f"path, or {key}=$HOME{value.split('~', 1)[1]} (the shell expands $HOME)"
+        )
+    return None
 
 
 def _unknown_key(error: BaseException) -> str | None:

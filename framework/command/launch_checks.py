@@ -23,6 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 from framework.core.errors import ConfigError
 from framework.tracking.registry import registered_name_error
 
+#: The config groups that each pick one component (a list would merge several into one).
+ONE_OPTION_GROUPS = ("data", "model", "loss", "optimizer", "schedule", "logger", "trainer")
 #: What in a job's name would take its log file out of the run directory.
 _PATH_PARTS = ("/", "\\", "..", "\0")
 
@@ -92,6 +94,7 @@ def check_launch(config: DictConfig, multirun: bool) -> None:
     check_chdir(_select(config, "hydra.job.chdir"))
     if multirun:
         check_launcher(_select(config, "hydra.launcher._target_"), _select(config, "hydra.launcher") or {})
+    check_one_option_per_group(config)
     for register_as in [_select(config, "logger.register_as"), *swept_values(config, "logger.register_as")]:
         problem = registered_name_error(register_as)
         if problem is not None:
@@ -134,20 +137,39 @@ def check_launcher(target, options) -> None:
             raise ConfigError(f"{key}={value}: {rule.problem.format(value=value)}; {rule.fix.format(key=key)}")
 
 
+def check_one_option_per_group(config: DictConfig) -> None:
+    """``data=[npz,csv]`` would merge both options into one config: a component's group takes one."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    for override in _typed_overrides(config):
+        group = override.key_or_group
+        if group in ONE_OPTION_GROUPS and not override.is_sweep_override() and isinstance(override.value(), list):
+            options = GlobalHydra.instance().config_loader().get_group_options(group)
+            raise ConfigError(
+                f"{override.input_line}: the config group {group!r} takes one option, not a list; choose one of: "
+                f"{', '.join(options)} (or run each in a sweep: -m {group}={','.join(map(str, override.value()))})"
+            )
+
+
 def swept_values(config: DictConfig, key: str) -> list:
     """The values a sweep on the command line gives ``key`` (``key=a,b``, ``choice(...)``,
     ``range(...)``): the sweep's own config holds none of them."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import QuotedString
 
-    typed = _select(config, "hydra.overrides.task")  # as typed: an ${...} in one is not resolved
-    overrides = OverridesParser.create().parse_overrides(OmegaConf.to_container(typed) if typed else [])
     return [
         value.text if isinstance(value, QuotedString) else value
-        for override in overrides
+        for override in _typed_overrides(config)
         if override.key_or_group == key and override.is_discrete_sweep()
         for value in override.sweep_iterator()
     ]
+
+
+def _typed_overrides(config: DictConfig) -> list:
+    """The command line's overrides, parsed as typed (an ``${...}`` in one is not resolved)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    typed = _select(config, "hydra.overrides.task")
+    return OverridesParser.create().parse_overrides(OmegaConf.to_container(typed) if typed else [])
 
 
 def shown(value) -> str:

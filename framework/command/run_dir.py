@@ -18,7 +18,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from framework.command.hydra_errors import missing_plugin_module
+from framework.command.hydra_errors import missing_plugin_module, one_line
 from framework.command.launch_checks import check_launch
 from framework.command.outcome import RunStopped
 from framework.command.redaction import job_redactor, redact_logging
@@ -58,7 +58,7 @@ def _try_claim(directory: Path, file: str) -> bool:
 
 
 def _stop(line: str) -> None:
-    print(f"error: {line}", file=sys.stderr, flush=True)
+    print(f"error: {one_line(line)}", file=sys.stderr, flush=True)
     raise RunStopped(2)
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError, MissingFileError, OutputWriteError
+from framework.core.errors import FileFormatError, OutputWriteError
+from framework.core.files import check_file_to_read
 
 _TEMPORARY = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.tmp")
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -131,16 +132,31 @@ def _check_readable(path: Path) -> None:
         ) from exc
 
 
+def _text_start(path: Path) -> str | None:
+    """The first line of a file that holds text (UTF-8, no control characters but line ends), else None."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip() or any(not char.isprintable() and char not in "\r\n\t" for char in text):
+        return None
+    return text.splitlines()[0][:60]
+
+
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file into memory, without pickle."""
     path = Path(path)
-    if path.is_dir():
-        raise FileFormatError(f"{path}: a directory, not an .npz file; give the path of the file itself")
-    if not path.is_file():
-        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
-        raise MissingFileError(f"{path}: no such file{where}; check the path, or create the file first")
+    check_file_to_read(path, "an .npz file", "check the path, or create the file first")
     _check_readable(path)
     if not zipfile.is_zipfile(path):
+        text = _text_start(path)
+        if text is not None:
+            raise FileFormatError(
+                f"{path}: a text file (it begins {text!r}), not an .npz archive; give an .npz file "
+                "(a CSV is read by data=csv)"
+            )
         raise FileFormatError(
             f"{path}: truncated or corrupt .npz file (no zip archive found); restore it or use another copy"
         )

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError, InvalidValueError, MissingFileError
+from framework.core.errors import FileFormatError, InvalidValueError
+from framework.core.files import check_file_to_read
 from framework.core.npz import load_npz
 from framework.core.validation import check_positive_int
 from framework.data.base import Dataset, RawData, check_fraction, check_task
@@ -204,10 +205,7 @@ class NumericTable:
 
 def read_numeric_csv(path: Path, *, header: bool, delimiter: str) -> NumericTable:
     """Parse a CSV of numbers into a float64 array, naming line, column and cell of any bad one."""
-    if path.is_dir():
-        raise FileFormatError(f"{path}: a directory, not a CSV file; give the path of the file itself (data.path)")
-    if not path.is_file():
-        raise MissingFileError(f"{path}: no such file; check the path option")
+    check_file_to_read(path, "a CSV file", "check the path option")
     try:
         return _parse_numeric_csv(path, header=header, delimiter=delimiter)
     except UnicodeDecodeError as exc:

@@ -50,6 +50,8 @@ from framework.training.run import Run
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
 STAGING = "mlflow"
 SPOOL = "spool.jsonl"
+#: MLflow refuses longer experiment names.
+LONGEST_EXPERIMENT_NAME = 500
 STALE_ON_RESUME = ("error_type", "error_message", "resume_checkpoint")
 
 
@@ -133,6 +135,12 @@ class MLflowLogger(Callback):
         if not isinstance(experiment_name, str) or not experiment_name.strip():
             raise InvalidValueError(
                 f"{owner}: experiment_name must be a non-empty string, got {experiment_name!r}", "experiment_name"
+            )
+        if len(experiment_name) > LONGEST_EXPERIMENT_NAME:
+            raise InvalidValueError(
+                f"{owner}: experiment_name is {len(experiment_name)} characters long and MLflow takes at most "
+                f"{LONGEST_EXPERIMENT_NAME}; give a shorter name",
+                "experiment_name",
             )
         self.experiment_name = experiment_name
         self.run_name = _check_optional_str(owner, "run_name", run_name)

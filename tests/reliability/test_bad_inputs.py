@@ -12,6 +12,7 @@ file, and the value), then what to do."""
 
 import hashlib
 import json
+import os
 import sys
 import textwrap
 from collections import Counter
@@ -960,6 +961,104 @@ BAD_INPUTS = [
         ("loss=binary_cross_entropy", "data=npz", "data.path={files}/labels_1_2.npz"),
         ("loss=binary_cross_entropy needs 2 classes", "(labels 1, 2)", "renumber 1, 2 from 0"),
     ),
+    # -- paths that are not regular files ---------------------------------------------------------
+    Bad(
+        "npz-a-named-pipe",
+        "not a regular file",
+        ("data=npz", "data.path={files}/special/pipe.npz"),
+        ("pipe.npz: a named pipe (FIFO), not an .npz file", "give the path of a regular file"),
+    ),
+    Bad(
+        "csv-a-named-pipe",
+        "not a regular file",
+        ("data=csv", "data.path={files}/special/pipe.npz"),
+        ("pipe.npz: a named pipe (FIFO), not a CSV file", "give the path of a regular file"),
+    ),
+    Bad(
+        "resume-a-named-pipe",
+        "not a regular file",
+        ("trainer.resume={files}/special/pipe.npz",),
+        ("trainer.resume:", "a named pipe (FIFO), not an .npz file", "give the path of a regular file"),
+    ),
+    Bad(
+        "npz-a-symlink-loop",
+        "not a regular file",
+        ("data=npz", "data.path={files}/special/loop_a.npz"),
+        ("loop_a.npz: a loop of symbolic links", "point the link at an .npz file, or give the file's own path"),
+    ),
+    Bad(
+        "csv-a-symlink-loop",
+        "not a regular file",
+        ("data=csv", "data.path={files}/special/loop_b.npz"),
+        ("loop_b.npz: a loop of symbolic links", "point the link at a CSV file"),
+    ),
+    Bad(
+        "npz-a-dangling-link",
+        "not a regular file",
+        ("data=npz", "data.path={files}/special/gone.npz"),
+        ("gone.npz: a symbolic link to nowhere.npz, which does not exist", "check the path"),
+    ),
+    Bad(
+        "npz-given-a-csv",
+        "not a regular file",
+        ("data=npz", "data.path={files}/good.csv"),
+        ("good.csv: a text file (it begins 'a,b,label'), not an .npz archive", "a CSV is read by data=csv"),
+    ),
+    # -- hostile or habitual overrides ---------------------------------------------------------------
+    Bad(
+        "group-given-a-list",
+        "hostile override",
+        ("data=[npz,csv]",),
+        ("data=[npz,csv]: the config group 'data' takes one option, not a list", "choose one of: blobs, csv"),
+    ),
+    Bad(
+        "optimizer-group-given-a-list",
+        "hostile override",
+        ("optimizer=[adam,sgd]",),
+        ("optimizer=[adam,sgd]: the config group 'optimizer' takes one option", "-m optimizer=adam,sgd"),
+    ),
+    Bad(
+        "tilde-in-a-path",
+        "hostile override",
+        ("data=npz", "data.path=~/digits.npz"),
+        ("data.path=~/digits.npz: the shell does not expand ~", "data.path=$HOME/digits.npz"),
+    ),
+    Bad(
+        "escape-sequence-in-a-value",
+        "hostile override",
+        ("optimizer.lr=abc\x1b[31mRED",),
+        ("optimizer.lr=abc\\x1b[31mRED",),
+    ),
+    Bad(
+        "bell-in-a-value",
+        "hostile override",
+        ("trainer.epochs=\x07\x07",),
+        ("trainer.epochs", "\\x07"),
+    ),
+    Bad(
+        "non-ascii-letter-in-a-key",
+        "hostile override",
+        ("optimizer.lr\u00e9=0.1",),
+        ("optimizer.lr\u00e9: the key holds '\u00e9' (U+00E9, character 13)", "type the key again in ASCII"),
+    ),
+    Bad(
+        "cyrillic-letter-in-a-key",
+        "hostile override",
+        ("trainer.\u0435pochs=3",),
+        ("(U+0435, character 9)", "type the key again in ASCII"),
+    ),
+    Bad(
+        "a-600-character-experiment-name",
+        "hostile override",
+        ("logger=mlflow", "logger.experiment_name=" + "x" * 600),
+        ("more characters)", "experiment_name is 600 characters long and MLflow takes at most 500"),
+    ),
+    Bad(
+        "a-501-character-experiment-name",
+        "tracking store",
+        ("logger=mlflow", "logger.experiment_name=" + "e" * 501),
+        ("experiment_name is 501 characters long", "give a shorter name"),
+    ),
     Bad(
         "binary-loss-three-classes",
         "together",
@@ -1439,6 +1538,8 @@ BAD_INPUTS = [
 
 #: Rows that also run as a real ``python -m framework.train`` subprocess.
 IN_A_TERMINAL = [
+    "npz-a-named-pipe",
+    "escape-sequence-in-a-value",
     "epochs-not-int",
     "sgd-nesterov-no",
     "misspelled-section",
@@ -1475,6 +1576,8 @@ CLASSES = {
     "secret",
     "plugin",
     "plugin bug",
+    "not a regular file",
+    "hostile override",
 }
 
 
@@ -1521,6 +1624,16 @@ def _write_bad_arrays(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
     np.savez(directory / "test_width.npz", x=x, y=y, xt=np.ones((10, 4)), yt=np.arange(10) % 3)
     np.savez(directory / "images.npz", x=np.random.default_rng(1).uniform(size=(50, 8, 8)), y=y)
     _write_bad_rows(directory, x, y)
+    _write_special_files(directory / "special")
+
+
+def _write_special_files(directory: Path) -> None:
+    """Paths that are not regular files (kept apart: reading a pipe waits for a writer)."""
+    directory.mkdir()
+    os.mkfifo(directory / "pipe.npz")
+    (directory / "loop_a.npz").symlink_to("loop_b.npz")
+    (directory / "loop_b.npz").symlink_to("loop_a.npz")
+    (directory / "gone.npz").symlink_to("nowhere.npz")
 
 
 def _write_bad_rows(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
@@ -1665,6 +1778,7 @@ def _error_line(case: Bad, err: str) -> str:
         assert "Traceback" not in err
         assert len(lines) == 1, err
     assert lines[-1].startswith("error: "), err
+    assert lines[-1].isprintable(), lines[-1]  # no control character reaches the terminal
     return lines[-1]
 
 
