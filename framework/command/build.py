@@ -2,13 +2,14 @@
 dataset, schedule, callbacks and logger before any data loads; the metrics and the
 model once the data says its task and shape. Also where each component came from."""
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from framework.core.errors import ConfigError, FrameworkError
+from framework.core.errors import ConfigError, FrameworkError, TooLargeError
 from framework.core.model import Sequential
 from framework.plugins import Plugins
 from framework.plugins.construct import construct, instantiate, registered_class
@@ -237,12 +238,18 @@ def _failed_layer_keys(nodes: list[tuple[str, dict]], error: Exception) -> str:
     return key
 
 
+#: An output layer wider than this is worth a word when the model is too large.
+MANY_OUTPUTS = 1000
+
+
 def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, loss) -> Sequential:
     nodes = layer_nodes(plugins, model_cfg, units)
     layers = [instantiate(plugins, "layer", node, path) for path, node in nodes]
     model = construct(Sequential, {"dtype": model_cfg.get("dtype", "float32")}, "model", layers=layers)
     try:
         model.build(data.input_shape, rng)
+    except TooLargeError as exc:
+        raise ConfigError(_too_large(nodes, model_cfg, units, exc)) from exc
     except FrameworkError as exc:
         raise ConfigError(
             f"{_failed_layer_keys(nodes, exc)}: cannot be built for data {data.name!r} with samples of shape "
@@ -255,6 +262,23 @@ def build_model(plugins: Plugins, model_cfg: Mapping, data, units: int, rng, los
         )
     check_loss_follows(loss, model.layers[-1], nodes[-1][0])
     return model
+
+
+def _too_large(nodes: list[tuple[str, dict]], model_cfg: Mapping, units: int, error: TooLargeError) -> str:
+    """A model too large for this machine, named by the layer, or the config keys, that size it."""
+    if getattr(error, "layer_index", None) is not None:
+        shown = smaller = _failed_layer_keys(nodes, error)
+    else:
+        sizes = [key for key in ("hidden", "conv") if model_cfg.get(key)]
+        shown = " ".join(f"model.{key}={json.dumps(model_cfg[key])}" for key in sizes) or "model"
+        smaller = " or ".join(f"model.{key}" for key in sizes) or "the model's layers"
+    fix = f"make {smaller} smaller"
+    if units > MANY_OUTPUTS:
+        shown, fix = (
+            f"{shown} with {units:,} outputs",
+            f"{fix}, or check data.num_classes and the labels (one output per class)",
+        )
+    return f"{shown}: {str(error).rsplit('; ', 1)[0]}; {fix}"
 
 
 def check_loss_follows(loss, last, last_path: str) -> None:

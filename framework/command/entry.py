@@ -186,6 +186,15 @@ def main() -> None:
     # A line the job's log file cannot take (a full disk) is dropped without a traceback;
     # the run's own files report write errors in one line.
     logging.raiseExceptions = False
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        print(
+            "error: the current directory was deleted (or moved away) while this shell was in it, and a run writes "
+            "its outputs there; cd into a directory that exists and run the command again",
+            file=sys.stderr,
+        )
+        sys.exit(ERROR_EXIT)
     status = _run_command(wants_traceback=os.environ.get("HYDRA_FULL_ERROR") == "1")
     if status:
         sys.exit(status)

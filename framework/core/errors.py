@@ -20,6 +20,10 @@ class InvalidValueError(FrameworkError, ValueError):
         self.argument = argument
 
 
+class TooLargeError(InvalidValueError):
+    """A size that needs more memory than this machine can give."""
+
+
 class NotBuiltError(FrameworkError, RuntimeError):
     """A model or layer was used before ``build``."""
 

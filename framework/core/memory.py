@@ -20,11 +20,11 @@ def available_bytes() -> int | None:
 
 def check_fits(owner: str, what: str, needed: int) -> None:
     """Refuse ``needed`` bytes when the machine cannot give them."""
-    from framework.core.errors import InvalidValueError
+    from framework.core.errors import TooLargeError
 
     available = available_bytes()
     if available is not None and needed > available:
-        raise InvalidValueError(
+        raise TooLargeError(
             f"{owner}: {what} needs {needed / 2**30:.3g} GiB, more than the {available / 2**30:.3g} GiB this machine "
             "has available; make it smaller"
         )

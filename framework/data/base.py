@@ -20,6 +20,8 @@ from framework.data import preprocess
 from framework.data.splits import DataSplits, holdout
 
 TASKS = ("classification", "regression")
+#: More classes than this, inferred from labels, must be mostly present (see ``_check_dense_labels``).
+SPARSE_LABELS_FLOOR = 1000
 
 
 @dataclass
@@ -176,6 +178,7 @@ class Dataset:
         num_classes = raw.num_classes
         if num_classes is None:
             num_classes = int(max(y_train.max(initial=0), y_test.max(initial=0))) + 1
+            self._check_dense_labels(raw, y_train, y_test, num_classes)
         num_classes = check_positive_int(self.name, "num_classes", num_classes)
         for part, y, source in (("train", y_train, raw.train_source), ("test", y_test, raw.test_source)):
             self._check_label_range(y, num_classes, source, lambda i, part=part: raw.row(part, i))
@@ -204,6 +207,21 @@ class Dataset:
                     "class labels must be integer class indices (use task='regression' for real-valued targets)"
                 )
         return y.astype(np.int64)
+
+    def _check_dense_labels(self, raw: RawData, y_train: np.ndarray, y_test: np.ndarray, num_classes: int) -> None:
+        """Classes are counted up to the largest label: a few labels with a huge one among them would
+        make a model with millions of outputs, nearly all never seen."""
+        distinct = len(np.unique(np.concatenate([y_train, y_test])))
+        if num_classes <= SPARSE_LABELS_FLOOR or num_classes <= 10 * distinct:
+            return
+        part, y = ("train", y_train) if y_train.max(initial=0) + 1 == num_classes else ("test", y_test)
+        index = int(np.argmax(y))
+        source = raw.train_source if part == "train" else raw.test_source
+        raise FileFormatError(
+            f"{self.name} ({source}): label {num_classes - 1} at {raw.row(part, index)} makes {num_classes:,} classes "
+            f"(labels count from 0 to the largest), but only {distinct} different labels occur; number the classes "
+            f"0 to {distinct - 1}, or set the num_classes option if the others exist"
+        )
 
     def _check_label_range(self, y: np.ndarray, num_classes: int, source: str, at) -> None:
         bad = np.flatnonzero((y < 0) | (y >= num_classes))

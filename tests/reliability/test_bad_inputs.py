@@ -1130,15 +1130,25 @@ BAD_INPUTS = [
         "hidden-a-billion",
         "size",
         ("model.hidden=[1000000000]",),
-        ("parameters with their gradients needs", "GiB", "make it smaller"),
+        ("model.hidden=[1000000000]: ", "parameters with their gradients needs", "GiB", "make model.hidden smaller"),
     ),
-    Bad("two-wide-layers", "size", ("model.hidden=[200000,200000]",), ("parameters with their gradients needs", "GiB")),
-    Bad("label-a-billion", "size", ("data=npz", "data.path={files}/huge_label.npz"), ("GiB", "make it smaller")),
+    Bad(
+        "two-wide-layers",
+        "size",
+        ("model.hidden=[200000,200000]",),
+        ("model.hidden=[200000, 200000]: ", "GiB", "make model.hidden smaller"),
+    ),
+    Bad(
+        "label-a-billion",
+        "size",
+        ("data=npz", "data.path={files}/huge_label.npz"),
+        ("huge_label.npz): label 1000000000 at index 0 makes 1,000,000,001 classes", "number the classes 0 to 3"),
+    ),
     Bad(
         "num-classes-a-billion",
         "size",
         ("data=npz", "data.path={files}/good.npz", "data.num_classes=1000000000"),
-        ("GiB", "make it smaller"),
+        ("with 1,000,000,000 outputs", "GiB", "check data.num_classes and the labels"),
     ),
     Bad(
         "batch-size-1e12",
@@ -1150,7 +1160,7 @@ BAD_INPUTS = [
         "conv-a-million-filters",
         "size",
         ("data=npz", "data.path={files}/images.npz", "data.flatten=false", "model=cnn", "model.conv=[[1000000,3]]"),
-        ("GiB", "make it smaller"),
+        ("model.conv=[[1000000, 3]]: ", "GiB", "make model.hidden or model.conv smaller"),
     ),
     # -- wrong types and encodings ---------------------------------------------------------------
     Bad(
