@@ -8,6 +8,7 @@ import difflib
 import functools
 import inspect
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -294,7 +295,21 @@ def _check_hookimpls(plugins: Plugins) -> None:
         plugins.manager.check_pending()
     except pluggy.PluginValidationError as exc:
         name = plugins.manager.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"{plugins.origins.get(name, name)}: {exc}") from exc
+        raise PluginError(f"{plugins.origins.get(name, name)}: {_unknown_hook(plugins, exc) or exc}") from exc
+
+
+def _unknown_hook(plugins: Plugins, error: pluggy.PluginValidationError) -> str | None:
+    """A hook implementation whose name no hookspec has (a typo, most often), with the closest hook."""
+    match = re.search(r"unknown hook '([^']+)'", str(error))
+    if match is None:
+        return None
+    hooks = sorted(name for name, caller in vars(plugins.manager.hook).items() if getattr(caller, "spec", None))
+    close = difflib.get_close_matches(match.group(1), hooks, n=1)
+    fix = f"did you mean {close[0]}? rename the function" if close else "rename the function to one of the hooks"
+    return (
+        f"{match.group(1)} is not a hook of the framework, so it would never be called; {fix} "
+        "(the hooks are in framework/hookspecs.py)"
+    )
 
 
 def _fill_registries(plugins: Plugins) -> None:

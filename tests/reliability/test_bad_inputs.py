@@ -69,6 +69,17 @@ from framework import hookimpl
 def framework_register_losses():
     raise ValueError("the loss table is corrupt")
 """
+MISSPELLED_HOOK = """
+from framework import hookimpl
+from framework.core.optimizers import SGD
+
+class Sgd2(SGD):
+    name = "sgd2"
+
+@hookimpl
+def framework_register_optimisers():
+    return [Sgd2]
+"""
 BLOCK_EXTRAS = {"FRAMEWORK_DISABLE_PLUGINS": "extras"}
 
 MISSING_CONFIG_DIR = """
@@ -579,6 +590,16 @@ BAD_INPUTS = [
             "FRAMEWORK_DISABLE_PLUGINS=lossy",
         ),
         plugin={"source": RAISING_REGISTRATION, "entry_point": "lossy", "name": "lossy-dist", "version": "1.0"},
+    ),
+    Bad(
+        "plugin-misspelled-hook",
+        "plugin",
+        (),
+        (
+            "framework_register_optimisers is not a hook of the framework",
+            "did you mean framework_register_optimizers? rename the function",
+        ),
+        plugin={"source": MISSPELLED_HOOK, "entry_point": "speller", "name": "speller-dist", "version": "1.0"},
     ),
     Bad(
         "plugin-blocked-option",
