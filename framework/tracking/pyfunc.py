@@ -27,6 +27,7 @@ import numpy as np
 
 from framework.core.errors import InvalidValueError
 from framework.core.npz import save_npz
+from framework.core.validation import first_non_finite
 
 CONFIG_FILE, WEIGHTS_FILE, EXAMPLE_FILE = "model.json", "weights.npz", "input_example.npy"
 #: Samples of the input example logged with the model.
@@ -85,14 +86,41 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
         self.exact = bool((getattr(context, "model_config", None) or {}).get(EXACT_INPUT))
 
     def predict(self, context, model_input: np.ndarray, params=None):
-        if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
-            model_input = model_input.to_numpy()
-        if getattr(self, "exact", False):
-            x = exact_samples(np.asarray(model_input), self.model.input_shape, self.model.dtype)
-        else:  # a model logged without a signature: inputs are cast, flat rows reshaped
-            x = samples(np.asarray(model_input, dtype=self.model.dtype), self.model.input_shape)
+        try:
+            x = self._samples(model_input)
+        except InvalidValueError as exc:  # the caller's input: a 400 from a server, its reason and no stack
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            raise MlflowException(str(exc), error_code=INVALID_PARAMETER_VALUE) from None
         batch_size = int((params or {}).get("batch_size", 1024))
         return self.model.predict(x, batch_size=batch_size)
+
+    def _samples(self, model_input) -> np.ndarray:
+        if hasattr(model_input, "to_numpy"):  # a pandas DataFrame (CSV input)
+            model_input = model_input.to_numpy()
+        given = np.asarray(model_input)
+        check_representable(given, self.model.dtype)
+        if getattr(self, "exact", False):
+            return exact_samples(given, self.model.input_shape, self.model.dtype)
+        # a model logged without a signature: inputs are cast, flat rows reshaped
+        return samples(given.astype(self.model.dtype), self.model.input_shape)
+
+
+def check_representable(x: np.ndarray, dtype) -> None:
+    """Inputs the model can compute with: finite, and within its dtype's range (1e39 is infinity
+    in float32)."""
+    if x.dtype.kind not in "fc":
+        return
+    largest = float(np.finfo(dtype).max)
+    bad = first_non_finite(x)
+    if bad is None and x.size and np.abs(x).max() > largest:
+        bad = tuple(int(i) for i in np.argwhere(np.abs(x) > largest)[0])
+    if bad is not None:
+        raise InvalidValueError(
+            f"model input: sample {bad[0]} holds {x[bad]} at position {bad[1:]}; the model computes with finite "
+            f"{np.dtype(dtype).name} numbers (magnitude up to {largest:.3g}): replace or drop that sample"
+        )
 
 
 def exact_samples(x: np.ndarray, input_shape: tuple[int, ...], dtype) -> np.ndarray:

@@ -219,6 +219,20 @@ def test_mlflow_models_serve_answers_with_the_framework_s_predictions(tracked, c
             refused.status_code == 400
             and "Shape of input (5, 3) does not match expected shape (-1, 64)" in refused.text
         )
+        for value, shown in ((float("nan"), "nan"), (float("inf"), "inf"), (1e39, "inf")):  # 1e39: inf in float32
+            bad = x.tolist()
+            bad[3][7] = value
+            body = json.dumps({"inputs": bad})  # NaN and Infinity as JSON parsers read them
+            refused = requests.post(
+                f"{url}/invocations", data=body, headers={"Content-Type": "application/json"}, timeout=30
+            )
+            assert refused.status_code == 400, refused.text
+            reason = refused.json()["message"].splitlines()[-1]
+            assert reason.endswith(
+                f"model input: sample 3 holds {shown} at position (7,); the model computes with finite float32 "
+                "numbers (magnitude up to 3.4e+38): replace or drop that sample"
+            ), reason
+            assert "stack_trace" not in refused.json() and "Traceback" not in refused.text
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
