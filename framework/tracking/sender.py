@@ -300,7 +300,7 @@ def describe(record: dict) -> str:
 
 
 def _short(error: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(error).split())
+    text = " ".join(str(error).split()).split(" [SQL: ")[0]  # SQLAlchemy appends the statement
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -457,7 +457,7 @@ class Sender:
                 return
         if self.offline:
             self.offline = False
-            warn("the tracking server is reachable again; everything kept on disk was delivered")
+            warn("the tracking store is reachable again; everything kept on disk was delivered")
 
     def _send(self, group: list[dict], rest: list[dict]) -> bool:
         """Send ``group`` as one record. Refused for good as a whole, its records are sent one by one,

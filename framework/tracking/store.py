@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlparse
 
 from framework.core.errors import FrameworkError
 from framework.tracking.quiet import quiet_mlflow_logging
+from framework.tracking.sqlite_file import damaged, file_trouble
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: Where MLflow's HTTP client reads a server's basic-auth credentials, and libpq a PostgreSQL password.
@@ -136,7 +137,8 @@ def configure_environment(uri: str) -> None:
             os.environ.setdefault(key, value)
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+#: The way out of a store a run cannot use.
+TRACK_ELSEWHERE = "or track elsewhere (logger.tracking_uri=sqlite:///<other path>), or run with logger=none"
 
 
 def check_local_store(uri: str) -> None:
@@ -146,14 +148,10 @@ def check_local_store(uri: str) -> None:
     if path is None:
         return
     where = f"logger.tracking_uri={masked(uri)}"
-    if path.is_file():
-        with open(path, "rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-        if header and header != SQLITE_HEADER:
-            raise TrackingError(
-                f"{where}: {path} is not an SQLite database, so it is not an MLflow store; move it aside "
-                f"(mv {path} {path}.not-a-store) or track elsewhere (logger.tracking_uri=sqlite:///<other path>)"
-            )
+    if path.is_file() and path.stat().st_size:
+        trouble = file_trouble(path, TRACK_ELSEWHERE, every_page=False)  # every page: seconds for a large store
+        if trouble is not None:
+            raise TrackingError(f"{where}: {trouble}")
     writable = path if path.exists() else path.parent
     while not writable.exists():
         writable = writable.parent
@@ -295,8 +293,20 @@ def open_experiment(uri: str, experiment_name: str):
     except TrackingError:
         raise
     except Exception as exc:
-        raise TrackingError(
-            f"logger.tracking_uri={masked(uri)}: cannot open the MLflow store: {type(exc).__name__}: "
-            f"{str(exc).replace(uri, masked(uri))}"
-        ) from exc
+        raise TrackingError(_open_failure(uri, path, exc)) from exc
     return client, experiment_id
+
+
+def _open_failure(uri: str, path: Path | None, error: Exception) -> str:
+    """Why a store could not be opened: an SQLite file damaged inside (a header that looked whole),
+    or locked by another process for longer than SQLite waits, in words; anything else as MLflow said it."""
+    where = f"logger.tracking_uri={masked(uri)}"
+    text = " ".join(str(error).split())
+    if path is not None and "malformed" in text:
+        return f"{where}: {damaged(path, 'database disk image is malformed', TRACK_ELSEWHERE)}"
+    if path is not None and "database is locked" in text:
+        return (
+            f"{where}: {path} is locked by another process (a long write, or a program holding it open); "
+            f"once it is done, run again, {TRACK_ELSEWHERE}"
+        )
+    return f"{where}: cannot open the MLflow store: {type(error).__name__}: {text.replace(uri, masked(uri))}"

@@ -8,15 +8,13 @@ what the user gave, what is wrong, and the way out; nothing is created or writte
 
 Nothing here imports mlflow."""
 
-import contextlib
-import sqlite3
 from pathlib import Path
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import unquote, urlparse
 
+from framework.tracking.sqlite_file import file_trouble, is_sqlite
 from framework.tracking.store import (
     DATABASE_PORTS,
     DEFAULT_DB,
-    SQLITE_HEADER,
     TrackingError,
     database_unanswered,
     http_unanswered,
@@ -31,10 +29,6 @@ EXAMPLES = (
 FIND_IT = "give the --tracking-uri of the store your runs are in (the tools never create one)"
 #: Schemes MLflow opens that cannot be checked from here; MLflow reports their errors itself.
 UNCHECKED_SCHEMES = frozenset({"databricks", "databricks-uc", "uc"})
-#: Tables every MLflow SQLite store has.
-MLFLOW_TABLES = ("alembic_version", "experiments", "runs")
-#: The size of an SQLite file's header, which says how many pages of what size the file holds.
-SQLITE_HEADER_SIZE = 100
 
 
 class Refused(TrackingError):
@@ -105,65 +99,12 @@ def _sqlite_file_trouble(path: Path) -> str | None:
         inside = path / DEFAULT_DB
         way = f"give --tracking-uri sqlite:///{inside.resolve()}" if inside.is_file() else FIND_IT
         return f"{path} is a directory, not a store file; {way}"
-    with open(path, "rb") as handle:
-        head = handle.read(SQLITE_HEADER_SIZE)
-    if not head:
+    if path.stat().st_size == 0:
         return (
             f"{path} is an empty file, not an MLflow store (MLflow would make a new store in it); "
             f"{FIND_IT}, or remove the empty file"
         )
-    if not head.startswith(SQLITE_HEADER):
-        return f"{path} is not an SQLite database, so not an MLflow store; move it aside (mv {path} {path}.not-a-store) {ANOTHER}"
-    size, expected = path.stat().st_size, _sqlite_size(head)
-    if len(head) < SQLITE_HEADER_SIZE or (expected and size < expected and not _has_wal(path)):
-        whole = f" of {expected}" if expected else ""
-        return (
-            f"{path} is cut short ({size}{whole} bytes: a partial copy, or a full disk?); restore it from a backup "
-            f"or move it aside (mv {path} {path}.damaged), {ANOTHER}"
-        )
-    return _tables_trouble(path)
-
-
-def _sqlite_size(head: bytes) -> int | None:
-    """The size the header of an SQLite file says the file has, when the header says it reliably."""
-    page_size = int.from_bytes(head[16:18], "big")
-    pages = int.from_bytes(head[28:32], "big")
-    if len(head) < SQLITE_HEADER_SIZE or head[24:28] != head[92:96] or not pages:
-        return None  # written by an old SQLite: the page count may be stale
-    return (65536 if page_size == 1 else page_size) * pages
-
-
-def _has_wal(path: Path) -> bool:
-    """A write-ahead log beside the store holds pages the file does not have yet."""
-    return path.with_name(path.name + "-wal").exists()
-
-
-def _tables_trouble(path: Path) -> str | None:
-    """Opened read-only: the file is damaged (SQLite's ``quick_check`` reads every page once,
-    milliseconds for a store of a few megabytes), or holds no MLflow store; None when it is one."""
-    try:
-        with read_only(path) as database:
-            tables = table_names(database)
-            [(verdict,)] = database.execute("PRAGMA quick_check(1)").fetchall()
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc):
-            return None  # another process is writing to it: a live store
-        return f"{path} cannot be opened (SQLite: {exc}); {ANOTHER}"
-    except sqlite3.DatabaseError as exc:
-        return _damaged(path, str(exc))
-    if verdict != "ok":
-        return _damaged(path, " ".join(verdict.replace("*** in database main ***", "").split()))
-    missing = [table for table in MLFLOW_TABLES if table not in tables]
-    if missing:
-        return f"{path} is an SQLite database but not an MLflow store (it has no {missing[0]} table); {ANOTHER}"
-    return None
-
-
-def _damaged(path: Path, reason: str) -> str:
-    return (
-        f"{path} is damaged (SQLite: {reason}); restore it from a backup or move it aside "
-        f"(mv {path} {path}.damaged), {ANOTHER}"
-    )
+    return file_trouble(path, ANOTHER)
 
 
 def _path_trouble(path: Path) -> str | None:
@@ -180,22 +121,3 @@ def _path_trouble(path: Path) -> str | None:
         return f"{path} is an SQLite file, which MLflow opens as sqlite:///<path>; give --tracking-uri sqlite:///{path.resolve()}"
     what = "a directory" if path.is_dir() else "a file"
     return f"{path} is {what} but not an MLflow store; {EXAMPLES}"
-
-
-def is_sqlite(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def read_only(path: Path):
-    """An SQLite connection to ``path`` that can neither create the file nor change it."""
-    with contextlib.closing(sqlite3.connect(f"file:{quote(str(Path(path).resolve()))}?mode=ro", uri=True)) as database:
-        yield database
-
-
-def table_names(database: sqlite3.Connection) -> set[str]:
-    return {name for (name,) in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

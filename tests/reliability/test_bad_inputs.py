@@ -10,9 +10,11 @@ to check that what a user's terminal shows is the same single line.
 Each row lists the substrings its line must hold: first what is wrong (the config key or
 file, and the value), then what to do."""
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 from collections import Counter
@@ -1408,6 +1410,24 @@ BAD_INPUTS = [
         ("logger.tracking_uri=sqlite:///", "notes.db is not an SQLite database", "move it aside"),
     ),
     Bad(
+        "store-cut-short",
+        "tracking store",
+        ("logger=mlflow", "logger.tracking_uri=sqlite:///{files}/cut.db"),
+        ("cut.db is cut short", "restore it from a backup or move it aside", "or run with logger=none"),
+    ),
+    Bad(
+        "store-header-only",
+        "tracking store",
+        ("logger=mlflow", "logger.tracking_uri=sqlite:///{files}/header_only.db"),
+        ("header_only.db is cut short (100 of", "move it aside (mv "),
+    ),
+    Bad(
+        "store-of-another-application",
+        "tracking store",
+        ("logger=mlflow", "logger.tracking_uri=sqlite:///{files}/other_app.db"),
+        ("other_app.db is an SQLite database but not an MLflow store", "track elsewhere"),
+    ),
+    Bad(
         "store-below-a-file",
         "tracking store",
         ("logger=mlflow", "logger.tracking_uri=sqlite:///{files}/good.csv/mlflow.db"),
@@ -1658,6 +1678,14 @@ def _write_bad_arrays(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
     _write_special_files(directory / "special")
 
 
+def _write_bad_stores(directory: Path, store: bytes) -> None:
+    """SQLite files a run cannot track into: cut short, a bare header, another application's tables."""
+    (directory / "cut.db").write_bytes(store[: len(store) // 3])  # a partial copy
+    (directory / "header_only.db").write_bytes(store[:100])
+    with contextlib.closing(sqlite3.connect(directory / "other_app.db")) as other:
+        other.execute("CREATE TABLE invoices (id INTEGER)")
+
+
 def _write_special_files(directory: Path) -> None:
     """Paths that are not regular files (kept apart: reading a pipe waits for a writer)."""
     directory.mkdir()
@@ -1694,7 +1722,7 @@ def _write_bad_rows(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
 
 
 @pytest.fixture(scope="session")
-def files(tmp_path_factory, reference) -> Path:
+def files(tmp_path_factory, reference, _template_store) -> Path:
     directory = tmp_path_factory.mktemp("bad-inputs")
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(50, 3)), np.arange(50) % 3
@@ -1709,6 +1737,7 @@ def files(tmp_path_factory, reference) -> Path:
     np.savez(directory / "fractional.npz", x=x, y=rng.uniform(size=50))
     _write_bad_tables(directory)
     _write_bad_arrays(directory, x, y)
+    _write_bad_stores(directory, _template_store.read_bytes())
     (directory / "idx").mkdir()
     for name in (
         "train-images-idx3-ubyte",

@@ -110,6 +110,6 @@ def test_a_file_that_is_not_sqlite_is_refused_with_the_fix_before_mlflow_opens_i
 
     store = tmp_path / "mlflow.db"
     store.write_text("my notes, not a database")
-    with pytest.raises(TrackingError, match=r"is not an SQLite database, so it is not an MLflow store; move it aside"):
+    with pytest.raises(TrackingError, match=r"is not an SQLite database, so not an MLflow store; move it aside"):
         check_server(f"sqlite:///{store}")
     assert store.read_text() == "my notes, not a database"
