@@ -17,6 +17,7 @@ value; the model is logged once per run).
 """
 
 import json
+import re
 import sys
 import threading
 import time
@@ -301,6 +302,9 @@ def describe(record: dict) -> str:
 
 def _short(error: BaseException, limit: int = 200) -> str:
     text = " ".join(str(error).split()).split(" [SQL: ")[0]  # SQLAlchemy appends the statement
+    text = re.sub(r"\(raised as a result of Query-invoked autoflush;[^)]*\) ", "", text)
+    if "database or disk is full" in text:
+        return "the disk holding the store is full"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -4,7 +4,7 @@ yet and, last, the exact command that sends them."""
 
 import os
 
-from framework.tracking.store import PASSWORD_ENV, is_http, masked, view_line
+from framework.tracking.store import PASSWORD_ENV, is_http, masked, sqlite_path, view_line
 
 UPLOAD_COMMAND = "python -m framework.tracking upload"
 
@@ -29,4 +29,10 @@ def upload_line(uri: str, spool) -> str:
         if is_http(uri) and os.environ.get(PASSWORD_ENV)
         else ""
     )
-    return f"mlflow: when {masked(uri)} answers again,{credentials} send them with: {UPLOAD_COMMAND} {spool}"
+    path = sqlite_path(uri)
+    when = (
+        f"when {path} can be written again (its disk has space, no other process locks it)"
+        if path
+        else (f"when {masked(uri)} answers again")
+    )
+    return f"mlflow: {when},{credentials} send them with: {UPLOAD_COMMAND} {spool}"

@@ -87,3 +87,49 @@ def test_a_lock_that_clears_mid_run_loses_nothing_and_prints_no_traceback(tmp_pa
     [run] = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
     assert run.info.status == "FINISHED"
     assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 401))
+
+
+def _mount_small_disk(directory, size: str) -> bool:
+    directory.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)], capture_output=True
+    )
+    return mounted.returncode == 0
+
+
+@pytest.mark.long  # a run that fills a small disk, then an upload
+def test_a_store_whose_disk_fills_mid_run_keeps_the_rest_for_the_upload_command(tmp_path):
+    from mlflow import MlflowClient
+
+    disk = tmp_path / "disk"
+    if not _mount_small_disk(disk, "1400k"):
+        pytest.skip("mounting a small tmpfs needs root and mount")
+    try:
+        store = disk / "mlflow.db"
+        process = _train(tmp_path, store, *TRACKED[1:], "trainer.epochs=600", "hydra.run.dir=run")
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        [outage] = [line for line in err.splitlines() if line.strip()]
+        assert (
+            outage.startswith("mlflow: cannot reach the tracking store (")
+            and "the disk holding the store is full" in outage
+        )
+        spool = tmp_path / "run" / "mlflow" / "spool.jsonl"
+        assert out.splitlines()[-1] == (
+            f"mlflow: when {store} can be written again (its disk has space, no other process locks it), "
+            f"send them with: python -m framework.tracking upload {spool}"
+        )
+        subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)  # space freed
+        upload = subprocess.run(
+            [sys.executable, "-m", "framework.tracking", "upload", str(spool)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert upload.returncode == 0, upload.stderr
+        client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+        [run] = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
+        assert run.info.status == "FINISHED"
+        assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "loss")) == list(range(1, 601))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
