@@ -117,7 +117,10 @@ def test_labels_of_a_single_class_are_refused_before_epoch_one(compose_config, t
 
 
 def test_a_model_too_large_for_the_machine_is_refused_before_allocating(compose_config):
-    with pytest.raises(FrameworkError, match=r"^model: .*75,000,000,016 parameters with their gradients needs 559 GiB"):
+    with pytest.raises(
+        FrameworkError,
+        match=r"^model.hidden=\[1000000000\]: .*75,000,000,016 parameters with their gradients needs 559 GiB",
+    ):
         train(compose_config("model.hidden=[1000000000]"), log=lambda *_: None)
 
 

@@ -6,6 +6,7 @@ import types
 
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 
 from framework.command import train
 from framework.command.build import layer_nodes
@@ -21,7 +22,7 @@ from framework.core import (
     Sequential,
     SoftmaxCrossEntropy,
 )
-from framework.core.errors import ConfigError, InvalidValueError
+from framework.core.errors import ConfigError
 from framework.plugins import default_plugins
 from framework.training.callbacks import ModelCheckpoint
 from framework.training.trainer import Trainer
@@ -162,7 +163,7 @@ def test_the_logged_model_rebuilds_an_image_model_and_predicts_images(tmp_path):
     served.exact = True  # logged with its signature, Tensor('float32', (-1, 2, 6, 6)): what MLflow refuses, so does it
     assert np.array_equal(served.predict(None, x), expected)
     with pytest.raises(
-        InvalidValueError, match=r"each sample must have shape \(2, 6, 6\), got an array of shape \(5, 72\)"
+        MlflowException, match=r"each sample must have shape \(2, 6, 6\), got an array of shape \(5, 72\)"
     ):
         served.predict(None, x.reshape(5, -1))
     assert [spec.shape for spec in pyfunc.model_signature(model).inputs.inputs] == [(-1, 2, 6, 6)]

@@ -194,11 +194,18 @@ def test_xor_is_learned_to_full_accuracy():
     assert (model.predict(x).argmax(axis=1) == y).all()
 
 
-@pytest.mark.parametrize("content", [b"", b"abc", b"\x93NUMPY not an archive" * 10])
+@pytest.mark.parametrize("content", [b"", b"\x00\x01abc", b"\x93NUMPY not an archive" * 10])
 def test_files_that_are_not_archives_are_called_corrupt_not_pickled(tmp_path, content):
     path = tmp_path / "w.npz"
     path.write_bytes(content)
     with pytest.raises(FileFormatError, match=r"w.npz: truncated or corrupt .npz file \(no zip archive found\)"):
+        mlp().load_weights(path)
+
+
+def test_a_text_file_given_as_an_npz_is_called_a_text_file(tmp_path):
+    path = tmp_path / "w.npz"
+    path.write_text("x1,x2,label\n0.5,1.5,0\n")
+    with pytest.raises(FileFormatError, match=r"w.npz: a text file \(it begins 'x1,x2,label'\), not an .npz archive"):
         mlp().load_weights(path)
 
 

@@ -231,7 +231,8 @@ def test_implementation_of_an_unknown_hook_names_the_plugin():
         build_plugins(autoload=False, extra=[plugin])
     message = str(caught.value)
     assert message.startswith("plugin 'typist' (registered in code): ")
-    assert "unknown hook 'framework_register_layer'" in message
+    assert "framework_register_layer is not a hook of the framework" in message
+    assert "did you mean framework_register_layers? rename the function" in message
 
 
 def test_unmarked_framework_methods_are_implementations():

@@ -1721,40 +1721,8 @@ def _write_bad_rows(directory: Path, x: np.ndarray, y: np.ndarray) -> None:
     (directory / "label_9_row.csv").write_text("\n".join(lines) + "\n")
 
 
-@pytest.fixture(scope="session")
-def files(tmp_path_factory, reference, _template_store) -> Path:
-    directory = tmp_path_factory.mktemp("bad-inputs")
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(50, 3)), np.arange(50) % 3
-    np.savez(directory / "good.npz", x=x, y=y)
-    (directory / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
-    np.savez(directory / "pickled.npz", x=np.array([{"a": 1}] * 50, dtype=object), y=y)
-    with_nan = x.copy()
-    with_nan[3, 1] = np.nan
-    np.savez(directory / "nan.npz", x=with_nan, y=y)
-    np.savez(directory / "mismatch.npz", x=x, y=y[:40])
-    np.savez(directory / "text.npz", x=np.array([["a", "b", "c"]] * 50), y=y)
-    np.savez(directory / "fractional.npz", x=x, y=rng.uniform(size=50))
-    _write_bad_tables(directory)
-    _write_bad_arrays(directory, x, y)
-    _write_bad_stores(directory, _template_store.read_bytes())
-    (directory / "idx").mkdir()
-    for name in (
-        "train-images-idx3-ubyte",
-        "train-labels-idx1-ubyte",
-        "t10k-images-idx3-ubyte",
-        "t10k-labels-idx1-ubyte",
-    ):
-        (directory / "idx" / f"{name}.gz").write_bytes(b"<html>404 not found</html>")  # an error page saved
-    (directory / "no_idx").mkdir()
-
-    conf = directory / "conf" / "experiment"
-    conf.mkdir(parents=True)
-    (conf / "not_yaml.yaml").write_text("# @package _global_\ntrainer:\n  epochs: [1\n")
-    (conf / "conv_model.yaml").write_text("# @package _global_\nmodel:\n  type: conv\n")
-    (conf / "text_lr.yaml").write_text("# @package _global_\noptimizer:\n  lr: fast\n")
-    (conf / "metrics_text.yaml").write_text("# @package _global_\ntrainer:\n  metrics: accuracy\n")
-
+def _write_bad_checkpoints(directory: Path, reference: Path) -> None:
+    """The reference run's last checkpoint, and copies of it changed one way each."""
     last = reference / "checkpoints" / "last.npz"
     data = last.read_bytes()
     (directory / "last.npz").write_bytes(data)
@@ -1791,6 +1759,43 @@ def files(tmp_path_factory, reference, _template_store) -> Path:
         directory / "pickled_checkpoint.npz",
         **{**arrays, "callbacks/checkpoint/extra": np.array([object(), object()], dtype=object)},
     )
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory, reference, _template_store) -> Path:
+    directory = tmp_path_factory.mktemp("bad-inputs")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 3)), np.arange(50) % 3
+    np.savez(directory / "good.npz", x=x, y=y)
+    (directory / "corrupt.npz").write_bytes(b"PK\x03\x04 not really a zip archive")
+    np.savez(directory / "pickled.npz", x=np.array([{"a": 1}] * 50, dtype=object), y=y)
+    with_nan = x.copy()
+    with_nan[3, 1] = np.nan
+    np.savez(directory / "nan.npz", x=with_nan, y=y)
+    np.savez(directory / "mismatch.npz", x=x, y=y[:40])
+    np.savez(directory / "text.npz", x=np.array([["a", "b", "c"]] * 50), y=y)
+    np.savez(directory / "fractional.npz", x=x, y=rng.uniform(size=50))
+    _write_bad_tables(directory)
+    _write_bad_arrays(directory, x, y)
+    _write_bad_stores(directory, _template_store.read_bytes())
+    (directory / "idx").mkdir()
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (directory / "idx" / f"{name}.gz").write_bytes(b"<html>404 not found</html>")  # an error page saved
+    (directory / "no_idx").mkdir()
+
+    conf = directory / "conf" / "experiment"
+    conf.mkdir(parents=True)
+    (conf / "not_yaml.yaml").write_text("# @package _global_\ntrainer:\n  epochs: [1\n")
+    (conf / "conv_model.yaml").write_text("# @package _global_\nmodel:\n  type: conv\n")
+    (conf / "text_lr.yaml").write_text("# @package _global_\noptimizer:\n  lr: fast\n")
+    (conf / "metrics_text.yaml").write_text("# @package _global_\ntrainer:\n  metrics: accuracy\n")
+
+    _write_bad_checkpoints(directory, reference)
     return directory
 
 
