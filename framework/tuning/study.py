@@ -105,13 +105,16 @@ def open_study(settings: StudySettings, sampler=None, pruner=None):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # this module says what it does in its own words
     storage = open_storage(settings.storage)
-    try:
-        study = optuna.create_study(
-            storage=storage, study_name=settings.name, direction=settings.direction, sampler=sampler, pruner=pruner
-        )
-        return study, True
-    except optuna.exceptions.DuplicatedStudyError:
+    try:  # loaded first: creating an existing study appends to a journal before it fails
         study = optuna.load_study(study_name=settings.name, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        try:
+            study = optuna.create_study(
+                storage=storage, study_name=settings.name, direction=settings.direction, sampler=sampler, pruner=pruner
+            )
+            return study, True
+        except optuna.exceptions.DuplicatedStudyError:  # created meanwhile by another process
+            study = optuna.load_study(study_name=settings.name, storage=storage, sampler=sampler, pruner=pruner)
     if len(study.directions) != 1 or study.direction.name.lower() != settings.direction:
         raise ConfigError(
             f"hydra.sweeper.direction: study {settings.name!r} was created to "

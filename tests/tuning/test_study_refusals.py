@@ -135,3 +135,19 @@ def test_a_space_over_a_key_the_config_lacks_is_refused_before_any_trial(tmp_pat
     assert len(result.stderr.strip().splitlines()) == 1
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
     assert optuna.load_study(study_name="s", storage=storage).trials == []
+
+
+def test_a_refused_join_leaves_a_journal_byte_for_byte_as_it_was(tmp_path):
+    """Creating a study that exists appends a line to a journal before it fails: the study is loaded first."""
+    journal = tmp_path / "study.journal"
+    backend = optuna.storages.journal.JournalFileBackend(str(journal))
+    study_with_one_trial(optuna.storages.JournalStorage(backend))
+    before = journal.read_bytes()
+    for refused in ("optimizer.lr=interval(0.01,0.5)", "hydra.sweeper.direction=maximize"):
+        space = [] if refused.startswith("optimizer") else ["optimizer.lr=interval(0.001,0.1)"]
+        result = run_command(
+            "-m", *QUICK, refused, *space, f"hydra.sweeper.storage={journal}", "hydra.sweeper.study_name=s",
+            "hydra.sweeper.n_trials=3", "hydra.sweep.dir=sweep", cwd=tmp_path,
+        )  # fmt: skip
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert journal.read_bytes() == before
