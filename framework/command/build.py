@@ -220,7 +220,9 @@ def output_units(loss, data) -> int:
     except FrameworkError as exc:
         labels = np.unique(np.concatenate([data.y_train, data.y_val, data.y_test]))
         shown = ", ".join(str(int(label)) for label in labels[:6]) + (", ..." if len(labels) > 6 else "")
-        renumber = f"class labels count from 0: renumber {shown} from 0, or " if labels.size and labels[0] > 0 else ""
+        renumber = ""
+        if labels.size and labels[0] > 0:
+            renumber = f"class labels count from 0: renumber {shown} in {data.train_source} from 0, or "
         raise ConfigError(
             f"loss={loss.name} {exc}, data {data.name!r} has {data.num_classes} (labels {shown}); "
             f"{renumber}choose another loss or data"

@@ -24,7 +24,7 @@ import hydra
 from omegaconf import DictConfig
 
 from framework.command import run_dir
-from framework.command.hydra_errors import describe_hydra_error, describe_os_error, one_line
+from framework.command.hydra_errors import describe_hydra_error, describe_os_error, one_line, overlong_key
 from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
@@ -194,6 +194,10 @@ def main() -> None:
             "its outputs there; cd into a directory that exists and run the command again",
             file=sys.stderr,
         )
+        sys.exit(ERROR_EXIT)
+    overlong = overlong_key(sys.argv[1:])
+    if overlong is not None:
+        print(f"error: {overlong}", file=sys.stderr)
         sys.exit(ERROR_EXIT)
     status = _run_command(wants_traceback=os.environ.get("HYDRA_FULL_ERROR") == "1")
     if status:

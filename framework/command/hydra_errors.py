@@ -180,6 +180,22 @@ def _unparsable_override(error: BaseException) -> str | None:
     )
 
 
+#: Longer keys cannot be config keys (Hydra looks a key up as a file name, at most 255 bytes).
+LONGEST_KEY = 200
+
+
+def overlong_key(arguments: list[str]) -> str | None:
+    """One line for an override whose key is far longer than any config key, else None."""
+    for argument in arguments:
+        key, equals, _ = argument.partition("=")
+        if equals and len(key) > LONGEST_KEY:
+            return one_line(
+                f"{key}: a key of {len(key):,} characters, and config keys are short dotted names; check the "
+                "override (see the keys with: python -m framework.train --cfg job)"
+            )
+    return None
+
+
 def _override_hint(override: str) -> str | None:
     """What Hydra's grammar cannot read in an override, when it is something a user types by habit:
     a letter outside ASCII in a key, or ``~`` for the home directory."""
@@ -191,10 +207,16 @@ def _override_hint(override: str) -> str | None:
             "keys are ASCII letters, digits, '_' and '.'; type the key again in ASCII "
             "(see the keys with: python -m framework.train --cfg job)"
         )
-    if "~" in value:
+    if value.startswith("~/"):
         return (
             f"{key}={value}: the shell does not expand ~ inside key=value, and Hydra cannot read it; write the full "
-            f"path, or {key}=$HOME{value.split('~', 1)[1]} (the shell expands $HOME)"
+            f"path, or {key}=$HOME{value[1:]} (the shell expands $HOME)"
+        )
+    if "~" in value or not value.isascii():
+        odd = "~" if "~" in value else next(char for char in value if not char.isascii())
+        return (
+            f"{key}={value}: Hydra cannot read {odd!r} in a value that is not quoted; quote the value for Hydra inside "
+            f"the shell's quotes: '{key}=\"{value}\"'"
         )
     return None
 

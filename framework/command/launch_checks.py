@@ -107,9 +107,12 @@ def check_job_name(name) -> None:
         return
     text = str(name)
     parts = [part for part in _PATH_PARTS if part in text]
-    if text.strip() and not parts:
+    if text.strip() and not parts and text.isprintable():
         return
-    why = f"holds {parts[0]!r}, so the log would land outside it" if parts else "is empty (a hidden '.log')"
+    if parts:
+        why = f"holds {parts[0]!r}, so the log would land outside it"
+    else:
+        why = "holds a control character" if text.strip() else "is empty (a hidden '.log')"
     raise ConfigError(
         f"hydra.job.name={shown(name)}: Hydra writes the job's log to <name>.log in the run directory, and this "
         f"name {why}; give a plain file name (letters, digits, . _ -), e.g. hydra.job.name=train, or leave it out"

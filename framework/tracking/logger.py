@@ -96,6 +96,27 @@ def command_line() -> str:
     return shlex.join(argv) if argv else ""
 
 
+def _checked_experiment_name(owner: str, experiment_name) -> str:
+    """A name MLflow takes, and that is safe to print."""
+    if not isinstance(experiment_name, str) or not experiment_name.strip():
+        raise InvalidValueError(
+            f"{owner}: experiment_name must be a non-empty string, got {experiment_name!r}", "experiment_name"
+        )
+    if not experiment_name.isprintable():
+        raise InvalidValueError(
+            f"{owner}: experiment_name holds a control character, which would reach every terminal that "
+            "lists the experiments; give a name of printable characters",
+            "experiment_name",
+        )
+    if len(experiment_name) > LONGEST_EXPERIMENT_NAME:
+        raise InvalidValueError(
+            f"{owner}: experiment_name is {len(experiment_name)} characters long and MLflow takes at most "
+            f"{LONGEST_EXPERIMENT_NAME}; give a shorter name",
+            "experiment_name",
+        )
+    return experiment_name
+
+
 class MLflowLogger(Callback):
     """Tracks a run in MLflow (see the module docstring and ``docs/tracking.md``).
 
@@ -132,17 +153,7 @@ class MLflowLogger(Callback):
     ):
         owner = "mlflow logger"
         self.tracking_uri = _check_optional_str(owner, "tracking_uri", tracking_uri)
-        if not isinstance(experiment_name, str) or not experiment_name.strip():
-            raise InvalidValueError(
-                f"{owner}: experiment_name must be a non-empty string, got {experiment_name!r}", "experiment_name"
-            )
-        if len(experiment_name) > LONGEST_EXPERIMENT_NAME:
-            raise InvalidValueError(
-                f"{owner}: experiment_name is {len(experiment_name)} characters long and MLflow takes at most "
-                f"{LONGEST_EXPERIMENT_NAME}; give a shorter name",
-                "experiment_name",
-            )
-        self.experiment_name = experiment_name
+        self.experiment_name = _checked_experiment_name(owner, experiment_name)
         self.run_name = _check_optional_str(owner, "run_name", run_name)
         if tags is not None and not isinstance(tags, dict):
             raise InvalidValueError(f"{owner}: tags must be a mapping of tag names to values, got {tags!r}", "tags")

@@ -982,7 +982,7 @@ BAD_INPUTS = [
         "binary-loss-labels-not-from-0",
         "together",
         ("loss=binary_cross_entropy", "data=npz", "data.path={files}/labels_1_2.npz"),
-        ("loss=binary_cross_entropy needs 2 classes", "(labels 1, 2)", "renumber 1, 2 from 0"),
+        ("loss=binary_cross_entropy needs 2 classes", "(labels 1, 2)", "renumber 1, 2 in ", "labels_1_2.npz from 0"),
     ),
     # -- paths that are not regular files ---------------------------------------------------------
     Bad(
@@ -1045,6 +1045,42 @@ BAD_INPUTS = [
         "hostile override",
         ("data=npz", "data.path=~/digits.npz"),
         ("data.path=~/digits.npz: the shell does not expand ~", "data.path=$HOME/digits.npz"),
+    ),
+    Bad(
+        "tilde-inside-a-path",
+        "hostile override",
+        ("data=npz", "data.path=my~digits.npz"),
+        (
+            "data.path=my~digits.npz: Hydra cannot read '~' in a value that is not quoted",
+            """'data.path="my~digits.npz"'""",
+        ),
+    ),
+    Bad(
+        "non-ascii-letter-in-a-value",
+        "hostile override",
+        ("data=npz", "data.path=donn\u00e9es.npz"),
+        (
+            "Hydra cannot read '\u00e9' in a value that is not quoted",
+            "quote the value for Hydra inside the shell's quotes",
+        ),
+    ),
+    Bad(
+        "a-10000-character-key",
+        "hostile override",
+        ("optimizer." + "k" * 10000 + "=1",),
+        ("a key of 10,010 characters", "config keys are short dotted names", "more characters)"),
+    ),
+    Bad(
+        "escape-sequence-in-the-job-name",
+        "hostile override",
+        ('hydra.job.name="a\x1b[31m"',),
+        ("hydra.job.name=a\\x1b[31m: ", "holds a control character", "give a plain file name"),
+    ),
+    Bad(
+        "escape-sequence-in-the-experiment-name",
+        "hostile override",
+        ("logger=mlflow", 'logger.experiment_name="\x1b[31mexp"'),
+        ("experiment_name holds a control character", "give a name of printable characters"),
     ),
     Bad(
         "escape-sequence-in-a-value",
