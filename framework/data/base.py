@@ -211,8 +211,10 @@ class Dataset:
     def _check_dense_labels(self, raw: RawData, y_train: np.ndarray, y_test: np.ndarray, num_classes: int) -> None:
         """Classes are counted up to the largest label: a few labels with a huge one among them would
         make a model with millions of outputs, nearly all never seen."""
+        if num_classes <= SPARSE_LABELS_FLOOR:
+            return
         distinct = len(np.unique(np.concatenate([y_train, y_test])))
-        if num_classes <= SPARSE_LABELS_FLOOR or num_classes <= 10 * distinct:
+        if num_classes <= 10 * distinct:
             return
         part, y = ("train", y_train) if y_train.max(initial=0) + 1 == num_classes else ("test", y_test)
         index = int(np.argmax(y))

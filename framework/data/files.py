@@ -49,7 +49,9 @@ class FileDataset(Dataset):
                 raise FileFormatError(f"{source}: {len(x)} samples but {len(y)} labels; give one label per sample")
             places = np.arange(len(x))
             kept, _, held, _ = holdout(rng, places, places, self.test_fraction, owner=self.name, option="test_fraction")
-            x, y, x_test, y_test = x[kept], y[kept], x[held], y[held]
+            x_test, y_test = x[held], y[held]
+            if len(held):  # with none held out, the arrays as read (no copy)
+                x, y = x[kept], y[kept]
             test_source = source
         else:
             x_test, y_test, test_source = test

@@ -27,7 +27,6 @@ import numpy as np
 
 from framework.core.errors import InvalidValueError
 from framework.core.npz import save_npz
-from framework.core.validation import first_non_finite
 
 CONFIG_FILE, WEIGHTS_FILE, EXAMPLE_FILE = "model.json", "weights.npz", "input_example.npy"
 #: Samples of the input example logged with the model.
@@ -110,17 +109,17 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
 def check_representable(x: np.ndarray, dtype) -> None:
     """Inputs the model can compute with: finite, and within its dtype's range (1e39 is infinity
     in float32)."""
-    if x.dtype.kind not in "fc":
-        return
+    if x.dtype.kind not in "fc" or x.ndim == 0 or not x.size:
+        return  # not numbers to check here; a single value is refused by its shape
     largest = float(np.finfo(dtype).max)
-    bad = first_non_finite(x)
-    if bad is None and x.size and np.abs(x).max() > largest:
-        bad = tuple(int(i) for i in np.argwhere(np.abs(x) > largest)[0])
-    if bad is not None:
-        raise InvalidValueError(
-            f"model input: sample {bad[0]} holds {x[bad]} at position {bad[1:]}; the model computes with finite "
-            f"{np.dtype(dtype).name} numbers (magnitude up to {largest:.3g}): replace or drop that sample"
-        )
+    low, high = x.min(), x.max()  # NaN propagates; infinity and overflow show at the ends
+    if np.isfinite(low) and np.isfinite(high) and max(abs(low), abs(high)) <= largest:
+        return
+    bad = tuple(int(i) for i in np.argwhere(~(np.abs(x) <= largest))[0])  # the first NaN, infinity or overflow
+    raise InvalidValueError(
+        f"model input: sample {bad[0]} holds {x[bad]} at position {bad[1:]}; the model computes with finite "
+        f"{np.dtype(dtype).name} numbers (magnitude up to {largest:.3g}): replace or drop that sample"
+    )
 
 
 def exact_samples(x: np.ndarray, input_shape: tuple[int, ...], dtype) -> np.ndarray:
