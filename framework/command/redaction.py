@@ -4,7 +4,7 @@ Hydra writes the job's config and overrides as typed (``.hydra/*.yaml``, and the
 ``multirun.yaml``) before the job starts; a password in an override
 (``logger.tracking_uri=http://user:password@host``, ``+db.password=...``) would stay in
 them, and Hydra's launchers log each job's overrides. At the job's start these files are
-rewritten with every secret value (see :mod:`framework.tracking.params`) replaced by
+rewritten with every secret value (see :mod:`framework.training.secrets`) replaced by
 ``***`` (files without secrets are left untouched), and so is every line logged (the
 console, ``train.log``). The job's overrides are
 redacted the same way for ``run.json``, messages and the tracker."""
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from framework.tracking.params import Redactor
+from framework.training.secrets import Redactor
 
 
 def job_redactor(cfg: DictConfig) -> Redactor:
@@ -35,7 +35,7 @@ def redact_files(paths, redactor: Redactor) -> list[Path]:
     redacted and written again); returns those rewritten."""
     import yaml
 
-    from framework.tracking.artifacts import read_yaml, redact_tree, write_yaml
+    from framework.training.secrets import read_yaml, redact_tree, write_yaml
 
     rewritten = []
     for path in map(Path, paths):

@@ -10,13 +10,14 @@ Importing this package does not import mlflow.
 """
 
 from framework.tracking.logger import MLflowLogger
-from framework.tracking.params import config_params, flatten_config, is_secret_key
+from framework.tracking.params import config_params, flatten_config
 from framework.tracking.store import (
     TrackingError,
     TrackingServerUnavailable,
     check_server,
     resolve_tracking_uri,
 )
+from framework.training.secrets import is_secret_key
 
 __all__ = [
     "MLflowLogger",

@@ -24,8 +24,9 @@ import time
 from pathlib import Path
 
 from framework.tracking.sender import OPERATIONS, Spool, _short, client_for, execute, replay
-from framework.tracking.store import TRACKING_URI_ENV, TrackingError, masked, resolve_tracking_uri, take_credentials
+from framework.tracking.store import TRACKING_URI_ENV, TrackingError, resolve_tracking_uri, take_credentials
 from framework.tracking.store_check import Refused, check_store
+from framework.training.secrets import masked
 
 SPOOL_NAME = "spool.jsonl"
 GIVE_SPOOL = "give the spool.jsonl a run kept (<job dir>/mlflow/spool.jsonl) or its job directory"

@@ -5,72 +5,16 @@ files, curves and confusion matrix as PNG, redacted checkpoint copies.
 Plots use matplotlib's object API with the Agg canvas: no pyplot, no change to
 the user's backend, no window."""
 
-import enum
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from framework.tracking.params import REDACTED, Redactor, is_number, is_secret_segment, redact_config
+from framework.tracking.params import is_number
+from framework.training.secrets import Redactor, redact_config, redact_yaml_file
 
 SKIPPED_CURVES = ("epoch",)
-
-
-def read_yaml(text: str):
-    """Parsed YAML (safe), by libyaml when PyYAML has it: several times faster than pure Python."""
-    import yaml
-
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-
-
-def write_yaml(data, path: Path, redactor: Redactor | None = None) -> Path:
-    import yaml
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    text = yaml.dump(_plain(data), Dumper=dumper, sort_keys=False, allow_unicode=True)
-    path.write_text(redactor.text(text) if redactor else text, encoding="utf-8")
-    return path
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path | enum.Enum):
-        return str(value.name if isinstance(value, enum.Enum) else value)
-    return value
-
-
-def redact_yaml_file(source: Path, target: Path, redactor: Redactor) -> Path:
-    """A copy of a YAML file with secret keys' values (and secret ``key=value`` overrides) replaced."""
-    import yaml
-
-    try:
-        data = read_yaml(source.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        data = None
-    if data is None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(redactor.text(source.read_text(encoding="utf-8")), encoding="utf-8")
-        return target
-    return write_yaml(redact_tree(data, redactor), target)
-
-
-def redact_tree(value, redactor: Redactor):
-    """Parsed YAML with secret keys' values replaced, and secret values (and secret ``key=value``
-    overrides) in its strings."""
-    if isinstance(value, dict):
-        return {k: (REDACTED if is_secret_segment(str(k)) else redact_tree(v, redactor)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact_tree(v, redactor) for v in value]
-    if isinstance(value, str):
-        return redactor.override(value) if "=" in value else redactor.text(value)
-    return value
 
 
 def hydra_files(output_dir: Path | None, staging: Path, redactor: Redactor) -> Path | None:

@@ -30,21 +30,20 @@ from framework.core.validation import check_bool, check_number
 from framework.tracking import figures
 from framework.tracking.params import (
     MAX_TAG_VALUE_LENGTH,
-    Redactor,
     clean_key,
     config_params,
     flatten_config,
     format_value,
     is_number,
-    redact_config,
     truncate,
 )
 from framework.tracking.registry import check_registered_name, model_name
 from framework.tracking.repair import process_tags
-from framework.tracking.store import check_server, masked, resolve_tracking_uri
+from framework.tracking.store import check_server, resolve_tracking_uri
 from framework.tracking.summary import run_lines, upload_line
 from framework.training.callback import Callback
 from framework.training.run import Run
+from framework.training.secrets import Redactor, masked, redact_config, write_yaml
 
 #: Set by the sweep callback for the jobs of a multirun: JSON with the parent run and the swept keys.
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
@@ -611,9 +610,7 @@ class MLflowLogger(Callback):
         from framework.tracking import artifacts
 
         config = redact_config(dict(self.run.config))
-        self._put_artifact(
-            artifacts.write_yaml(config, self.staging / "config" / "config.yaml", self.redactor), "config"
-        )
+        self._put_artifact(write_yaml(config, self.staging / "config" / "config.yaml", self.redactor), "config")
         hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), self.staging, self.redactor)
         if hydra_dir is not None:
             self._put_artifact(hydra_dir, "config/hydra")

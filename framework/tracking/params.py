@@ -1,31 +1,13 @@
 """The resolved config as MLflow params: flattened to dotted keys, readable values,
-within MLflow's limits, and never a secret.
+within MLflow's limits, and never a secret (the rule is :mod:`framework.training.secrets`)."""
 
-The secret rule (:func:`is_secret_key`): a config key is a secret when one of its
-dotted segments, split into words at ``_``, ``-``, ``.`` and camelCase
-boundaries and compared case-insensitively,
-
-- contains one of the words ``password``, ``passwd``, ``passphrase``, ``secret``,
-  ``secrets``, ``token``, ``credential``, ``credentials``, ``apikey``, ``accesskey``,
-  ``privatekey``; or
-- is exactly ``key``; or
-- has ``key`` right after one of ``api``, ``access``, ``private``, ``secret``,
-  ``auth``, ``encryption``, ``signing``, ``ssh``, ``client``, ``master``.
-
-So ``storage.api_key``, ``db.password``, ``hub.token``, ``aws.secret``,
-``aws.secret_access_key``, ``apiKey`` and ``key`` are secrets, and everything
-below a secret segment is too (``credentials.user``); ``data.x_key``,
-``sort_key``, ``max_tokens`` and ``tokenizer`` are not. Secret values are left
-out of the params and replaced by ``***`` in every text the tracker uploads
-(config files, Hydra's files, the command line tag).
-"""
-
-import itertools
 import json
 import math
 import numbers
 import re
 from collections.abc import Mapping
+
+from framework.training.secrets import Redactor, is_secret_segment, redact_config
 
 #: MLflow 3's limits (``mlflow.utils.validation``), kept here so this module needs no mlflow.
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -35,46 +17,7 @@ MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
 
-REDACTED = "***"
-SECRET_WORDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "passphrase",
-        "secret",
-        "secrets",
-        "token",
-        "credential",
-        "credentials",
-        "apikey",
-        "accesskey",
-        "privatekey",
-    }
-)
-KEY_QUALIFIERS = frozenset(
-    {"api", "access", "private", "secret", "auth", "encryption", "signing", "ssh", "client", "master"}
-)
-
-_WORD_BOUNDARY = re.compile(r"[_\-.\s]+|(?<=[a-z0-9])(?=[A-Z])")
 _INVALID_KEY_CHARACTERS = re.compile(r"[^A-Za-z0-9_\-. /]")
-
-
-def _words(segment: str) -> list[str]:
-    return [word.lower() for word in _WORD_BOUNDARY.split(str(segment)) if word]
-
-
-def is_secret_segment(segment: str) -> bool:
-    words = _words(segment)
-    if words == ["key"]:
-        return True
-    if any(word in SECRET_WORDS for word in words):
-        return True
-    return any(first in KEY_QUALIFIERS and second == "key" for first, second in itertools.pairwise(words))
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether the dotted config ``key`` names a secret (see the module docstring for the rule)."""
-    return any(is_secret_segment(segment) for segment in str(key).split("."))
 
 
 def is_number(value) -> bool:
@@ -131,83 +74,6 @@ def config_params(config: Mapping, leave_out=()) -> dict[str, str]:
         if key not in leave_out:
             params[clean_key(key)] = truncate(redactor.text(format_value(redact_config(value))), MAX_PARAM_VALUE_LENGTH)
     return params
-
-
-def redact_config(value):
-    """A copy of ``value`` with the values of secret keys replaced by ``***``, at any depth."""
-    if isinstance(value, Mapping):
-        return {k: (REDACTED if is_secret_segment(str(k)) else redact_config(v)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_config(v) for v in value]
-    return value
-
-
-def scrub(config: Mapping) -> dict:
-    """``config`` with secret keys' values replaced by ``***`` and every secret value (a password
-    in a URI too) replaced wherever it appears in a string."""
-    redactor = Redactor.from_config(config)
-
-    def walk(value):
-        if isinstance(value, Mapping):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [walk(v) for v in value]
-        return redactor.text(value) if isinstance(value, str) else value
-
-    return walk(redact_config(dict(config)))
-
-
-def secret_values(value, inside_secret: bool = False) -> set[str]:
-    """Every scalar value stored under a secret key (as text), at any depth."""
-    found: set[str] = set()
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            found |= secret_values(v, inside_secret or is_secret_segment(str(k)))
-    elif isinstance(value, list | tuple):
-        for v in value:
-            found |= secret_values(v, inside_secret)
-    elif inside_secret and value is not None and not isinstance(value, bool):
-        found.add(str(value))
-    elif isinstance(value, str) and "://" in value:
-        password = _password_in(value)  # postgresql://user:pw@host: a secret under any key
-        if password:
-            found.add(password)
-    return found
-
-
-def _password_in(uri: str) -> str | None:
-    from urllib.parse import urlparse
-
-    try:
-        return urlparse(uri).password
-    except ValueError:
-        return None
-
-
-class Redactor:
-    """Replaces known secret values (and ``secret_key=value`` overrides) in text with ``***``."""
-
-    #: Values shorter than this are not scrubbed from free text (``1`` would hit every number).
-    MIN_LENGTH = 4
-
-    def __init__(self, secrets=()):
-        self.secrets = sorted({s for s in secrets if len(s) >= self.MIN_LENGTH}, key=len, reverse=True)
-
-    @classmethod
-    def from_config(cls, config) -> "Redactor":
-        return cls(secret_values(config))
-
-    def text(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def override(self, override: str) -> str:
-        """``db.password=hunter2`` -> ``db.password=***``; other overrides only scrubbed."""
-        key, sep, _ = override.partition("=")
-        if sep and is_secret_key(key.lstrip("+~")):
-            return f"{key}={REDACTED}"
-        return self.text(override)
 
 
 def batches(metrics=(), params=(), tags=()):

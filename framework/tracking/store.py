@@ -14,6 +14,7 @@ from urllib.parse import unquote, urlparse
 from framework.core.errors import FrameworkError
 from framework.tracking.quiet import quiet_mlflow_logging
 from framework.tracking.sqlite_file import damaged, file_trouble
+from framework.training.secrets import masked
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: Where MLflow's HTTP client reads a server's basic-auth credentials, and libpq a PostgreSQL password.
@@ -76,20 +77,6 @@ def take_credentials(uri: str) -> str:
         os.environ.setdefault(PGPASSWORD_ENV, unquote(password))
         return parts._replace(netloc=f"{parts.username}@{host}" if parts.username else host).geturl()
     return uri
-
-
-def masked(uri: str) -> str:
-    """``uri`` with any password replaced by ``***`` (``postgresql://user:***@host/db``): for every
-    place a tracking URI is shown, logged or stored (also in one that does not parse)."""
-    try:
-        parts = urlparse(uri)
-        password = parts.password
-    except ValueError:
-        return re.sub(r"(://[^/@:]*):[^/@]*@", r"\1:***@", uri)
-    if password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def is_http(uri: str) -> bool:

@@ -4,7 +4,8 @@ yet and, last, the exact command that sends them."""
 
 import os
 
-from framework.tracking.store import PASSWORD_ENV, is_http, masked, sqlite_path, view_line
+from framework.tracking.store import PASSWORD_ENV, is_http, sqlite_path, view_line
+from framework.training.secrets import masked
 
 UPLOAD_COMMAND = "python -m framework.tracking upload"
 

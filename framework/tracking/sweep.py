@@ -36,7 +36,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from framework.core.errors import FrameworkError
 from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
-from framework.tracking.params import MAX_TAG_VALUE_LENGTH, Redactor, clean_key, truncate
+from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, truncate
 from framework.tracking.repair import process_tags
 from framework.tracking.sender import warn
 from framework.tracking.store import (
@@ -47,6 +47,7 @@ from framework.tracking.store import (
     resolve_tracking_uri,
     view_line,
 )
+from framework.training.secrets import Redactor
 
 #: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
 PARENT_PREFIX = "sweep/"
@@ -440,7 +441,7 @@ def _write_children_csv(rows: list[dict], columns: list[str], path: Path) -> Non
 
 def _log_config(client, run_id: str, config: DictConfig, path: Path) -> None:
     """Log the sweep's config as composed (unresolved, with its hydra node), secrets redacted."""
-    from framework.tracking.artifacts import redact_tree, write_yaml
+    from framework.training.secrets import redact_tree, write_yaml
 
     plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
     write_yaml(redact_tree(plain, _secrets(config)), path)

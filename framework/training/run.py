@@ -73,7 +73,7 @@ class Run:
     def _scrubbed_config(self) -> dict:
         """The config without secrets (a resume reads only the components, model and data), found once:
         a checkpoint is written every epoch."""
-        from framework.tracking.params import scrub
+        from framework.training.secrets import scrub
 
         return scrub(self.config)
 

@@ -25,7 +25,7 @@ JOURNAL_FIX = "give the study a journal file of its own, e.g. study.journal"
 def check_storage_is_the_studys(storage: str) -> None:
     """Refuse ``storage`` (a database URL or a journal path) in one line when it holds anything
     but Optuna's own records; a storage that does not exist yet, or is empty, is the study's."""
-    from framework.tracking.store import masked
+    from framework.training.secrets import masked
 
     if "://" in storage:
         why, fix = _database_contents(storage), DATABASE_FIX

@@ -48,7 +48,7 @@ class StudySettings:
     def job_overrides(self) -> list[str]:
         """What each job needs to find the study wherever it runs: the absolute storage and
         the name (a storage URL with a password stays in the config, out of the job's overrides)."""
-        from framework.tracking.store import masked
+        from framework.training.secrets import masked
         from framework.tuning.space import as_override
 
         overrides = [f"hydra.sweeper.study_name={as_override(self.name)}"]
@@ -78,7 +78,7 @@ def open_storage(storage: str):
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    from framework.tracking.store import masked
+    from framework.training.secrets import masked
     from framework.tuning.storage_guard import check_storage_is_the_studys
 
     try:

@@ -115,7 +115,7 @@ def _tell(asked: AskedTrials, trial, result, stored) -> None:
 def _opening_line(study, settings: StudySettings, budget: int) -> str:
     from optuna.trial import TrialState
 
-    from framework.tracking.store import masked
+    from framework.training.secrets import masked
 
     held = sum(t.state != TrialState.WAITING for t in counted(study.get_trials(deepcopy=False)))
     more = f"{max(budget - held, 0)} more" if held else f"{budget}"

@@ -5,14 +5,11 @@ import pytest
 from framework.tracking.params import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_PARAMS_TAGS_PER_BATCH,
-    REDACTED,
-    Redactor,
     batches,
     config_params,
     flatten_config,
-    is_secret_key,
-    redact_config,
 )
+from framework.training.secrets import REDACTED, Redactor, is_secret_key, redact_config
 
 
 @pytest.mark.parametrize(
@@ -134,8 +131,9 @@ def test_redactor_hides_secret_overrides_and_values():
 
 
 def test_a_password_in_a_uri_is_a_secret_wherever_it_is():
-    from framework.tracking.params import Redactor, config_params
-    from framework.tracking.store import masked, ui_command
+    from framework.tracking.params import config_params
+    from framework.tracking.store import ui_command
+    from framework.training.secrets import Redactor, masked
 
     uri = "postgresql://alice:hunter22@db.example:5432/mlflow"
     config = {"logger": {"tracking_uri": uri}, "note": f"stored in {uri}"}
