@@ -13,8 +13,8 @@ from urllib.parse import unquote, urlparse
 
 from framework.core.errors import FrameworkError
 from framework.tracking.quiet import quiet_mlflow_logging
-from framework.tracking.sqlite_file import damaged, file_trouble
 from framework.training.secrets import masked
+from framework.tuning.sqlite_file import damaged, file_trouble
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 #: Where MLflow's HTTP client reads a server's basic-auth credentials, and libpq a PostgreSQL password.

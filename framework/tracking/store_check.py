@@ -11,7 +11,6 @@ Nothing here imports mlflow."""
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from framework.tracking.sqlite_file import file_trouble, is_sqlite
 from framework.tracking.store import (
     DATABASE_PORTS,
     DEFAULT_DB,
@@ -19,6 +18,7 @@ from framework.tracking.store import (
     database_unanswered,
     http_unanswered,
 )
+from framework.tuning.sqlite_file import file_trouble, is_sqlite
 
 ANOTHER = "or give another --tracking-uri"
 EXAMPLES = (

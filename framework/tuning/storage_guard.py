@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from framework.core.errors import ConfigError
-from framework.tracking.sqlite_file import MLFLOW_TABLES, is_sqlite, read_only, table_names
+from framework.tuning.sqlite_file import MLFLOW_TABLES, is_sqlite, read_only, table_names
 
 #: The tables of Optuna's RDB storage (``alembic_version`` is its schema version).
 OPTUNA_TABLES = frozenset(

@@ -1,4 +1,4 @@
-"""An SQLite file as an MLflow store, looked at without changing it: its header (is it
+"""An SQLite file (an MLflow store, a study's storage), looked at without changing it: its header (is it
 SQLite, is it whole), its tables (is it MLflow's), and, when asked, every page
 (SQLite's ``quick_check``). Used before MLflow opens a store, which would otherwise fail
 with raw SQL, or make a new store out of what it finds. Nothing here imports mlflow."""
