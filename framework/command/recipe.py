@@ -18,6 +18,7 @@ from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins, default_plugins
+from framework.tracking.run_tags import run_name
 from framework.training.run import Run
 from framework.training.trainer import Trainer, save_run_arrays
 from framework.tuning.trial import TrialRef, trial_callbacks
@@ -55,11 +56,6 @@ class JobContext:
             trial=TrialRef.from_hydra(hydra) if multirun else None,
         )
 
-    @property
-    def run_name(self) -> str | None:
-        chosen = [o for o in self.overrides if not o.lstrip("+~").startswith(("logger", "hydra"))]
-        return ",".join(chosen)[:250] or None
-
 
 @dataclass
 class RunResult:
@@ -92,7 +88,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     checks.check_schedule(cfg, components.schedule)
     if checkpoint is not None:
         check_resume(cfg, checkpoint, components)
-    run = describe_run(cfg, context, checkpoint, components, component_origins(plugins, cfg, components))
+    run = describe_run(cfg, context, checkpoint, components, plugins)
     checks.check_callback_hooks(plugins, components)
     checks.check_output_dirs(run.output_paths)
     checks.check_preflight(components)
@@ -121,7 +117,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     return RunResult(float(history.last()[monitor]), monitor, history, run.output_dir, trainer, summary)
 
 
-def describe_run(cfg: dict, context: JobContext, checkpoint, components, origins) -> Run:
+def describe_run(cfg: dict, context: JobContext, checkpoint, components, plugins: Plugins) -> Run:
     output_dir = Path(cfg.get("output_dir") or context.output_dir or Path.cwd())
     written = {
         f"{label}.{argument}": Path(directory)
@@ -132,9 +128,10 @@ def describe_run(cfg: dict, context: JobContext, checkpoint, components, origins
         config=cfg,
         output_dir=output_dir,
         output_paths={"output_dir": output_dir, **written},
-        name=context.run_name,
+        name=run_name(context.overrides),
         resume_from=checkpoint,
-        components=origins,
+        components=component_origins(plugins, cfg, components),
+        plugins={name: (origin.distribution, origin.version) for name, origin in plugins.origins.items()},
         overrides=context.overrides,
         job_number=context.job_number,
         launch_dir=context.launch_dir,

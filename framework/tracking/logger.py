@@ -14,174 +14,48 @@ mlflow is imported inside the methods, never when this module is imported: a
 run with ``logger=none`` never loads it.
 """
 
-import getpass
 import json
 import os
-import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from framework.core.errors import InvalidValueError
-from framework.core.validation import check_bool, check_number
-from framework.tracking import figures
+from framework.tracking import artifacts
+from framework.tracking.datasets import linked_metrics
+from framework.tracking.logger_settings import LoggerSettings
 from framework.tracking.params import (
     MAX_TAG_VALUE_LENGTH,
     clean_key,
     config_params,
     flatten_config,
-    format_value,
     is_number,
     truncate,
 )
-from framework.tracking.registry import check_registered_name, model_name
-from framework.tracking.repair import process_tags
-from framework.tracking.store import check_server, resolve_tracking_uri
+from framework.tracking.registry import model_name
+from framework.tracking.run_tags import PARENT_ENV, fitted, run_name, source_tags
 from framework.tracking.summary import run_lines, upload_line
 from framework.training.callback import Callback
 from framework.training.run import Run
-from framework.training.secrets import Redactor, masked, redact_config, write_yaml
+from framework.training.secrets import Redactor, masked, redact_config
 
-#: Set by the sweep callback for the jobs of a multirun: JSON with the parent run and the swept keys.
-PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
 STAGING = "mlflow"
 SPOOL = "spool.jsonl"
-#: MLflow refuses longer experiment names.
-LONGEST_EXPERIMENT_NAME = 500
 STALE_ON_RESUME = ("error_type", "error_message", "resume_checkpoint")
 
 
-def _check_optional_str(owner, name, value):
-    if value is not None and not isinstance(value, str):
-        raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
-    return value
-
-
-def check_system_metrics(owner: str, value) -> bool:
-    """``system_metrics``; true needs psutil (MLflow samples the machine with it)."""
-    import importlib.util
-
-    if check_bool(owner, "system_metrics", value) and importlib.util.find_spec("psutil") is None:
-        raise InvalidValueError(
-            f"{owner}: system_metrics=true needs psutil, which is not installed; "
-            "pip install psutil (or: pip install 'framework[system-metrics]'), or set system_metrics=false",
-            "system_metrics",
-        )
-    return bool(value)
-
-
-def override_key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")
-
-
-def git_commit(directory) -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = result.stdout.strip()
-    return commit if result.returncode == 0 and commit else None
-
-
-def command_line() -> str:
-    argv = list(sys.argv)
-    if argv and argv[0].endswith(os.path.join("framework", "train.py")):
-        return shlex.join(["python", "-m", "framework.train", *argv[1:]])
-    return shlex.join(argv) if argv else ""
-
-
-def _checked_experiment_name(owner: str, experiment_name) -> str:
-    """A name MLflow takes, and that is safe to print."""
-    if not isinstance(experiment_name, str) or not experiment_name.strip():
-        raise InvalidValueError(
-            f"{owner}: experiment_name must be a non-empty string, got {experiment_name!r}", "experiment_name"
-        )
-    if not experiment_name.isprintable():
-        raise InvalidValueError(
-            f"{owner}: experiment_name holds a control character, which would reach every terminal that "
-            "lists the experiments; give a name of printable characters",
-            "experiment_name",
-        )
-    if len(experiment_name) > LONGEST_EXPERIMENT_NAME:
-        raise InvalidValueError(
-            f"{owner}: experiment_name is {len(experiment_name)} characters long and MLflow takes at most "
-            f"{LONGEST_EXPERIMENT_NAME}; give a shorter name",
-            "experiment_name",
-        )
-    return experiment_name
-
-
-class MLflowLogger(Callback):
-    """Tracks a run in MLflow (see the module docstring and ``docs/tracking.md``).
-
-    ``tracking_uri`` null means ``$MLFLOW_TRACKING_URI``, else
-    ``sqlite:///<launch dir>/mlflow.db``. ``output_dir`` is where the logger stages
-    files and keeps its spool (``<output_dir>/mlflow/``; a temporary directory when null).
-    ``flush_every_seconds``: metrics are sent by a background thread at most this
-    often (0: after every epoch). ``connect_timeout``: seconds per try when checking
-    that a tracking server answers at the start. ``log_datasets``: the run's data
-    splits as MLflow dataset inputs. ``system_metrics``: CPU, memory, disk and network
-    sampled every ``system_metrics_interval`` seconds by MLflow's monitor (needs psutil).
-    ``register_as``: register the model as a new version of this registered model.
-    """
+class MLflowLogger(LoggerSettings, Callback):
+    """Tracks a run in MLflow (see the module docstring and ``docs/tracking.md``); its arguments
+    are :class:`~framework.tracking.logger_settings.LoggerSettings`'s. A fit starts its state afresh."""
 
     name = "mlflow"
-
-    def __init__(
-        self,
-        tracking_uri: str | None = None,
-        experiment_name: str = "framework",
-        run_name: str | None = None,
-        tags: dict | None = None,
-        log_model: bool = True,
-        log_checkpoints: bool = True,
-        log_plots: bool = True,
-        log_datasets: bool = True,
-        system_metrics: bool = False,
-        system_metrics_interval: float = 10.0,
-        register_as: str | None = None,
-        flush_every_seconds: float = 5.0,
-        connect_timeout: float = 5.0,
-        output_dir: str | None = None,
-        launch_dir: str | None = None,
-    ):
-        owner = "mlflow logger"
-        self.tracking_uri = _check_optional_str(owner, "tracking_uri", tracking_uri)
-        self.experiment_name = _checked_experiment_name(owner, experiment_name)
-        self.run_name = _check_optional_str(owner, "run_name", run_name)
-        if tags is not None and not isinstance(tags, dict):
-            raise InvalidValueError(f"{owner}: tags must be a mapping of tag names to values, got {tags!r}", "tags")
-        self.tags = dict(tags or {})
-        self.log_model = check_bool(owner, "log_model", log_model)
-        self.log_checkpoints = check_bool(owner, "log_checkpoints", log_checkpoints)
-        self.log_plots = check_bool(owner, "log_plots", log_plots)
-        self.log_datasets = check_bool(owner, "log_datasets", log_datasets)
-        self.system_metrics = check_system_metrics(owner, system_metrics)
-        self.system_metrics_interval = check_number(
-            owner, "system_metrics_interval", system_metrics_interval, low=0, low_open=True
-        )
-        self.register_as = check_registered_name(owner, register_as)
-        if self.register_as is not None and not self.log_model:
-            raise InvalidValueError(
-                f"{owner}: register_as={self.register_as!r} needs the model logged; set log_model=true "
-                "or register_as=null",
-                "register_as",
-            )
-        self.flush_every_seconds = check_number(owner, "flush_every_seconds", flush_every_seconds, low=0)
-        self.connect_timeout = check_number(owner, "connect_timeout", connect_timeout, low=0, low_open=True)
-        self.output_dir = _check_optional_str(owner, "output_dir", None if output_dir is None else str(output_dir))
-        self.launch_dir = _check_optional_str(owner, "launch_dir", None if launch_dir is None else str(launch_dir))
-        self._reset()
+    run_id: str | None = None
+    sender = None
+    _restored: dict = {}  # replaced, never changed in place
 
     def _reset(self) -> None:
         self.run = Run()
-        self._restored: dict = {}
-        self.uri: str | None = None
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self.resumed = False
@@ -200,38 +74,7 @@ class MLflowLogger(Callback):
         self._model_queued = False
         self._monitor = None
 
-    def get_config(self) -> dict:
-        return {
-            "tracking_uri": self.tracking_uri,
-            "experiment_name": self.experiment_name,
-            "run_name": self.run_name,
-            "tags": dict(self.tags),
-            "log_model": self.log_model,
-            "log_checkpoints": self.log_checkpoints,
-            "log_plots": self.log_plots,
-            "log_datasets": self.log_datasets,
-            "system_metrics": self.system_metrics,
-            "system_metrics_interval": self.system_metrics_interval,
-            "register_as": self.register_as,
-            "flush_every_seconds": self.flush_every_seconds,
-            "connect_timeout": self.connect_timeout,
-            "output_dir": self.output_dir,
-            "launch_dir": self.launch_dir,
-        }
-
-    # -- before training -------------------------------------------------------------
-
-    def preflight(self) -> str:
-        """Resolve the tracking URI and, for a server, check it answers (fails in seconds
-        with :class:`~framework.tracking.store.TrackingServerUnavailable`). No mlflow import."""
-        if self.uri is None:
-            uri = resolve_tracking_uri(self.tracking_uri, self.launch_dir)
-            check_server(uri, timeout=self.connect_timeout)
-            self.uri = uri
-        return self.uri
-
-    def output_dirs(self) -> dict[str, Path]:
-        return {"output_dir": Path(self.output_dir)} if self.output_dir else {}
+    # -- checkpoints ------------------------------------------------------------
 
     def state_dict(self) -> dict:
         """The MLflow run this training is tracked in: a resume continues it."""
@@ -248,13 +91,10 @@ class MLflowLogger(Callback):
         from framework.tracking.sender import Sender, Spool
         from framework.tracking.store import open_experiment
 
-        if self.sender is not None:  # a second fit with the same logger: a new run
-            restored = self._restored
-            self._reset()
-            self._restored = restored
+        restored = self._restored
+        self._reset()  # a second fit with the same logger: a new run
+        self._restored = restored
         self.run = run
-        if self.log_plots:
-            figures.start()  # its start overlaps MLflow's import and the training
         uri = self.preflight()
         client, self.experiment_id = open_experiment(uri, self.experiment_name)
         config = dict(run.config)
@@ -268,7 +108,7 @@ class MLflowLogger(Callback):
             tracked = client.create_run(
                 self.experiment_id,
                 run_name=self._run_name(parent),
-                tags={k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()},
+                tags=fitted(tags),
             )
             tags = {}
         self.run_id = tracked.info.run_id
@@ -314,10 +154,9 @@ class MLflowLogger(Callback):
         now, step = int(time.time() * 1000), len(history)
         test_metrics = [[clean_key(k), float(v), now, step] for k, v in test.items()]
         self._put_batch(metrics=test_metrics, tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)})
+        self._artifacts(trainer, history)
         if self.log_model:
             self._queue_model(trainer, test_metrics)
-        self.sender.send_now()  # the metrics and the model are stored while the figures are drawn
-        self._artifacts(trainer, history)
         after = []
         if self.register_as is not None and self.log_model:  # after FINISHED: a refusal costs the run nothing
             after.append({"op": "register_model", "name": self.model_name, "register_as": self.register_as})
@@ -329,7 +168,9 @@ class MLflowLogger(Callback):
 
             example = self.run.data.x_train if self.run.data is not None else None
             model_dir = write_model_files(trainer.model, self.staging / "model", example)
-            linked = self._linked_metrics(trainer, test_metrics)
+            trained = {"loss", *(clean_key(m.name) for m in trainer.metrics)}
+            final = [m for m in self._last_epoch if m[3] == len(trainer.history)] + test_metrics
+            linked = linked_metrics(final, trained, self._datasets)
             self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
             self._model_queued = True
         except Exception as exc:  # the run's metrics and status matter more than the model
@@ -361,14 +202,13 @@ class MLflowLogger(Callback):
             tags["resume_checkpoint"] = str(checkpoint)
         self._put_batch(tags=tags)
         try:
-            from framework.training.trainer import save_run_arrays
-
-            arrays = self.staging / "arrays"
-            arrays.mkdir(parents=True, exist_ok=True)
-            _, history_file = save_run_arrays(trainer, arrays)
+            _, history_file = artifacts.run_arrays(trainer, self.staging / "arrays")
             self._put_artifact(history_file)
             if killed and checkpoint and self.log_checkpoints and Path(checkpoint).is_file():
-                self._put_artifact(self._checkpoint_copy(Path(checkpoint)), "checkpoints")
+                secrets = self.redactor if self._has_secrets else None
+                self._put_artifact(
+                    artifacts.checkpoint_copy(Path(checkpoint), self.staging / "checkpoints", secrets), "checkpoints"
+                )
         except Exception as exc:  # the error being reported matters more
             self._messages.append(f"could not stage the artifacts: {exc}")
         self._finish("KILLED" if killed else "FAILED", timeout=15)
@@ -438,53 +278,25 @@ class MLflowLogger(Callback):
     def _run_name(self, parent) -> str | None:
         if self.run_name:
             return self.redactor.text(self.run_name)
-        overrides = self.run.overrides
-        keys = set((parent or {}).get("sweep_keys") or [])
-        if keys:
-            chosen = [o for o in overrides if override_key(o) in keys]
-        else:
-            chosen = [o for o in overrides if not override_key(o).startswith(("logger", "hydra"))]
-        values = flatten_config(dict(self.run.config))
-        name = ",".join(self.redactor.override(_as_named(o, values)) for o in chosen)
-        return name[:250] or None
+        swept = (parent or {}).get("sweep_keys") or ()
+        return run_name(self.run.overrides, swept, flatten_config(dict(self.run.config)), self.redactor)
 
     def _tags(self, config, parent) -> dict:
-        import framework
-        from framework.plugins import default_plugins
-
-        tags = {
-            "framework_version": framework.__version__,
-            "mlflow.source.type": "LOCAL",
-            "mlflow.source.name": "framework.train"
-            if "framework.train" in command_line()
-            else (sys.argv[:1] or [""])[0],
-            "mlflow.user": user_name(),
-            "command": self.redactor.text(command_line()),
-            **process_tags(),  # so `python -m framework.tracking repair` can tell a run whose process died
-        }
-        try:
-            origins = default_plugins().origins
-        except Exception:
-            origins = {}
-        plugins = {name: f"{o.distribution} {o.version}".strip() for name, o in origins.items()}
-        tags["plugins"] = json.dumps(plugins)
-        for origin in origins.values():
-            tags[f"plugin.{clean_key(origin.distribution)}"] = origin.version or "-"
-        for label, origin in self.run.components.items():
+        run = self.run
+        tags = source_tags(self.redactor, self.launch_dir or run.launch_dir, run.overrides)
+        tags["plugins"] = json.dumps(
+            {name: f"{dist} {version or ''}".strip() for name, (dist, version) in run.plugins.items()}
+        )
+        tags.update({f"plugin.{clean_key(dist)}": version or "-" for dist, version in run.plugins.values()})
+        for label, origin in run.components.items():
             tags[f"component.{clean_key(label)}"] = f"{origin.name} ({origin.distribution} {origin.version})"
-        commit = git_commit(self.launch_dir or self.run.launch_dir or Path.cwd())
-        if commit:
-            tags["mlflow.source.git.commit"] = commit
-            tags["git_commit"] = commit
         if "seed" in config:
             tags["seed"] = str(config["seed"])
-        if self.run.overrides:
-            tags["overrides"] = " ".join(shlex.quote(self.redactor.override(o)) for o in self.run.overrides)
-        if self.run.job_number is not None:
-            tags["job_num"] = str(self.run.job_number)
-        if self.run.trial is not None:
-            tags["study_name"], tags["trial_number"] = self.run.trial.study, str(self.run.trial.number)
-        tags.update({key: str(path) for key, path in self.run.output_paths.items()})  # per job: tags, not params
+        if run.job_number is not None:
+            tags["job_num"] = str(run.job_number)
+        if run.trial is not None:
+            tags["study_name"], tags["trial_number"] = run.trial.study, str(run.trial.number)
+        tags.update({key: str(path) for key, path in run.output_paths.items()})  # per job: tags, not params
         if parent:
             tags["mlflow.parentRunId"] = parent["run_id"]
         tags.update({clean_key(k): self.redactor.text(str(v)) for k, v in self.tags.items()})
@@ -531,20 +343,6 @@ class MLflowLogger(Callback):
         if datasets:
             self._put({"op": "log_inputs", "datasets": datasets})
 
-    def _linked_metrics(self, trainer, test: list) -> list:
-        """The final metrics (the last epoch's, the test split's), each with the dataset it was
-        computed on, to be linked to the logged model (the same timestamps as logged: MLflow
-        keeps one copy in the run)."""
-        trained = {"loss", *(clean_key(m.name) for m in trainer.metrics)}
-        step = len(trainer.history)
-        final = [m for m in self._last_epoch if m[3] == step] + test
-        linked = []
-        for key, value, timestamp, at in final:
-            split = "test" if key.startswith("test_") else "validation" if key.startswith("val_") else None
-            split = split or ("train" if key in trained else None)
-            linked.append([key, value, timestamp, at, *self._datasets.get(split, ())])
-        return linked
-
     def _start_system_metrics(self) -> None:
         if not self.system_metrics:
             return
@@ -570,71 +368,29 @@ class MLflowLogger(Callback):
             self._pending = None
             self._log_epoch(epoch, logs, timestamp)
 
-    def _checkpoint_copy(self, path: Path) -> Path:
-        """The checkpoint itself, or a copy with the config's secrets redacted."""
-        if not self._has_secrets:
-            return path
-        from framework.tracking.artifacts import redacted_checkpoint
-
-        return redacted_checkpoint(path, self.staging / "checkpoints" / path.name, self.redactor)
-
     def _artifacts(self, trainer, history) -> None:
+        """The run's files and, for a classification, its confusion matrix (drawn here: before the model is
+        queued, as the first canvas of a process must not be made while MLflow imports IPython to log one)."""
         matrix = (history.test or {}).get("confusion_matrix")
-        drawing = figures.Drawing(history.epochs, matrix, self.staging / "plots") if self.log_plots else None
+        staging, redactor, files = self.staging, self.redactor, []
         try:
-            self._config_artifacts()
-            self._array_artifacts(trainer)
+            files += artifacts.config_files(
+                staging, self.run.config, self.output_dir and Path(self.output_dir), redactor
+            )
+            files += [(path, None) for path in artifacts.run_arrays(trainer, staging / "arrays")]
             if self.log_checkpoints:
-                self._component_artifacts(trainer)
+                others = [callback for callback in trainer.callbacks if callback is not self]
+                files += artifacts.component_files(others, staging, redactor if self._has_secrets else None)
             if matrix is not None:
-                from framework.tracking.artifacts import confusion_matrix_csv
+                files.append((artifacts.confusion_matrix_csv(matrix, staging / "confusion_matrix.csv"), None))
+                if self.log_plots:
+                    from framework.tracking.plots import confusion_matrix_plot
 
-                self._put_artifact(confusion_matrix_csv(matrix, self.staging / "confusion_matrix.csv"))
+                    files.append((confusion_matrix_plot(matrix, staging / "plots" / "confusion_matrix.png"), "plots"))
         except Exception as exc:  # a failed file must not lose the run's status or metrics
             self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
-        if drawing is not None:  # collected whatever failed above: the answer is this run's
-            self._figure_artifacts(drawing)
-
-    def _figure_artifacts(self, drawing: "figures.Drawing") -> None:
-        try:
-            written = drawing.result(before_drawing_here=self.sender.flush)
-        except Exception as exc:  # a failed plot must not lose the run's status or metrics
-            self._messages.append(f"could not draw the figures: {type(exc).__name__}: {exc}")
-            return
-        if drawing.failure:
-            self._messages.append(f"the figure process failed ({drawing.failure}); the figures were drawn here")
-        if written:
-            self._put_artifact(self.staging / "plots", "plots")
-
-    def _config_artifacts(self) -> None:
-        from framework.tracking import artifacts
-
-        config = redact_config(dict(self.run.config))
-        self._put_artifact(write_yaml(config, self.staging / "config" / "config.yaml", self.redactor), "config")
-        hydra_dir = artifacts.hydra_files(self.output_dir and Path(self.output_dir), self.staging, self.redactor)
-        if hydra_dir is not None:
-            self._put_artifact(hydra_dir, "config/hydra")
-
-    def _array_artifacts(self, trainer) -> None:
-        from framework.training.trainer import save_run_arrays
-
-        arrays = self.staging / "arrays"
-        arrays.mkdir(parents=True, exist_ok=True)
-        for path in save_run_arrays(trainer, arrays):
-            self._put_artifact(path)
-
-    def _component_artifacts(self, trainer) -> None:
-        """The files each callback offers (checkpoints, ...), checkpoints redacted when the config has secrets."""
-        from framework.tracking import artifacts
-
-        for callback in trainer.callbacks:
-            if callback is self:
-                continue
-            for folder, paths in callback.artifacts().items():
-                for path in paths:
-                    if self._has_secrets and path.suffix == ".npz":
-                        path = artifacts.redacted_checkpoint(path, self.staging / folder / path.name, self.redactor)
-                    self._put_artifact(path, folder)
+        for path, folder in files:
+            self._put_artifact(path, folder)
 
     def _finish(self, status: str, timeout: float | None, after: list[dict] = ()) -> None:
         self._stop_system_metrics()
@@ -654,20 +410,3 @@ class MLflowLogger(Callback):
                 print("\n".join(self.summary_lines()), file=sys.stderr, flush=True)
         elif self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept
-
-
-def _as_named(override: str, values: dict) -> str:
-    """``key=value`` with the value as its param shows it (``[128, 64]``), floats to 4 significant digits."""
-    key = override_key(override)
-    if key not in values:
-        return override
-    value = values[key]
-    text = f"{value:.4g}" if isinstance(value, float) else format_value(value)
-    return f"{key}={text}"
-
-
-def user_name() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"

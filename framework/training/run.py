@@ -49,7 +49,8 @@ class Run:
     to job, so a tracker records them apart from the experiment's params);
     ``trial`` the tuning trial this run is, when a study's sweeper started it;
     ``data`` the loaded data (a ``DataSplits``) once the command has read it, which a
-    tracker may record as the run's dataset."""
+    tracker may record as the run's dataset; ``plugins`` every plugin loaded for the run, by
+    name, with its distribution and version."""
 
     config: Mapping = field(default_factory=dict)
     output_dir: Path | None = None
@@ -62,10 +63,12 @@ class Run:
     output_paths: Mapping[str, Path] = field(default_factory=dict)
     trial: TrialInfo | None = None
     data: object | None = None
+    plugins: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "config", copy.deepcopy(dict(self.config)))  # the run's own, whoever changes theirs
         object.__setattr__(self, "components", dict(self.components))
+        object.__setattr__(self, "plugins", dict(self.plugins))
         object.__setattr__(self, "output_paths", dict(self.output_paths))
         object.__setattr__(self, "overrides", tuple(self.overrides))
 

@@ -10,7 +10,7 @@ from framework.command import recipe
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ("core", "training", "data", "plugins", "tracking", "builtin")
 #: The one library module that is a Hydra plugin itself: the sweep's parent run (a Hydra callback).
-HYDRA_CALLBACKS = ("framework/tracking/sweep.py",)
+HYDRA_CALLBACKS = ()
 MAX_LINES = 60
 
 

@@ -77,7 +77,13 @@ def _check_child(client, run, job_dir: Path) -> None:
         assert logged == [(epoch, float(history[key][epoch - 1])) for epoch in range(1, EPOCHS + 1)], key
     assert [m.step for m in client.get_metric_history(run_id, "test_loss")] == [EPOCHS]
     checkpoints = {f"checkpoints/{path.name}" for path in (job_dir / "checkpoints").glob("*.npz")}
-    expected = {"weights.npz", "history.npz", "confusion_matrix.csv", "config/config.yaml", "plots/loss.png"}
+    expected = {
+        "weights.npz",
+        "history.npz",
+        "confusion_matrix.csv",
+        "config/config.yaml",
+        "plots/confusion_matrix.png",
+    }
     expected |= {f"config/hydra/{name}.yaml" for name in ("config", "hydra", "overrides")}
     assert checkpoints and expected | checkpoints <= _files(client, run_id)
     weights = Path(client.download_artifacts(run_id, "weights.npz", str(job_dir.parent / f"download-{run_id}")))

@@ -200,9 +200,13 @@ def _check_complete(client, run, result, epochs):
         assert history_of(client, run.info.run_id, key) == expected, key
     assert history_of(client, run.info.run_id, "test_loss") == [(epochs, result.history.test["test_loss"])]
     artifacts = all_artifacts(client, run.info.run_id)
-    assert {"weights.npz", "history.npz", "config/config.yaml", "checkpoints/last.npz", "plots/loss.png"} <= set(
-        artifacts
-    )
+    assert {
+        "weights.npz",
+        "history.npz",
+        "config/config.yaml",
+        "checkpoints/last.npz",
+        "plots/confusion_matrix.png",
+    } <= set(artifacts)
     assert len(run.outputs.model_outputs) == 1
     linked = {m.key: m for m in client.get_logged_model(run.outputs.model_outputs[0].model_id).metrics}
     assert linked["test_loss"].value == result.history.test["test_loss"] and linked["test_loss"].step == epochs

@@ -173,7 +173,7 @@ def test_sigterm_to_a_parallel_sweep_leaves_no_run_running(tmp_path):
 def test_an_override_only_a_job_can_resolve_does_not_stop_the_parent_run():
     from omegaconf import OmegaConf
 
-    from framework.tracking.sweep import sweep_keys, task_overrides
+    from framework.command.sweep_callback import sweep_keys, task_overrides
 
     overrides = ["seed=0,1", "+callbacks.gate={directory: '/marks/${hydra:job.num}'}"]
     config = OmegaConf.create({"hydra": {"overrides": {"task": overrides}}})

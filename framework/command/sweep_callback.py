@@ -10,47 +10,28 @@ parent's as ``MLFLOW_TRACKING_URI``, so a job started in another directory track
 into the same store). Each job's logger then starts a child run (tag
 ``mlflow.parentRunId``) named from the job's swept overrides.
 
-When the sweep ends, the parent gets its summary: ``summary/children.csv`` and
-``summary/children.md`` (each child's swept values, status and final metrics),
-the best child by ``trainer.monitor`` (tags ``best_run_id``, ``best_run_name``,
-``best.<key>``; metrics ``best_<metric>``), and ``summary/comparison.png``. A
+When the sweep ends, the parent gets its summary (:mod:`framework.tracking.sweep_summary`). A
 sweep that stops early (a failed job, Ctrl-C, SIGTERM) still ends its parent:
 FAILED, or KILLED when interrupted.
 """
 
 import atexit
-import csv
 import json
-import math
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
-import time
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from framework.core.errors import FrameworkError
-from framework.tracking.logger import PARENT_ENV, command_line, git_commit, override_key, user_name
-from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, truncate
-from framework.tracking.repair import process_tags
+from framework.tracking import sweep_summary
+from framework.tracking.run_tags import PARENT_ENV, fitted, run_name, source_tags
 from framework.tracking.sender import warn
-from framework.tracking.store import (
-    TRACKING_URI_ENV,
-    check_server,
-    masked,
-    open_experiment,
-    resolve_tracking_uri,
-    view_line,
-)
-from framework.training.secrets import Redactor
-
-#: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
-PARENT_PREFIX = "sweep/"
+from framework.tracking.store import TRACKING_URI_ENV, check_server, open_experiment, resolve_tracking_uri, view_line
+from framework.training.secrets import Redactor, masked, redact_tree
 
 
 def _select(config: DictConfig, key: str, default=None):
@@ -108,34 +89,20 @@ def _secrets(config: DictConfig) -> Redactor:
 
 
 def _parent_tags(config: DictConfig, keys: list[str], launch) -> tuple[dict, str]:
-    """The parent run's tags, and its name (the swept overrides, else all of them)."""
-    import framework
-
+    """The parent run's tags, and its name: ``sweep`` and the overrides that name its runs."""
     redactor = _secrets(config)
-    overrides = [redactor.override(o) for o in task_overrides(config)]
-    tags = {
-        "framework_version": framework.__version__,
+    overrides = task_overrides(config)
+    tags = source_tags(redactor, launch, overrides) | {
         "sweep": "parent",
         "sweep_keys": ",".join(keys),
-        "overrides": " ".join(overrides),
-        "command": redactor.text(command_line()),
         "sweeper": str(_select(config, "hydra.sweeper._target_", "")),
         "launcher": str(_select(config, "hydra.launcher._target_", "")),
         "sweep_dir": str(_select(config, "hydra.sweep.dir", "")),
         "monitor": str(_select(config, "trainer.monitor", "val_loss")),
-        "mlflow.source.type": "LOCAL",
-        "mlflow.source.name": "framework.train",
-        "mlflow.user": user_name(),
-        **process_tags(),
     }
-    commit = git_commit(launch)
-    if commit:
-        tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
     if "seed" not in keys and _select(config, "seed") is not None:
         tags["seed"] = str(_select(config, "seed"))
-    swept = [o for o in overrides if override_key(o) in keys]
-    name = ("sweep " + " ".join(swept or overrides))[:250].strip()
-    return {k: truncate(str(v), MAX_TAG_VALUE_LENGTH) for k, v in tags.items()}, name
+    return fitted(tags), f"sweep {run_name(overrides, keys, redactor=redactor) or ''}".strip()
 
 
 def _shared_study_parent(config: DictConfig, client, experiment_id, create) -> str | None:
@@ -249,57 +216,14 @@ class MLflowSweepCallback(Callback):
 
     # -- the summary ---------------------------------------------------------------------
 
-    def children(self, client) -> list:
-        runs, token = [], None
-        while True:
-            page = client.search_runs(
-                [self.parent["experiment_id"]],
-                filter_string=f"tags.`mlflow.parentRunId` = '{self.parent['run_id']}'",
-                max_results=1000,
-                order_by=["attributes.start_time ASC"],
-                page_token=token,
-            )
-            runs += list(page)
-            token = page.token
-            if not token:
-                return runs
-
     def summarize(self, config: DictConfig) -> dict:
         """Write the children table, the best child and the comparison plot to the parent run."""
         from mlflow import MlflowClient
 
-        from framework.tracking.artifacts import comparison_plot
-
         client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
-        parent_id = self.parent["run_id"]
         monitor = str(_select(config, "trainer.monitor", "val_loss"))
-        mode = _mode(config, monitor)
-        keys = list(self.parent.get("sweep_keys") or [])
-        rows, plotted = [], []
-        for child in self.children(client):
-            rows.append(_child_row(child, keys))
-            plotted.append(_monitored_history(client, child, monitor))
-        metric_names = list(dict.fromkeys(name for row in rows for name in sorted(row["metrics"])))
-        best = _best_row(rows, monitor, mode)
-
-        directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-sweep-"))
-        try:
-            trials = ["trial_number"] if any(r["trial_number"] for r in rows) else []
-            columns = ["run_name", "run_id", "status", "job_num", *trials, *keys, *metric_names]
-            _write_children_csv(rows, columns, directory / "children.csv")
-            best_url = best and f"#/experiments/{self.parent['experiment_id']}/runs/{best['run_id']}"  # within the UI
-            description = _markdown(rows, keys, metric_names, monitor, mode, best, best_url)
-            (directory / "children.md").write_text(description, encoding="utf-8")
-            client.set_tag(parent_id, "mlflow.note.content", description)
-            comparison_plot(plotted, monitor, best and best["run_id"], directory / "comparison.png")
-            client.log_artifacts(parent_id, str(directory), "summary")
-            _log_config(client, parent_id, config, directory / "config" / "multirun.yaml")
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-
-        metrics, tags = _summary_metrics_and_tags(rows, keys, monitor, mode, best)
-        client.log_batch(parent_id, metrics=metrics[:1000], tags=tags[:100])
-        return {"rows": rows, "best": best, "monitor": monitor, "mode": mode}
+        multirun = redact_tree(OmegaConf.to_container(config, resolve=False, enum_to_str=True), _secrets(config))
+        return sweep_summary.summarize(client, self.parent, monitor, _mode(config, monitor), multirun)
 
     # -- ending the parent ---------------------------------------------------------------
 
@@ -319,7 +243,7 @@ class MLflowSweepCallback(Callback):
             from mlflow import MlflowClient
 
             client = MlflowClient(tracking_uri=self.parent["tracking_uri"])
-            children = [child for child in self.children(client) if self._launched_here(child)]
+            children = [child for child in sweep_summary.children(client, self.parent) if self._launched_here(child)]
             killed = self._signalled or any(r.info.status == "KILLED" for r in children)
             for child in children:  # jobs whose process was killed outright (e.g. parallel workers)
                 if child.info.status == "RUNNING":
@@ -368,137 +292,3 @@ class MLflowSweepCallback(Callback):
         state["_previous_sigterm"] = None  # handlers are not picklable and belong to the launching process
         state["_config"] = None  # the launching process summarizes
         return state
-
-
-def _finite(value) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)
-
-
-def _overrides_of(run) -> dict[str, str]:
-    """The job's overrides (``key=value``) from its run name and ``overrides`` tag."""
-    import shlex
-
-    found: dict[str, str] = {}
-    text = run.data.tags.get("overrides", "")
-    try:
-        items = shlex.split(text)
-    except ValueError:
-        items = text.split()
-    for item in items + (run.info.run_name or "").split(","):
-        key, sep, value = item.partition("=")
-        if sep:
-            found.setdefault(key.lstrip("+~"), value)
-    return found
-
-
-def _child_row(child, keys: list[str]) -> dict:
-    """A child's name, id, status, job number, swept values (``keys``) and final metrics."""
-    overrides = _overrides_of(child)
-    pruned = child.info.status == "FINISHED" and child.data.tags.get("stop_reason") == "pruned"
-    row = {
-        "run_name": child.info.run_name,
-        "run_id": child.info.run_id,
-        "status": "PRUNED" if pruned else child.info.status,  # a tuner's decision, not a failure
-        "job_num": child.data.tags.get("job_num", ""),
-        "trial_number": child.data.tags.get("trial_number", ""),
-    }
-    for key in keys:
-        row[key] = overrides.get(key, child.data.params.get(key, ""))
-    row["metrics"] = dict(child.data.metrics)
-    return row
-
-
-def _monitored_history(client, child, monitor: str) -> dict:
-    """A child's curve of the monitored value for the comparison plot; empty if it cannot be read."""
-    try:
-        history = [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, monitor)]
-    except Exception:
-        history = []
-    return {
-        "run_id": child.info.run_id,
-        "name": child.info.run_name,
-        "history": sorted(history),
-        "final": child.data.metrics.get(monitor),
-    }
-
-
-def _best_row(rows: list[dict], monitor: str, mode: str) -> dict | None:
-    """The finished row with the best finite monitored value, if any."""
-    candidates = [r for r in rows if r["status"] == "FINISHED" and _finite(r["metrics"].get(monitor))]
-    if not candidates:
-        return None
-    pick = max if mode == "max" else min
-    return pick(candidates, key=lambda r: r["metrics"][monitor])
-
-
-def _write_children_csv(rows: list[dict], columns: list[str], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([r.get(c, r["metrics"].get(c, "")) for c in columns])
-
-
-def _log_config(client, run_id: str, config: DictConfig, path: Path) -> None:
-    """Log the sweep's config as composed (unresolved, with its hydra node), secrets redacted."""
-    from framework.training.secrets import redact_tree, write_yaml
-
-    plain = OmegaConf.to_container(config, resolve=False, enum_to_str=True)
-    write_yaml(redact_tree(plain, _secrets(config)), path)
-    client.log_artifact(run_id, str(path), "config")
-
-
-def _summary_metrics_and_tags(
-    rows: list[dict], keys: list[str], monitor: str, mode: str, best: dict | None
-) -> tuple[list, list]:
-    """The parent's counts of children by status, its monitored value and mode, and the best child's
-    metrics (``best_<metric>``), id, name and swept values (``best.<key>``)."""
-    from mlflow.entities import Metric, RunTag
-
-    now = int(time.time() * 1000)
-    statuses = [r["status"] for r in rows]
-    metrics = [
-        Metric(f"{PARENT_PREFIX}children", float(len(rows)), now, 0),
-        Metric(f"{PARENT_PREFIX}children_finished", float(statuses.count("FINISHED")), now, 0),
-        Metric(f"{PARENT_PREFIX}children_failed", float(statuses.count("FAILED")), now, 0),
-        Metric(f"{PARENT_PREFIX}children_killed", float(statuses.count("KILLED")), now, 0),
-        Metric(f"{PARENT_PREFIX}children_pruned", float(statuses.count("PRUNED")), now, 0),
-    ]
-    tags = [RunTag("monitor", monitor), RunTag("monitor_mode", mode)]
-    if best is not None:
-        metrics += [Metric(clean_key(f"{PARENT_PREFIX}best_{k}"), float(v), now, 0) for k, v in best["metrics"].items()]
-        tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
-        tags += [RunTag(clean_key(f"best.{k}"), truncate(str(best[k]), MAX_TAG_VALUE_LENGTH)) for k in keys]
-    return metrics, tags
-
-
-def _format(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
-
-
-def ranked(rows: list[dict], monitor: str, mode: str) -> list[dict]:
-    """Best first by the monitored value; runs without a finite value last, in their order."""
-    scored = [r for r in rows if _finite(r["metrics"].get(monitor))]
-    scored.sort(key=lambda r: r["metrics"][monitor], reverse=mode == "max")
-    return scored + [r for r in rows if not _finite(r["metrics"].get(monitor))]
-
-
-def _markdown(rows, keys, metric_names, monitor, mode, best, best_url=None) -> str:
-    rows = ranked(rows, monitor, mode)
-    lines = [f"# Sweep summary: {len(rows)} run(s), monitored value `{monitor}` ({mode}), best first", ""]
-    if best is not None:
-        name = f"[{best['run_name']}]({best_url})" if best_url else best["run_name"]
-        lines += [f"Best: **{name}** (`{best['run_id']}`), {monitor} = {_format(best['metrics'][monitor])}", ""]
-    trials = any(r.get("trial_number") for r in rows)
-    header = ["run", "status", *(["trial"] if trials else []), *keys, *metric_names]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("| " + " | ".join("---" for _ in header) + " |")
-    for r in rows:
-        mark = " (best)" if best is not None and r["run_id"] == best["run_id"] else ""
-        cells = [f"{r['run_name']}{mark}", r["status"], *([r["trial_number"]] if trials else [])]
-        cells += [str(r.get(k, "")) for k in keys]
-        cells += [_format(r["metrics"][m]) if m in r["metrics"] else "" for m in metric_names]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
