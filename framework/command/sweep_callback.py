@@ -29,7 +29,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from framework.core.errors import FrameworkError
 from framework.tracking import sweep_summary
 from framework.tracking.run_tags import PARENT_ENV, fitted, run_name, source_tags
-from framework.tracking.sender import warn
+from framework.tracking.spool import warn
 from framework.tracking.store import TRACKING_URI_ENV, check_server, open_experiment, resolve_tracking_uri, view_line
 from framework.training.secrets import Redactor, masked, redact_tree
 

@@ -88,7 +88,8 @@ class MLflowLogger(LoggerSettings, Callback):
     # -- hooks -----------------------------------------------------------------------
 
     def framework_fit_start(self, trainer, run):
-        from framework.tracking.sender import Sender, Spool
+        from framework.tracking.sender import Sender
+        from framework.tracking.spool import Spool
         from framework.tracking.store import open_experiment
 
         restored = self._restored

@@ -9,17 +9,19 @@ the process (for ``repair``) and the git commit of the launch directory."""
 import getpass
 import os
 import shlex
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, format_value, truncate
-from framework.tracking.repair import process_tags
 from framework.training.secrets import Redactor
 
 #: Set by the sweep's Hydra callback for the jobs of a multirun: JSON with the parent run and the swept keys.
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
+#: The process that tracks a run: ``python -m framework.tracking repair`` ends a run whose process is gone.
+HOST_TAG, PID_TAG = "framework.host", "framework.pid"
 #: MLflow refuses longer run names.
 LONGEST_RUN_NAME = 250
 #: Overrides that change how a run is tracked or launched, not what it computes.
@@ -64,7 +66,8 @@ def source_tags(redactor: Redactor, launch_dir, overrides: Iterable[str] = ()) -
         "mlflow.source.name": "framework.train" if "framework.train" in command else (sys.argv[:1] or [""])[0],
         "mlflow.user": user_name(),
         "command": redactor.text(command),
-        **process_tags(),  # so `python -m framework.tracking repair` can tell a run whose process died
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
     }
     overrides = list(overrides)
     if overrides:

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from framework.command import train
-from framework.tracking import __main__ as tracking_command
-from framework.tracking.__main__ import main as tracking_main
-from framework.tracking.sender import Sender, Spool, replay
+from framework.command import upload as upload_command
+from framework.command.store_tools import main as tracking_main
+from framework.tracking.sender import Sender
+from framework.tracking.spool import Spool, replay
 from tests.commands import run_command
 
 from . import plugin
@@ -125,7 +126,7 @@ def test_a_metric_batch_is_only_sent_when_due(tmp_path):
 def test_the_upload_command_sends_a_spool_to_a_local_store_saying_how_far_it_got(
     tmp_path, client, store, capsys, monkeypatch
 ):
-    monkeypatch.setattr(tracking_command, "PROGRESS_EVERY", 0)  # a line after each record
+    monkeypatch.setattr(upload_command, "PROGRESS_EVERY", 0)  # a line after each record
     experiment = client.create_experiment("uploads")
     run_id = client.create_run(experiment).info.run_id
     spool = Spool(tmp_path / "job" / "mlflow" / "spool.jsonl")

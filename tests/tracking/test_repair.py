@@ -51,7 +51,7 @@ def test_a_killed_run_is_ended_with_its_resume_command(tmp_path, store, client):
 
 def test_a_live_run_is_left_alone(tmp_path, tracked, client):
     from framework.command import train
-    from framework.tracking.repair import repair
+    from framework.command.repair import repair
 
     train(tracked(), log=lambda *_: None)
     [run] = client.search_runs([client.get_experiment_by_name("framework").experiment_id])
@@ -62,7 +62,8 @@ def test_a_live_run_is_left_alone(tmp_path, tracked, client):
 
 def test_a_run_json_that_another_run_holds_now_is_left_as_it_is(tmp_path, tracked, client):
     from framework.command import train
-    from framework.tracking.repair import PID_TAG, repair
+    from framework.command.repair import repair
+    from framework.tracking.run_tags import PID_TAG
     from framework.training.run_status import write_status
 
     out = tmp_path / "out"

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import pytest
 
-from framework.tracking.sender import Spool
+from framework.tracking.spool import Spool
 from tests.conftest import free_port, fresh_store
 
 #: A run that no store of these tests has.

@@ -12,15 +12,10 @@ import shlex
 import socket
 from pathlib import Path
 
+from framework.tracking.run_tags import HOST_TAG, PID_TAG
 from framework.training import run_status
 
-HOST_TAG, PID_TAG = "framework.host", "framework.pid"
 NOTE = "its process ended without reporting (killed?); ended by python -m framework.tracking repair"
-
-
-def process_tags() -> dict[str, str]:
-    """Tags naming the process that tracks a run."""
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
 
 
 def _process_gone(tags: dict) -> bool:
