@@ -108,7 +108,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
         callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, monitor)]
         trainer = Trainer(
             model, components.loss, components.optimizer, metrics=metrics, callbacks=callbacks, rng=rng,
-            plugins=plugins, run=replace(run, data=data), **trainer_arguments,
+            plugins=plugins, run=replace(run, data=data, monitor=monitor), **trainer_arguments,
         )  # fmt: skip
         log(f"data: {data.describe()}")
         log_model(model, context, log)

@@ -79,13 +79,9 @@ def _tensor_spec(array: np.ndarray) -> str:
     return json.dumps([{"type": "tensor", "tensor-spec": {"dtype": array.dtype.name, "shape": [-1, *array.shape[1:]]}}])
 
 
-def linked_metrics(final: list, trained: set[str], datasets: dict[str, tuple[str, str]]) -> list:
-    """The ``final`` metrics (``[key, value, timestamp, step]``, the last epoch's and the test split's),
-    each with the name and digest of the dataset it was computed on (``datasets``, by split), to link
-    them to the logged model. ``trained`` names the metrics computed on the training split."""
-    linked = []
-    for key, value, timestamp, at in final:
-        split = "test" if key.startswith("test_") else "validation" if key.startswith("val_") else None
-        split = split or ("train" if key in trained else None)
-        linked.append([key, value, timestamp, at, *datasets.get(split, ())])
-    return linked
+def dataset_of(key: str, trained: set[str], datasets: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+    """The name and digest of the dataset the logged value ``key`` was computed on (``datasets``, by
+    split): ``test_*`` the test split, ``val_*`` the validation split, ``trained`` names the training
+    split; nothing for the rest (the learning rate, the seconds)."""
+    split = "test" if key.startswith("test_") else "validation" if key.startswith("val_") else None
+    return datasets.get(split or ("train" if key in trained else None), ())

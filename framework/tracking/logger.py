@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from framework.tracking import artifacts
-from framework.tracking.datasets import linked_metrics
+from framework.tracking.datasets import dataset_of
 from framework.tracking.logger_settings import LoggerSettings
 from framework.tracking.params import (
     MAX_TAG_VALUE_LENGTH,
@@ -34,7 +34,7 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.registry import model_name
-from framework.tracking.run_tags import PARENT_ENV, fitted, run_name, source_tags
+from framework.tracking.run_tags import PARENT_ENV, PRUNED_SUFFIX, fitted, run_name, source_tags
 from framework.tracking.summary import run_lines, upload_line
 from framework.training.callback import Callback
 from framework.training.run import Run
@@ -70,7 +70,8 @@ class MLflowLogger(LoggerSettings, Callback):
         self._messages: list[str] = []
         self.model_name: str | None = None
         self._datasets: dict[str, tuple[str, str]] = {}  # split -> (dataset name, digest)
-        self._last_epoch: list = []  # the last logged epoch's metrics, as logged
+        self._trained: set[str] = set()  # the values computed on the training split
+        self.run_display_name: str | None = None
         self._model_queued = False
         self._monitor = None
 
@@ -100,6 +101,7 @@ class MLflowLogger(LoggerSettings, Callback):
         client, self.experiment_id = open_experiment(uri, self.experiment_name)
         config = dict(run.config)
         self.redactor = Redactor.from_config(config)
+        self._trained = {"loss", *(clean_key(metric.name) for metric in trainer.metrics)}
         self._has_secrets = bool(self.redactor.secrets) or redact_config(config) != config
         self.staging = self._staging_dir()
         tracked = self._reattach(client) if run.resumes else None
@@ -113,6 +115,7 @@ class MLflowLogger(LoggerSettings, Callback):
             )
             tags = {}
         self.run_id = tracked.info.run_id
+        self.run_display_name = tracked.info.run_name
         self.model_name = model_name(tracked.info.run_name)
         self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
         self._log_inputs(run.data)
@@ -150,32 +153,49 @@ class MLflowLogger(LoggerSettings, Callback):
     def framework_fit_end(self, trainer, history):
         if self.sender is None or self._closed:
             return
-        self._materialize()
-        test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix" and is_number(v)}
-        now, step = int(time.time() * 1000), len(history)
-        test_metrics = [[clean_key(k), float(v), now, step] for k, v in test.items()]
-        self._put_batch(metrics=test_metrics, tags={"stop_reason": history.stop_reason, "epochs_completed": str(step)})
+        final, step = self._final_metrics(history), len(history)
+        tags = {"stop_reason": history.stop_reason, "epochs_completed": str(step)}
+        if history.stop_reason == "pruned":  # MLflow has no such status: the runs table shows it by the name
+            tags |= {"mlflow.runName": f"{self.run_display_name}{PRUNED_SUFFIX}", "state": "PRUNED"}
+        self._put_batch(tags=tags)
         self._artifacts(trainer, history)
-        if self.log_model:
-            self._queue_model(trainer, test_metrics)
+        if not (self.log_model and self._queue_model(trainer, final)):
+            self._put_batch(metrics=final)
         after = []
         if self.register_as is not None and self.log_model:  # after FINISHED: a refusal costs the run nothing
             after.append({"op": "register_model", "name": self.model_name, "register_as": self.register_as})
         self._finish("FINISHED", timeout=None, after=after)
 
-    def _queue_model(self, trainer, test_metrics: list) -> None:
+    def _final_metrics(self, history) -> list:
+        """The metrics of the fit's last step, each with the dataset it was computed on: the last epoch's
+        (unless already sent) and the test split's. Sent with the model, they are linked to it."""
+        final = []
+        if self._pending is not None:
+            epoch, logs, timestamp = self._pending
+            self._pending = None
+            self._logged_epochs.add(epoch)
+            final = self._metrics(logs, int(timestamp * 1000), int(epoch))
+        test = {k: v for k, v in (history.test or {}).items() if k != "confusion_matrix"}
+        final += self._metrics(test, int(time.time() * 1000), len(history))
+        return [[*metric, *dataset_of(metric[0], self._trained, self._datasets)] for metric in final]
+
+    def _queue_model(self, trainer, final: list) -> bool:
+        """The model, at the last epoch's step, with the ``final`` metrics to link to it; False when it
+        could not be prepared."""
         try:
             from framework.tracking.pyfunc import write_model_files
 
             example = self.run.data.x_train if self.run.data is not None else None
             model_dir = write_model_files(trainer.model, self.staging / "model", example)
-            trained = {"loss", *(clean_key(m.name) for m in trainer.metrics)}
-            final = [m for m in self._last_epoch if m[3] == len(trainer.history)] + test_metrics
-            linked = linked_metrics(final, trained, self._datasets)
-            self._put({"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "metrics": linked})
-            self._model_queued = True
         except Exception as exc:  # the run's metrics and status matter more than the model
             self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
+            return False
+        step = len(trainer.history)
+        self._put(
+            {"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "step": step, "metrics": final}
+        )
+        self._model_queued = True
+        return True
 
     def framework_exception(self, trainer, error):
         if self.sender is None:
@@ -325,9 +345,13 @@ class MLflowLogger(LoggerSettings, Callback):
             return
         self._logged_epochs.add(epoch)
         ms = int(timestamp * 1000)
-        metrics = [[clean_key(k), float(v), ms, int(epoch)] for k, v in logs.items() if k != "epoch" and is_number(v)]
-        self._put_batch(metrics=metrics)
-        self._last_epoch = metrics
+        self._put_batch(metrics=self._metrics(logs, ms, int(epoch)))
+
+    def _metrics(self, values: dict, ms: int, step: int) -> list:
+        """Metric records, the monitored value first: MLflow's compare view offers a run's first metric."""
+        keys = [k for k, v in values.items() if k != "epoch" and is_number(v)]
+        keys.sort(key=lambda k: k != self.run.monitor)
+        return [[clean_key(k), float(values[k]), ms, step] for k in keys]
 
     def _log_inputs(self, data) -> None:
         """The run's data splits as dataset inputs (when the run knows its data)."""

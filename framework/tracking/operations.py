@@ -95,13 +95,23 @@ def _log_artifact(client, uri, run_id, record) -> None:
 
 
 def _log_model(client, uri, run_id, record) -> None:
-    """The pyfunc model, then the run's final metrics again, linked to it (MLflow ignores the
-    run's copy of a metric logged twice; the model's copy is what the Models tab ranks by)."""
+    """The pyfunc model at the run's last step, then that step's metrics, linked to it and to their
+    datasets (logged after the model, MLflow's own copy of the step's metrics finds none). A model
+    refused for good still leaves the metrics in the run."""
     from framework.tracking.pyfunc import log_framework_model
 
-    model_id = log_framework_model(uri, run_id, record["model_dir"], name=record.get("name", "model"))
-    linked = [_metric(entry, model_id) for entry in record.get("metrics", [])]
-    for chunk, _, _ in batches(linked, [], []):
+    name, step = record.get("name", "model"), int(record.get("step", 0))
+    try:
+        model_id = log_framework_model(uri, run_id, record["model_dir"], name=name, step=step)
+    except Exception as exc:
+        if not is_transient(exc):
+            _log_metrics(client, run_id, record.get("metrics", []), None)
+        raise
+    _log_metrics(client, run_id, record.get("metrics", []), model_id)
+
+
+def _log_metrics(client, run_id: str, entries: list, model_id: str | None) -> None:
+    for chunk, _, _ in batches([_metric(entry, model_id) for entry in entries], [], []):
         client.log_batch(run_id, metrics=chunk, synchronous=True)
 
 

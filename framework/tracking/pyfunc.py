@@ -31,8 +31,8 @@ from framework.core.npz import save_npz
 CONFIG_FILE, WEIGHTS_FILE, EXAMPLE_FILE = "model.json", "weights.npz", "input_example.npy"
 #: Samples of the input example logged with the model.
 EXAMPLE_SAMPLES = 3
-#: In the logged model's ``model_config``: the model was logged with a signature, so its inputs
-#: are checked exactly as MLflow checks them (models logged before had none: their inputs are cast).
+#: In the model's ``model.json``: the model was logged with a signature, so its inputs are
+#: checked exactly as MLflow checks them (models logged before had none: their inputs are cast).
 EXACT_INPUT = "exact_input"
 
 
@@ -43,7 +43,7 @@ def write_model_files(model, directory, example=None) -> Path:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"framework_version": framework.__version__, "model": model.get_config()}
+    config = {"framework_version": framework.__version__, "model": model.get_config(), EXACT_INPUT: True}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     save_npz(directory / WEIGHTS_FILE, model.state_dict())
     if example is not None and len(example):
@@ -82,7 +82,7 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
         config = json.loads(Path(context.artifacts["model_config"]).read_text(encoding="utf-8"))
         self.model = build_model(config["model"])
         self.model.load_weights(context.artifacts["weights"])
-        self.exact = bool((getattr(context, "model_config", None) or {}).get(EXACT_INPUT))
+        self.exact = bool(config.get(EXACT_INPUT))
 
     def predict(self, context, model_input: np.ndarray, params=None):
         try:
@@ -198,10 +198,10 @@ def logged_model_id(client, run_id: str, name: str) -> str | None:
     return None
 
 
-def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "model") -> str:
+def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "model", step: int = 0) -> str:
     """Log the model in ``model_dir`` (from :func:`write_model_files`) to run ``run_id`` as
-    pyfunc model ``name``, with its signature and input example; once per run (a repeated
-    call returns the first model's id)."""
+    pyfunc model ``name`` at ``step`` (the run's last epoch), with its signature and input
+    example; once per run (a repeated call returns the first model's id)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -227,8 +227,8 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
                 pip_requirements=requirements(),  # explicit: MLflow's own inference of them is slow
                 signature=model_signature(model),
                 input_example=example,
-                model_config={EXACT_INPUT: True},
                 metadata=model_metadata(config, model),
+                step=step,
             )
     finally:
         mlflow.set_tracking_uri(previous)  # None: back to "not set", the variable removed

@@ -22,6 +22,8 @@ from framework.training.secrets import Redactor
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
 #: The process that tracks a run: ``python -m framework.tracking repair`` ends a run whose process is gone.
 HOST_TAG, PID_TAG = "framework.host", "framework.pid"
+#: Appended to the name of a trial a tuner pruned: MLflow has no status for it.
+PRUNED_SUFFIX = " (pruned)"
 #: MLflow refuses longer run names.
 LONGEST_RUN_NAME = 250
 #: Overrides that change how a run is tracked or launched, not what it computes.

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, format_value, truncate
+from framework.tracking.run_tags import PRUNED_SUFFIX
 from framework.training.secrets import write_yaml
 
 #: The parent's own metrics, apart from its children's in MLflow's column pickers and charts.
@@ -92,11 +93,15 @@ def _overrides_of(run) -> dict[str, str]:
         items = shlex.split(text)
     except ValueError:
         items = text.split()
-    for item in items + (run.info.run_name or "").split(","):
+    for item in items + _name(run).split(","):
         key, sep, value = item.partition("=")
         if sep:
             found.setdefault(key.lstrip("+~"), value)
     return found
+
+
+def _name(run) -> str:
+    return (run.info.run_name or "").removesuffix(PRUNED_SUFFIX)
 
 
 def child_row(child, keys: list[str]) -> dict:
@@ -126,7 +131,7 @@ def monitored_history(client, child, monitor: str, row: dict) -> dict:
         history = []
     return {
         "run_id": child.info.run_id,
-        "name": child.info.run_name,
+        "name": _name(child),
         "history": sorted(history),
         "final": child.data.metrics.get(monitor),
         "pruned": row["status"] == PRUNED,

@@ -49,7 +49,8 @@ class Run:
     to job, so a tracker records them apart from the experiment's params);
     ``trial`` the tuning trial this run is, when a study's sweeper started it;
     ``data`` the loaded data (a ``DataSplits``) once the command has read it, which a
-    tracker may record as the run's dataset; ``plugins`` every plugin loaded for the run, by
+    tracker may record as the run's dataset; ``monitor`` the logged value that decides which
+    epoch is best (and that a sweep optimizes), once known; ``plugins`` every plugin loaded for the run, by
     name, with its distribution and version."""
 
     config: Mapping = field(default_factory=dict)
@@ -63,6 +64,7 @@ class Run:
     output_paths: Mapping[str, Path] = field(default_factory=dict)
     trial: TrialInfo | None = None
     data: object | None = None
+    monitor: str | None = None
     plugins: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -74,12 +74,14 @@ def _check_summary(client, parent, children, tmp_path, sweep_key):
     )
     folder = Path(client.download_artifacts(parent.info.run_id, "summary", str(tmp_path / "summary")))
     with open(folder / "children.csv") as handle:
-        rows = {row["run_id"]: row for row in csv.DictReader(handle)}
+        listed = list(csv.DictReader(handle))
+    assert [row["run_name"] for row in listed] == ranked  # the description's order and value format
+    rows = {row["run_id"]: row for row in listed}
     assert set(rows) == {c.info.run_id for c in children}
     for child in children:
         row = rows[child.info.run_id]
         assert row["status"] == "FINISHED" and row["run_name"] == child.info.run_name
-        assert float(row["val_loss"]) == child.data.metrics["val_loss"]
+        assert row["val_loss"] == f"{child.data.metrics['val_loss']:.6g}" and f"| {row['val_loss']} |" in description
         assert row[sweep_key] == child.data.params[sweep_key]
     assert (folder / "children.md").read_text() == description
 
