@@ -15,7 +15,6 @@ run with ``logger=none`` never loads it.
 """
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -34,15 +33,15 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.registry import model_name
-from framework.tracking.run_tags import PARENT_ENV, PRUNED_SUFFIX, fitted, run_name, source_tags
+from framework.tracking.run_tags import PRUNED_SUFFIX, fitted, run_name, source_tags
 from framework.tracking.summary import run_lines, upload_line
+from framework.tracking.tracked_run import known_steps, reattach, resumed_params, sweep_parent
 from framework.training.callback import Callback
 from framework.training.run import Run
 from framework.training.secrets import Redactor, masked, redact_config
 
 STAGING = "mlflow"
 SPOOL = "spool.jsonl"
-STALE_ON_RESUME = ("error_type", "error_message", "resume_checkpoint")
 
 
 class MLflowLogger(LoggerSettings, Callback):
@@ -89,57 +88,47 @@ class MLflowLogger(LoggerSettings, Callback):
     # -- hooks -----------------------------------------------------------------------
 
     def framework_fit_start(self, trainer, run):
-        from framework.tracking.sender import Sender
-        from framework.tracking.spool import Spool
         from framework.tracking.store import open_experiment
 
         restored = self._restored
         self._reset()  # a second fit with the same logger: a new run
-        self._restored = restored
-        self.run = run
-        uri = self.preflight()
-        client, self.experiment_id = open_experiment(uri, self.experiment_name)
+        self._restored, self.run = restored, run
+        client, self.experiment_id = open_experiment(self.preflight(), self.experiment_name)
         config = dict(run.config)
         self.redactor = Redactor.from_config(config)
         self._trained = {"loss", *(clean_key(metric.name) for metric in trainer.metrics)}
         self._has_secrets = bool(self.redactor.secrets) or redact_config(config) != config
         self.staging = self._staging_dir()
-        tracked = self._reattach(client) if run.resumes else None
-        parent = self._parent()
-        tags = self._tags(config, parent)
-        if tracked is None:
-            tracked = client.create_run(
-                self.experiment_id,
-                run_name=self._run_name(parent),
-                tags=fitted(tags),
-            )
-            tags = {}
-        self.run_id = tracked.info.run_id
-        self.run_display_name = tracked.info.run_name
+        tracked = reattach(client, restored, self.uri) if run.resumes else None
+        self.resumed = tracked is not None
+        params, tags = config_params(config, leave_out=run.output_paths), {}
+        if self.resumed:
+            params, tags = resumed_params(tracked, params, run.resume_from)
+        else:
+            parent = sweep_parent(self.uri, self.experiment_id)
+            tags = fitted(self._tags(config, parent))
+            tracked, tags = client.create_run(self.experiment_id, run_name=self._run_name(parent), tags=tags), {}
+        self._start_sending(tracked)
+        self._put_batch(params=params, tags=tags)
+        known = known_steps(client, self.run_id) if self.resumed else set()
+        for record in trainer.history.epochs:  # a resume: epochs the store does not have yet (lost to a crash?)
+            if record.get("epoch") in known:
+                self._logged_epochs.add(record.get("epoch"))
+            else:
+                self._log_epoch(record.get("epoch"), record, time.time())
+
+    def _start_sending(self, tracked) -> None:
+        from framework.tracking.sender import Sender
+        from framework.tracking.spool import Spool
+
+        self.run_id, self.run_display_name = tracked.info.run_id, tracked.info.run_name
         self.model_name = model_name(tracked.info.run_name)
         self.sender = Sender(Spool(self.staging / SPOOL), self.flush_every_seconds)
-        self._log_inputs(run.data)
+        self._log_inputs(self.run.data)
         try:
             self._start_system_metrics()
         except Exception as exc:  # an optional extra: the run goes on without it
             self._messages.append(f"could not start the system metrics: {type(exc).__name__}: {exc}")
-        params = config_params(config, leave_out=run.output_paths)
-        if self.resumed:
-            logged = tracked.data.params
-            changed = {k: [logged[k], v] for k, v in params.items() if k in logged and logged[k] != v}
-            params = {k: v for k, v in params.items() if k not in logged}
-            if changed:  # params cannot change in MLflow; say what the resumed part ran with
-                tags["resume_changed_params"] = json.dumps(changed)
-            tags["resumed_from"] = str(run.resume_from.path)
-            tags["resume_count"] = str(int(tracked.data.tags.get("resume_count", "0")) + 1)
-        self._put_batch(params=params, tags=tags)
-        if len(trainer.history):  # a resume: epochs the store does not have yet (e.g. lost to a crash)
-            known = self._known_steps(client) if self.resumed else set()
-            for record in trainer.history.epochs:
-                if record.get("epoch") not in known:
-                    self._log_epoch(record.get("epoch"), record, time.time())
-                else:
-                    self._logged_epochs.add(record.get("epoch"))
 
     def framework_epoch_start(self, trainer, epoch):
         self._materialize()
@@ -259,42 +248,6 @@ class MLflowLogger(LoggerSettings, Callback):
             directory = Path(tempfile.mkdtemp(prefix="framework-mlflow-"))
         directory.mkdir(parents=True, exist_ok=True)
         return directory
-
-    def _reattach(self, client):
-        """The run the checkpoint we resume from was tracked in, when it is in this store."""
-        restored = self._restored
-        if not restored.get("run_id") or restored.get("tracking_uri") != masked(self.uri):
-            return None
-        try:
-            run = client.get_run(restored["run_id"])
-        except Exception:
-            return None
-        if run.info.lifecycle_stage == "deleted":
-            return None
-        client.update_run(run.info.run_id, status="RUNNING")
-        for key in STALE_ON_RESUME:  # left by the interruption this run resumes from
-            if key in run.data.tags:
-                client.delete_tag(run.info.run_id, key)
-        self.resumed = True
-        return run
-
-    def _known_steps(self, client) -> set:
-        try:
-            return {metric.step for metric in client.get_metric_history(self.run_id, "loss")}
-        except Exception:
-            return set()
-
-    def _parent(self) -> dict | None:
-        raw = os.environ.get(PARENT_ENV)
-        if not raw:
-            return None
-        try:
-            parent = json.loads(raw)
-        except json.JSONDecodeError:
-            return None
-        if parent.get("tracking_uri") != self.uri or str(parent.get("experiment_id")) != str(self.experiment_id):
-            return None  # this job tracks elsewhere than its sweep: no link
-        return parent
 
     def _run_name(self, parent) -> str | None:
         if self.run_name:
