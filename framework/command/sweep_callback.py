@@ -10,7 +10,7 @@ parent's as ``MLFLOW_TRACKING_URI``, so a job started in another directory track
 into the same store). Each job's logger then starts a child run (tag
 ``mlflow.parentRunId``) named from the job's swept overrides.
 
-When the sweep ends, the parent gets its summary (:mod:`framework.tracking.sweep_summary`). A
+When the sweep ends, the parent gets its summary (:mod:`framework.command.sweep_summary`). A
 sweep that stops early (a failed job, Ctrl-C, SIGTERM) still ends its parent:
 FAILED, or KILLED when interrupted.
 """
@@ -26,8 +26,8 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from framework.command import sweep_summary
 from framework.core.errors import FrameworkError
-from framework.tracking import sweep_summary
 from framework.tracking.run_tags import PARENT_ENV, fitted, run_name, source_tags
 from framework.tracking.spool import warn
 from framework.tracking.store import TRACKING_URI_ENV, check_server, open_experiment, resolve_tracking_uri, view_line

@@ -2,8 +2,8 @@
 
 - :class:`MLflowLogger`: the callback that records a run (params, per-epoch
   metrics, tags, artifacts, the pyfunc model, its status).
-- :mod:`framework.tracking.sweep_summary`: a sweep's summary on its parent run
-  (made by the command's Hydra callback, :mod:`framework.command.sweep_callback`).
+- A multirun's parent run and its summary are the command's
+  (:mod:`framework.command.sweep_callback`).
 - ``python -m framework.tracking upload <spool>``: sends what an outage kept on disk.
 
 Importing this package does not import mlflow.

@@ -67,14 +67,6 @@ def build_model(config: dict):
     )
 
 
-def load_model_files(directory):
-    directory = Path(directory)
-    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    model = build_model(config["model"])
-    model.load_weights(directory / WEIGHTS_FILE)
-    return model
-
-
 class FrameworkModel(mlflow.pyfunc.PythonModel):
     """pyfunc wrapper: ``predict(x)`` is the framework model's evaluation-mode ``predict``."""
 

@@ -94,12 +94,6 @@ class Sender:
             if time.monotonic() - self._last_send >= self.interval:
                 self._cond.notify()
 
-    def send_now(self) -> None:
-        """Start sending everything queued, without waiting for it."""
-        with self._cond:
-            self._flush_requested = True
-            self._cond.notify_all()
-
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued now; wait until it is delivered or spooled. False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
