@@ -19,15 +19,6 @@ DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
 DEFAULT_INIT = "glorot_uniform"
 
 
-def section(cfg: Mapping, key: str) -> dict:
-    value = cfg.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-    return dict(value)
-
-
 @dataclass
 class Components:
     """What the config names, built before any data loads. ``callbacks`` maps each
@@ -42,42 +33,22 @@ class Components:
     callbacks: dict = field(default_factory=dict)
 
 
-def _configured_callbacks(cfg: Mapping):
-    """``(label, node)`` of each callback the config switches on, the logger last."""
-    for name, arguments in section(cfg, "callbacks").items():
-        if arguments is not None and arguments is not False:  # null or false switches one off
-            yield f"callbacks.{name}", {"name": name, **(arguments if isinstance(arguments, Mapping) else {})}
-    logger = section(cfg, "logger")
-    if logger.get("name", "none") not in ("none", None):
-        yield "logger", logger
-
-
-def configured_names(cfg: Mapping) -> dict[str, tuple[str, str]]:
-    """Each configured component's label with its kind and registry name, as the config says."""
-    names = {key: (kind, section(cfg, key).get("name")) for kind, key in CONFIGURED_KINDS}
-    names.update({label: ("callback", node.get("name")) for label, node in _configured_callbacks(cfg)})
-    return {label: (kind, name) for label, (kind, name) in names.items() if name}
-
-
-def build_components(plugins: Plugins, cfg: Mapping) -> Components:
-    schedule = instantiate(plugins, "schedule", section(cfg, "schedule") or {"name": "constant"}, "schedule")
-    components = Components(
-        optimizer=instantiate(plugins, "optimizer", section(cfg, "optimizer"), "optimizer"),
-        loss=instantiate(plugins, "loss", section(cfg, "loss"), "loss"),
-        dataset=instantiate(plugins, "dataset", section(cfg, "data"), "data"),
-        schedule=schedule,
-    )
-    scheduler = schedule.callback()
+def build_components(plugins: Plugins, nodes: Mapping[str, tuple[str, dict]]) -> Components:
+    """The components the config's ``nodes`` (:attr:`JobConfig.nodes`) name, with the schedule's own
+    callback (when it has one) before the configured callbacks."""
+    built = {label: instantiate(plugins, kind, node, label) for label, (kind, node) in nodes.items()}
+    components = Components(built.pop("optimizer"), built.pop("loss"), built.pop("data"), built.pop("schedule"))
+    scheduler = components.schedule.callback()
     if scheduler is not None:
         components.callbacks[f"callbacks.{scheduler.name}"] = scheduler
-    for label, node in _configured_callbacks(cfg):
-        components.callbacks[label] = instantiate(plugins, "callback", node, label)
+    components.callbacks.update(built)
     return components
 
 
-def component_origins(plugins: Plugins, cfg: Mapping, components: Components) -> dict[str, ComponentOrigin]:
-    """Registry name and plugin distribution of each of the run's components, by config label."""
-    named = configured_names(cfg)
+def component_origins(plugins: Plugins, names: Mapping, components: Components) -> dict[str, ComponentOrigin]:
+    """Registry name and plugin distribution of each of the run's components, by config label
+    (``names``: :meth:`JobConfig.names`)."""
+    named = dict(names)
     named.update({label: ("callback", callback.name) for label, callback in components.callbacks.items()})
     origins = {}
     for label, (kind, name) in named.items():
@@ -85,9 +56,6 @@ def component_origins(plugins: Plugins, cfg: Mapping, components: Components) ->
             origin = plugins.registry(kind).origin(name)
             origins[label] = ComponentOrigin(kind, name, origin.distribution, origin.version)
     return origins
-
-
-CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
 
 
 def build_metrics(plugins: Plugins, names, task: str) -> list:

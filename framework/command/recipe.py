@@ -12,11 +12,11 @@ import numpy as np
 
 from framework.command import checks
 from framework.command.build import build_components, build_metrics, build_model, component_origins, output_units
-from framework.command.build import section as config_section
+from framework.command.job_config import JobConfig
 from framework.command.resume import check_fits, check_resume, check_resume_plugins, read_resume_checkpoint
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
-from framework.core.errors import ConfigError, FrameworkError
+from framework.core.errors import FrameworkError
 from framework.plugins import Plugins, default_plugins
 from framework.tracking.run_tags import run_name
 from framework.training.run import Run
@@ -71,66 +71,59 @@ class RunResult:
 
 def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: JobContext | None = None) -> RunResult:
     """Run one training job described by ``cfg`` (a plain mapping or an OmegaConf config)."""
-    cfg, plugins, context = to_container(cfg), plugins or default_plugins(), context or JobContext()
+    plugins, context = plugins or default_plugins(), context or JobContext()
     # Everything that needs no data, before any loading.
-    checks.check_sections(cfg)
-    seed, trainer_cfg = checks.check_seed(cfg), config_section(cfg, "trainer")
-    threads = checks.check_threads(trainer_cfg) or context.threads
-    cfg["trainer"] = trainer_cfg = {**trainer_cfg, "threads": threads}  # recorded as it ran (results depend on it)
-    resume = trainer_cfg.get("resume")  # relative to where the command was started (hydra.job.chdir may move)
-    checkpoint = None if resume is None else read_resume_checkpoint(context.launch_dir / str(resume))
+    job = JobConfig.read(cfg, context.threads, context.launch_dir)
+    checkpoint = None if job.resume is None else read_resume_checkpoint(job.resume)
     if checkpoint is not None:
-        check_resume_plugins(plugins, cfg, checkpoint)  # it may name components whose plugin is missing here
-    checks.check_model_dtype(config_section(cfg, "model"))
-    checks.check_monitor_name(trainer_cfg)
-    components = build_components(plugins, cfg)
-    trainer_arguments = checks.trainer_arguments(trainer_cfg)
-    checks.check_schedule(cfg, components.schedule)
+        check_resume_plugins(plugins, job, checkpoint)  # it may name components whose plugin is missing here
+    components = build_components(plugins, job.nodes)
+    checks.check_schedule(job, components.schedule)
     if checkpoint is not None:
-        check_resume(cfg, checkpoint, components)
-    run = describe_run(cfg, context, checkpoint, components, plugins)
+        check_resume(job, checkpoint, components)
+    run = describe_run(job, context, checkpoint, components, plugins)
     checks.check_callback_hooks(plugins, components)
     checks.check_output_dirs(run.output_paths)
     checks.check_preflight(components)
 
-    rng = np.random.default_rng(seed)
-    with blas_threads(threads, log):
+    rng, trainer_arguments = np.random.default_rng(job.seed), dict(job.trainer_arguments)
+    with blas_threads(job.threads, log):
         data = components.dataset.load(rng)
         checks.check_classes(data)
-        metrics = build_metrics(plugins, trainer_cfg.get("metrics", "auto"), data.task)
-        monitor = checks.check_monitors(cfg, components, metrics, has_validation=len(data.x_val) > 0)
+        metrics = build_metrics(plugins, job.trainer.get("metrics", "auto"), data.task)
+        checks.check_monitors(job, components, metrics, has_validation=len(data.x_val) > 0)
         units = output_units(components.loss, data)
-        model = build_model(plugins, config_section(cfg, "model"), data, units, rng, components.loss)
+        model = build_model(plugins, job.model, data, units, rng, components.loss)
         if checkpoint is not None:
-            check_fits(model, checkpoint, cfg)
+            check_fits(model, checkpoint, job)
         if trainer_arguments.get("batch_size") == "full":
             trainer_arguments["batch_size"] = len(data.x_train)
-        callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, monitor)]
+        callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, job.monitor)]
         trainer = Trainer(
             model, components.loss, components.optimizer, metrics=metrics, callbacks=callbacks, rng=rng,
-            plugins=plugins, run=replace(run, data=data, monitor=monitor), **trainer_arguments,
+            plugins=plugins, run=replace(run, data=data, monitor=job.monitor), **trainer_arguments,
         )  # fmt: skip
         log(f"data: {data.describe()}")
         log_model(model, context, log)
         history = fit_and_save(trainer, data, units, run.output_dir)
     summary = report(history, run.output_dir, callbacks, log)
-    return RunResult(float(history.last()[monitor]), monitor, history, run.output_dir, trainer, summary)
+    return RunResult(float(history.last()[job.monitor]), job.monitor, history, run.output_dir, trainer, summary)
 
 
-def describe_run(cfg: dict, context: JobContext, checkpoint, components, plugins: Plugins) -> Run:
-    output_dir = Path(cfg.get("output_dir") or context.output_dir or Path.cwd())
+def describe_run(job: JobConfig, context: JobContext, checkpoint, components, plugins: Plugins) -> Run:
+    output_dir = Path(job.whole.get("output_dir") or context.output_dir or Path.cwd())
     written = {
         f"{label}.{argument}": Path(directory)
         for label, callback in components.callbacks.items()
         for argument, directory in callback.output_dirs().items()
     }
     return Run(
-        config=cfg,
+        config=job.whole,
         output_dir=output_dir,
         output_paths={"output_dir": output_dir, **written},
         name=run_name(context.overrides),
         resume_from=checkpoint,
-        components=component_origins(plugins, cfg, components),
+        components=component_origins(plugins, job.names(), components),
         plugins={name: (origin.distribution, origin.version) for name, origin in plugins.origins.items()},
         overrides=context.overrides,
         job_number=context.job_number,
@@ -192,29 +185,6 @@ def _targets(loss, y: np.ndarray, task: str, units: int, dtype) -> np.ndarray:
     if units == 1:
         return y.reshape(-1, 1).astype(dtype)
     return np.eye(units, dtype=dtype)[y]
-
-
-def to_container(cfg) -> dict:
-    from omegaconf import DictConfig, OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    if not isinstance(cfg, DictConfig):
-        return dict(cfg)
-    try:
-        missing = sorted(OmegaConf.missing_keys(cfg))
-        if not missing:
-            return OmegaConf.to_container(cfg, resolve=True)
-    except OmegaConfBaseException as exc:
-        key = getattr(exc, "full_key", None)
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"{key or 'config'}: {reason}; fix the ${{...}} interpolation (it names another config key, "
-            "e.g. ${trainer.epochs}) or give a plain value"
-        ) from exc
-    raise ConfigError(
-        f"{missing[0]}: a value is required (the config has ???); give it on the command line ({missing[0]}=...)"
-        + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else "")
-    )
 
 
 def _fmt(value) -> str:

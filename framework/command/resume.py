@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from framework.command.build import Components, configured_names, section
+from framework.command.build import Components
+from framework.command.job_config import JobConfig, section
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
@@ -27,19 +28,19 @@ def read_resume_checkpoint(resume) -> Checkpoint:
         raise ConfigError(f"trainer.resume: {exc}") from exc
 
 
-def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -> None:
+def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components) -> None:
     """Everything about resuming that needs no data, once the components are built."""
     where = f"trainer.resume={checkpoint.path}"
     _check_finite(checkpoint, where)
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
-        before, now = section(saved, key).get("name"), section(cfg, key).get("name")
+        before, now = section(saved, key).get("name"), section(job.whole, key).get("name")
         if before and now and before != now:
             raise ConfigError(
                 f"{where}: the checkpoint was trained with {key}={before}, this run has {key}={now}; "
                 f"resume with {key}={before}, {AFRESH}"
             )
-    before, now = section(saved, "model").get("dtype", "float32"), section(cfg, "model").get("dtype", "float32")
+    before, now = section(saved, "model").get("dtype", "float32"), job.model.get("dtype", "float32")
     if np.dtype(before) != np.dtype(now):
         raise ConfigError(
             f"{where}: the checkpoint holds {before} weights, this run has model.dtype={now}; "
@@ -49,7 +50,7 @@ def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -
         check_optimizer_state(components.optimizer, checkpoint)
     except FrameworkError as exc:
         raise ConfigError(f"trainer.resume: {exc}") from exc
-    _check_epochs(cfg, checkpoint, where)
+    _check_epochs(job, checkpoint, where)
 
 
 def _check_finite(checkpoint: Checkpoint, where: str) -> None:
@@ -67,9 +68,9 @@ def _check_finite(checkpoint: Checkpoint, where: str) -> None:
         )
 
 
-def _check_epochs(cfg: Mapping, checkpoint: Checkpoint, where: str) -> None:
+def _check_epochs(job: JobConfig, checkpoint: Checkpoint, where: str) -> None:
     done = int(checkpoint.manifest.get("completed_epochs", 0))
-    epochs = section(cfg, "trainer").get("epochs")
+    epochs = job.trainer.get("epochs")
     if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs < done:
         raise ConfigError(
             f"{where}: the checkpoint has already completed {done} epochs, more than trainer.epochs={epochs}; "
@@ -77,14 +78,14 @@ def _check_epochs(cfg: Mapping, checkpoint: Checkpoint, where: str) -> None:
         )
 
 
-def check_resume_plugins(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -> None:
+def check_resume_plugins(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> None:
     """Every component the checkpoint was trained with and this run still uses is registered here."""
     where = f"trainer.resume={checkpoint.path}"
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
         kind, name = entry.get("kind"), entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
             continue
-        if kind == "callback" and configured_names(cfg).get(label) != (kind, name):
+        if kind == "callback" and job.names().get(label) != (kind, name):
             continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
         distribution, version = entry.get("distribution"), entry.get("version")
         source = f"{distribution} {version}" if version else "a plugin registered in code"
@@ -105,7 +106,7 @@ def _why_missing(distribution, version) -> str:
     return f"is {distribution} installed?" if version else "register that plugin again"
 
 
-def check_fits(model, checkpoint: Checkpoint, cfg: Mapping) -> None:
+def check_fits(model, checkpoint: Checkpoint, job: JobConfig) -> None:
     """The checkpoint's weights fit the model this config builds; if not, say which config
     values differ from the run that wrote it."""
     problem = _weights_problem(model.state_dict(), checkpoint.model)
@@ -114,7 +115,7 @@ def check_fits(model, checkpoint: Checkpoint, cfg: Mapping) -> None:
     saved_cfg = checkpoint.manifest.get("config") or {}
     differences = [
         f"{key}={_plain(saved_value)} (this run: {_plain(value)})"
-        for key, saved_value, value in _differences(saved_cfg, cfg, ("model", "data"))
+        for key, saved_value, value in _differences(saved_cfg, job.whole, ("model", "data"))
     ]
     hint = (
         f"it was trained with {'; '.join(differences[:4])}: resume with the same model and data settings"

@@ -1,0 +1,166 @@
+"""The config of one run, read once into a :class:`JobConfig`: every check that needs
+nothing but the config is made here, and the checks, the build and the resume read the
+result, never the config again."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from framework.core.errors import ConfigError
+from framework.core.validation import check_float_dtype
+from framework.plugins.construct import construct
+from framework.training.trainer import TrainerSettings
+
+TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
+#: Component kinds the config names in a section of their own: (kind, section).
+CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """One run's config, checked. ``whole`` is the config as composed and resolved, with
+    ``trainer.threads`` as the run uses it (what the run records); ``nodes`` maps each
+    configured component's label (``optimizer``, ``callbacks.checkpoint``, ``logger``) to its
+    kind and config node, the logger last; ``trainer_arguments`` are the Trainer's keyword
+    arguments; ``resume`` is the checkpoint to continue, relative to the launch directory."""
+
+    whole: dict
+    seed: int
+    trainer: dict
+    trainer_arguments: dict
+    model: dict
+    data: dict
+    schedule: dict
+    nodes: dict
+    monitor: str
+    threads: int | None
+    resume: Path | None
+
+    @classmethod
+    def read(cls, cfg, threads: int | None = None, launch_dir: Path | None = None) -> "JobConfig":
+        """Read and check ``cfg`` (a mapping or an OmegaConf config); ``threads`` is the job's share of
+        the cores, used when ``trainer.threads`` is null."""
+        whole = to_container(cfg)
+        check_sections(whole)
+        seed, trainer = _checked_seed(whole), section(whole, "trainer")
+        trainer["threads"] = _checked_threads(trainer) or threads
+        whole["trainer"] = trainer  # recorded as it ran: results depend on it
+        model = section(whole, "model")
+        if "dtype" in model:
+            construct(_ModelDtype, {"dtype": model["dtype"]}, "model")
+        resume = trainer.get("resume")  # relative to where the command was started (hydra.job.chdir may move)
+        return cls(
+            whole=whole,
+            seed=seed,
+            trainer=trainer,
+            trainer_arguments=_trainer_arguments(trainer),
+            model=model,
+            data=section(whole, "data"),
+            schedule=section(whole, "schedule"),
+            nodes=_component_nodes(whole),
+            monitor=_checked_monitor(trainer),
+            threads=trainer["threads"],
+            resume=None if resume is None else Path(launch_dir or Path.cwd()) / str(resume),
+        )
+
+    def names(self) -> dict[str, tuple[str, str]]:
+        """Each configured component's label with its kind and registry name, as the config says."""
+        return {label: (kind, node.get("name")) for label, (kind, node) in self.nodes.items() if node.get("name")}
+
+
+def section(cfg: Mapping, key: str) -> dict:
+    value = cfg.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    return dict(value)
+
+
+def _component_nodes(whole: Mapping) -> dict[str, tuple[str, dict]]:
+    nodes = {key: (kind, section(whole, key)) for kind, key in CONFIGURED_KINDS}
+    if not nodes["schedule"][1]:
+        nodes["schedule"] = ("schedule", {"name": "constant"})
+    for name, arguments in section(whole, "callbacks").items():
+        if arguments is not None and arguments is not False:  # null or false switches one off
+            node = {"name": name, **(arguments if isinstance(arguments, Mapping) else {})}
+            nodes[f"callbacks.{name}"] = ("callback", node)
+    logger = section(whole, "logger")
+    if logger.get("name", "none") not in ("none", None):
+        nodes["logger"] = ("callback", logger)  # last: at an interruption the checkpoint is written first
+    return nodes
+
+
+def check_sections(cfg: Mapping) -> None:
+    """A top-level section that is a misspelling of a known one (``+trainr.epochs=3``) would be
+    ignored in silence; a section of the user's own (``+notes.author=...``) is kept."""
+    from framework.command.config_keys import closest_key, known_sections
+
+    sections = known_sections()
+    for name in cfg:
+        close = closest_key(str(name), sorted(sections)) if name not in sections else None
+        if close:
+            raise ConfigError(
+                f"{name}: no such config section, so its values would be ignored; did you mean {close}? "
+                f"(write {close}.<key>=..., see the keys with: python -m framework.train --cfg job)"
+            )
+
+
+def _checked_seed(cfg: Mapping) -> int:
+    seed = cfg.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r}: expected a non-negative integer")
+    return seed
+
+
+def _checked_threads(trainer: Mapping) -> int | None:
+    threads = trainer.get("threads")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"trainer.threads={threads!r}: expected a positive number of BLAS threads, or null")
+    return threads
+
+
+def _checked_monitor(trainer: Mapping) -> str:
+    """``trainer.monitor`` is a name; whether the run logs it is known once the data is."""
+    monitor = trainer.get("monitor", "val_loss")
+    if not isinstance(monitor, str) or not monitor:
+        raise ConfigError(f"trainer.monitor={monitor!r}: name a logged value, e.g. val_loss or val_accuracy")
+    return monitor
+
+
+def _trainer_arguments(trainer: Mapping) -> dict:
+    """The Trainer's keyword arguments, checked; ``batch_size: full`` stays for the data to decide."""
+    arguments = {key: trainer[key] for key in TRAINER_KEYS if key in trainer}
+    full_batch = arguments.get("batch_size") == "full"
+    construct(TrainerSettings, {**arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
+    return arguments
+
+
+class _ModelDtype:
+    def __init__(self, dtype):
+        check_float_dtype("model", dtype)
+
+
+def to_container(cfg) -> dict:
+    """``cfg`` as plain data, interpolations resolved; a missing value or a broken interpolation is
+    one line naming its key."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(cfg, DictConfig):
+        return dict(cfg)
+    try:
+        missing = sorted(OmegaConf.missing_keys(cfg))
+        if not missing:
+            return OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{key or 'config'}: {reason}; fix the ${{...}} interpolation (it names another config key, "
+            "e.g. ${trainer.epochs}) or give a plain value"
+        ) from exc
+    raise ConfigError(
+        f"{missing[0]}: a value is required (the config has ???); give it on the command line ({missing[0]}=...)"
+        + (f"; also missing: {', '.join(missing[1:])}" if len(missing) > 1 else "")
+    )
