@@ -253,20 +253,9 @@ class Adam(Optimizer):
                 "fused",
             )
         if use_kernel:
-            kernels.adam(
-                w,
-                grad,
-                m,
-                v,
-                beta1=self.beta1,
-                beta2=self.beta2,
-                eps=self.eps,
-                step_size=step_size,
-                inv_sqrt_bias2=inv_sqrt_bias2,
-                weight_decay=coupled,
-                shrink=shrink,
-                tiny=TINY if flush else 0.0,
-            )
+            tiny = TINY if flush else 0.0
+            kernels.adam(w, grad, m, v, beta1=self.beta1, beta2=self.beta2, eps=self.eps, step_size=step_size,
+                         inv_sqrt_bias2=inv_sqrt_bias2, weight_decay=coupled, shrink=shrink, tiny=tiny)  # fmt: skip
             return
         if shrink != 1.0:
             w *= shrink

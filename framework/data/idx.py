@@ -53,10 +53,20 @@ def read_idx(path, *, expect_ndim: int | None = None) -> np.ndarray:
             f"{path}: truncated: the header declares {ndim} dimensions but the file ends after {len(data)} bytes; "
             f"{REFETCH}"
         )
-    shape = struct.unpack(f">{ndim}I", data[4:header_size])
-    dtype = IDX_DTYPES[code]
+    shape, dtype = struct.unpack(f">{ndim}I", data[4:header_size]), IDX_DTYPES[code]
+    _check_payload(path, shape, dtype, len(data) - header_size)
+    if expect_ndim is not None and ndim != expect_ndim:
+        raise FileFormatError(
+            f"{path}: holds an array of shape {shape} ({ndim} dimensions), expected {expect_ndim} dimensions; "
+            "check that the file is the one named (images are 3-D, labels 1-D)"
+        )
+    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
+    return array.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _check_payload(path: Path, shape: tuple, dtype: np.dtype, actual: int) -> None:
+    """The bytes after the header are exactly the values the header announces."""
     expected = math.prod(shape) * dtype.itemsize
-    actual = len(data) - header_size
     if actual < expected:
         raise FileFormatError(
             f"{path}: truncated: the header announces {dtype.name} values of shape {shape} ({expected} bytes) "
@@ -67,13 +77,6 @@ def read_idx(path, *, expect_ndim: int | None = None) -> np.ndarray:
             f"{path}: {actual - expected} unexpected bytes after the {expected}-byte payload of shape {shape}; "
             f"the file is corrupt or not IDX; {REFETCH}"
         )
-    if expect_ndim is not None and ndim != expect_ndim:
-        raise FileFormatError(
-            f"{path}: holds an array of shape {shape} ({ndim} dimensions), expected {expect_ndim} dimensions; "
-            "check that the file is the one named (images are 3-D, labels 1-D)"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header_size).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=False)
 
 
 def _file_bytes(path: Path) -> bytes:
