@@ -25,7 +25,7 @@ PARENT_PREFIX = "sweep/"
 #: A child's values that say how it ran, not how well: no best of them is worth a metric.
 NOT_COMPARED = ("lr", "seconds", "epoch")
 PRUNED = "PRUNED"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|<>~])")
 
 
 def children(client, parent: dict) -> list:

@@ -28,6 +28,9 @@ def test_a_hopeless_trial_is_pruned_in_the_study_and_in_mlflow(tmp_path, _templa
     assert (tmp_path / "sweep" / str(pruned.data.tags["job_num"]) / "weights.npz").is_file()  # its results kept
     assert parent.data.metrics["sweep/children_pruned"] == 1 and parent.data.metrics["sweep/children_finished"] == 1
     assert parent.data.tags["best_run_id"] == children[states[0.05].number].info.run_id
+    # marked as pruned where a user looks: the runs table (its name), the parent's description
+    assert pruned.info.run_name.endswith(" (pruned)") and pruned.data.tags["state"] == "PRUNED"
+    assert "| PRUNED (epoch 1) |" in parent.data.tags["mlflow.note.content"]
 
 
 @pytest.mark.slow
