@@ -60,9 +60,12 @@ from framework.core.optimizers import SGD
 class MyAdam(SGD):
     name = "adam"
 
+class OtherAdam(SGD):
+    name = "adam"
+
 @hookimpl
 def framework_register_optimizers():
-    return [MyAdam]
+    return [MyAdam, OtherAdam]
 """
 RAISING_REGISTRATION = """
 from framework import hookimpl
@@ -580,7 +583,7 @@ BAD_INPUTS = [
         "plugin-duplicate-name",
         "plugin",
         (),
-        ("optimizer name 'adam' is registered twice", "uninstall or block one of them"),
+        ("optimizer name 'adam' is registered twice by plugin 'twin'", "fix the plugin, or block it"),
         plugin={"source": DUPLICATE_NAME, "entry_point": "twin", "name": "twin-dist", "version": "2.0"},
     ),
     Bad(
