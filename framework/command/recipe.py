@@ -11,9 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from framework.command import checks
-from framework.command.build import build_components, build_metrics, build_model, component_origins, output_units
+from framework.command.build import (
+    build_components,
+    build_metrics,
+    build_model,
+    check_model_and_metric_names,
+    component_origins,
+    output_units,
+)
 from framework.command.build import section as config_section
-from framework.command.resume import check_fits, check_resume, check_resume_plugins, read_resume_checkpoint
+from framework.command.resume import (
+    check_fits,
+    check_resume,
+    check_resume_plugins,
+    read_resume_checkpoint,
+    with_resumed_names,
+)
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
 from framework.core.errors import ConfigError, FrameworkError
@@ -85,9 +98,11 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     checkpoint = None if resume is None else read_resume_checkpoint(context.launch_dir / str(resume))
     if checkpoint is not None:
         check_resume_plugins(plugins, cfg, checkpoint)  # it may name components whose plugin is missing here
+        cfg = with_resumed_names(plugins, cfg, checkpoint)
     checks.check_model_dtype(config_section(cfg, "model"))
     checks.check_monitor_name(trainer_cfg)
     components = build_components(plugins, cfg)
+    check_model_and_metric_names(plugins, cfg)
     trainer_arguments = checks.trainer_arguments(trainer_cfg)
     checks.check_schedule(cfg, components.schedule)
     if checkpoint is not None:

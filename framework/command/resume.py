@@ -12,6 +12,7 @@ from framework.command.build import Components, configured_names, section
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
+from framework.plugins.registry import SEPARATOR, bare
 from framework.training.checkpoint import Checkpoint, read_checkpoint
 from framework.training.trainer import check_optimizer_state
 
@@ -34,7 +35,7 @@ def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
         before, now = section(saved, key).get("name"), section(cfg, key).get("name")
-        if before and now and before != now:
+        if before and now and not _same_name(before, now):
             raise ConfigError(
                 f"{where}: the checkpoint was trained with {key}={before}, this run has {key}={now}; "
                 f"resume with {key}={before}, {AFRESH}"
@@ -50,6 +51,49 @@ def check_resume(cfg: Mapping, checkpoint: Checkpoint, components: Components) -
     except FrameworkError as exc:
         raise ConfigError(f"trainer.resume: {exc}") from exc
     _check_epochs(cfg, checkpoint, where)
+
+
+def _same_name(before: str, now: str) -> bool:
+    """``moons`` and ``extras:moons`` may be one class (the checkpoint's components pin which);
+    ``extras:moons`` and ``other:moons`` are not."""
+    qualified = SEPARATOR in str(before) and SEPARATOR in str(now)
+    return before == now if qualified else bare(str(before)) == bare(str(now))
+
+
+def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -> dict:
+    """``cfg`` with each bare component name the checkpoint recorded qualified written as it was
+    recorded, so the resumed run uses the same classes even where another plugin (installed since)
+    registers that name too. A qualified name that differs from the recorded one is refused."""
+    resumed = dict(cfg)
+    for label, entry in (checkpoint.manifest.get("components") or {}).items():
+        recorded, kind = entry.get("qualified"), entry.get("kind")
+        node, typed = _name_node(resumed, label)
+        if not recorded or node is None or kind not in plugins.registries or bare(str(typed)) != entry.get("name"):
+            continue
+        if SEPARATOR not in typed and recorded in plugins.registry(kind):
+            node["name"] = recorded
+        elif SEPARATOR in typed and typed != recorded:
+            key = f"{label}.name"
+            raise ConfigError(
+                f"{key}={typed}: the checkpoint trainer.resume={checkpoint.path} was trained with {kind} {recorded}; "
+                f"resume with {key}={recorded}, {AFRESH}"
+            )
+    return resumed
+
+
+def _name_node(cfg: dict, label: str) -> tuple[dict | None, str | None]:
+    """The mapping that holds ``label``'s name in ``cfg`` (copied, so ``cfg``'s own is left as it was)
+    and the name; ``(None, None)`` for a label this config does not configure."""
+    *parents, key = label.split(".")
+    holder = cfg
+    for parent in parents:
+        holder[parent] = holder = dict(section(holder, parent))
+    value = holder.get(key)
+    if value is None or value is False:
+        return None, None
+    node = holder[key] = dict(value) if isinstance(value, Mapping) else {}
+    typed = node.get("name", key if parents else None)
+    return (node, typed) if isinstance(typed, str) else (None, None)
 
 
 def _check_finite(checkpoint: Checkpoint, where: str) -> None:
@@ -81,9 +125,11 @@ def check_resume_plugins(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint)
     """Every component the checkpoint was trained with and this run still uses is registered here."""
     where = f"trainer.resume={checkpoint.path}"
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
-        kind, name = entry.get("kind"), entry.get("name")
+        kind, name = entry.get("kind"), entry.get("qualified") or entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
             continue
+        if name in plugins.registry(kind).collisions():
+            continue  # an older checkpoint's bare name, registered by several plugins now: the config says which
         if kind == "callback" and configured_names(cfg).get(label) != (kind, name):
             continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
         distribution, version = entry.get("distribution"), entry.get("version")
