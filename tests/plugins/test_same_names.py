@@ -7,6 +7,7 @@ checkpoint was trained with."""
 import json
 import re
 import textwrap
+from importlib.util import find_spec
 
 import numpy as np
 import pytest
@@ -100,7 +101,9 @@ TINY = ["trainer.epochs=1", "logger=none", "callbacks.progress=null", "data=xor"
 @pytest.fixture
 def install(make_distribution, tmp_path):
     """``install("alpha", factor)``: a plugin distribution ``<name>-dist`` with entry point
-    ``<name>`` registering the shared names and shipping the shared config options."""
+    ``<name>`` registering the shared names and shipping the shared config options. The
+    process's plugins are built afresh before and after the test (tests installing other
+    packages take this fixture for that too)."""
 
     def make(name: str, factor: float, extra_files: dict | None = None):
         conf = tmp_path / f"{name}_conf"
@@ -377,3 +380,124 @@ def test_the_conformance_kit_checks_each_plugin_installed_beside_the_other(both,
         check_dataset(plugins.get("dataset", f"{namespace}:dots")(n_samples=32))
         options = check_config_files(tmp_path / f"{namespace}_conf", "data=xor", "data.n_samples=64")
         assert options == ["data=dots", "model=scale_mlp", "optimizer=momentum"]
+
+
+# -- built-ins ------------------------------------------------------------------------
+
+REPLACING_SOURCE = """
+from framework import hookimpl
+from framework.core.layers import Dense
+from framework.core.optimizers import SGD
+
+
+class FastDense(Dense):
+    replaces_builtin = {replaces}
+
+
+class Sgd(SGD):
+    pass
+
+
+@hookimpl
+def framework_register_layers():
+    return [FastDense]
+
+
+@hookimpl
+def framework_register_optimizers():
+    return [Sgd]
+"""
+
+
+def install_dense(make_distribution, name: str, replaces: bool):
+    source = textwrap.dedent(REPLACING_SOURCE.format(replaces=replaces))
+    dist = make_distribution(source, entry_point=name, name=f"{name}-dist", version="1.0")
+    default_plugins.cache_clear()
+    return dist
+
+
+def test_a_builtin_keeps_its_bare_name_unless_a_plugin_replaces_it_explicitly(make_distribution, install, tmp_path):
+    from framework.core.layers import Dense
+    from framework.core.optimizers import SGD
+
+    install_dense(make_distribution, "lookalike", replaces=False)
+    plugins = default_plugins()
+    assert plugins.get("layer", "dense") is Dense and plugins.get("optimizer", "sgd") is SGD
+    assert plugins.get("layer", "lookalike:dense") is not Dense
+
+    faster = install_dense(make_distribution, "faster", replaces=True)
+    plugins = default_plugins()
+    assert plugins.get("layer", "dense").__module__ == faster.module
+    assert plugins.get("layer", "framework:dense") is Dense
+    assert plugins.get("optimizer", "sgd") is SGD  # only the class that says so replaces
+    result = run(tmp_path)  # the MLP shorthand's dense layers are the replacement's
+    assert {module_of(layer) for layer in result.trainer.model.layers if layer.name == "dense"} == {faster.module}
+    assert list_plugins(["--json"]) == 0
+
+
+def test_two_replacements_of_one_builtin_make_its_bare_name_ambiguous(make_distribution, install, capsys):
+    from framework.plugins import AmbiguousNameError
+
+    install_dense(make_distribution, "faster", replaces=True)
+    install_dense(make_distribution, "fastest", replaces=True)
+    with pytest.raises(AmbiguousNameError, match=r"write the qualified name: faster:dense or fastest:dense$"):
+        default_plugins().get("layer", "dense")
+    assert list_plugins([]) == 0
+    assert "layer 'dense': faster:dense, fastest:dense, framework:dense (the bare name ambiguous" in (
+        capsys.readouterr().out
+    )
+
+
+# -- the issue's case: a newcomer beside the contrib example ---------------------------
+
+NEWCOMER_SOURCE = """
+from framework import hookimpl
+from framework.core.layers import Dense
+from framework.core.metrics import Accuracy
+from framework.core.optimizers import SGD
+
+
+class LayerNorm(Dense):
+    name = "layer_norm"
+
+
+class Adagrad(SGD):
+    name = "adagrad"
+
+
+class MacroF1(Accuracy):
+    name = "macro_f1"
+
+
+@hookimpl
+def framework_register_layers():
+    return [LayerNorm]
+
+
+@hookimpl
+def framework_register_optimizers():
+    return [Adagrad]
+
+
+@hookimpl
+def framework_register_metrics():
+    return [MacroF1]
+"""
+
+
+@pytest.mark.skipif(find_spec("framework_contrib") is None, reason="framework-contrib is not installed")
+def test_a_newcomer_sharing_contribs_names_breaks_no_run(make_distribution, install, tmp_path):
+    from framework.core.errors import ConfigError
+
+    newcomer = make_distribution(textwrap.dedent(NEWCOMER_SOURCE), entry_point="newcomer", name="newcomer-dist")
+    default_plugins.cache_clear()
+    assert np.isfinite(run(tmp_path).value)  # uses none of the shared names
+    # contrib's option file names contrib's class; newcomer ships no optimizer/adagrad.yaml
+    assert module_of(run(tmp_path, "optimizer=adagrad").trainer.optimizer).startswith("framework_contrib")
+    chosen = run(tmp_path, "optimizer=sgd", "optimizer.name=newcomer:adagrad", "trainer.metrics=[contrib:macro_f1]")
+    assert module_of(chosen.trainer.optimizer) == newcomer.module
+    assert module_of(chosen.trainer.metrics[0]).startswith("framework_contrib")
+    with pytest.raises(
+        ConfigError, match=r"^trainer\.metrics\[0\]='macro_f1': .* contrib:macro_f1 or newcomer:macro_f1$"
+    ):
+        run(tmp_path, "trainer.metrics=[macro_f1]")
