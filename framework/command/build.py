@@ -56,7 +56,24 @@ def configured_names(cfg: Mapping) -> dict[str, tuple[str, str]]:
     """Each configured component's label with its kind and registry name, as the config says."""
     names = {key: (kind, section(cfg, key).get("name")) for kind, key in CONFIGURED_KINDS}
     names.update({label: ("callback", node.get("name")) for label, node in _configured_callbacks(cfg)})
-    return {label: (kind, name) for label, (kind, name) in names.items() if name}
+    names.update(_named_layers_and_metrics(cfg))
+    return {label: (kind, name) for label, (kind, name) in names.items() if isinstance(name, str) and name}
+
+
+def _named_layers_and_metrics(cfg: Mapping) -> dict[str, tuple[str, object]]:
+    """The layers and metrics the config names itself (not the shorthands' own dense layers)."""
+    model, metrics = section(cfg, "model"), section(cfg, "trainer").get("metrics")
+    if model.get("type", "mlp") == "sequential":
+        layers = model.get("layers")
+        nodes = [(f"model.layers[{i}]", node) for i, node in enumerate(layers if isinstance(layers, list) else [])]
+    else:
+        nodes = [(f"model.{key}", model.get(key)) for key in ("activation", "output_activation")]
+    named = {label: ("layer", node) for label, node in nodes}
+    listed_metrics = metrics if isinstance(metrics, list) else []  # or "auto"
+    named.update({f"trainer.metrics[{i}]": ("metric", node) for i, node in enumerate(listed_metrics)})
+    return {
+        label: (kind, node.get("name") if isinstance(node, Mapping) else node) for label, (kind, node) in named.items()
+    }
 
 
 def build_components(plugins: Plugins, cfg: Mapping) -> Components:

@@ -99,6 +99,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     if checkpoint is not None:
         check_resume_plugins(plugins, cfg, checkpoint)  # it may name components whose plugin is missing here
         cfg = with_resumed_names(plugins, cfg, checkpoint)
+        trainer_cfg = config_section(cfg, "trainer")
     checks.check_model_dtype(config_section(cfg, "model"))
     checks.check_monitor_name(trainer_cfg)
     components = build_components(plugins, cfg)

@@ -4,6 +4,7 @@ any data loads; the fit of its weights once the model is built. Each refusal is 
 line that names what differs and how to resume, or to start afresh."""
 
 import json
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -19,6 +20,8 @@ from framework.training.trainer import check_optimizer_state
 #: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_state).
 SAME_COMPONENTS = ("loss", "data")
 AFRESH = "or start a new run without trainer.resume"
+#: Components a resumed run may leave out or swap (check_fits judges the layers' weights).
+LEAVABLE = ("callback", "layer", "metric")
 
 
 def read_resume_checkpoint(resume) -> Checkpoint:
@@ -64,16 +67,18 @@ def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -
     """``cfg`` with each bare component name the checkpoint recorded qualified written as it was
     recorded, so the resumed run uses the same classes even where another plugin (installed since)
     registers that name too. A qualified name that differs from the recorded one is refused."""
-    resumed = dict(cfg)
+    resumed, typed_names = dict(cfg), configured_names(cfg)
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
         recorded, kind = entry.get("qualified"), entry.get("kind")
-        node, typed = _name_node(resumed, label)
-        if not recorded or node is None or kind not in plugins.registries or bare(str(typed)) != entry.get("name"):
+        typed = typed_names.get(label, (None, None))[1]
+        if not recorded or kind not in plugins.registries or typed_names.get(label, (None,))[0] != kind:
             continue
+        if bare(typed) != entry.get("name"):
+            continue  # another component at that place: check_resume and check_fits judge it
         if SEPARATOR not in typed and recorded in plugins.registry(kind):
-            node["name"] = recorded
+            resumed = _with_name(resumed, _steps(label), recorded)
         elif SEPARATOR in typed and typed != recorded:
-            key = f"{label}.name"
+            key = f"{label}.name" if isinstance(_at(cfg, _steps(label)), Mapping) else label
             raise ConfigError(
                 f"{key}={typed}: the checkpoint trainer.resume={checkpoint.path} was trained with {kind} {recorded}; "
                 f"resume with {key}={recorded}, {AFRESH}"
@@ -81,19 +86,26 @@ def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -
     return resumed
 
 
-def _name_node(cfg: dict, label: str) -> tuple[dict | None, str | None]:
-    """The mapping that holds ``label``'s name in ``cfg`` (copied, so ``cfg``'s own is left as it was)
-    and the name; ``(None, None)`` for a label this config does not configure."""
-    *parents, key = label.split(".")
-    holder = cfg
-    for parent in parents:
-        holder[parent] = holder = dict(section(holder, parent))
-    value = holder.get(key)
-    if value is None or value is False:
-        return None, None
-    node = holder[key] = dict(value) if isinstance(value, Mapping) else {}
-    typed = node.get("name", key if parents else None)
-    return (node, typed) if isinstance(typed, str) else (None, None)
+def _steps(label: str) -> list:
+    """``model.layers[1]`` as ``["model", "layers", 1]``."""
+    return [int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", label)]
+
+
+def _at(node, steps: list):
+    for step in steps:
+        node = node.get(step) if isinstance(node, Mapping) else node[step] if isinstance(node, list) else None
+    return node
+
+
+def _with_name(node, steps: list, name: str):
+    """A copy of ``node`` whose component at ``steps`` is called ``name`` (the rest shared)."""
+    if not steps:
+        return (
+            {**node, "name": name} if isinstance(node, Mapping) else name if isinstance(node, str) else {"name": name}
+        )
+    copy = dict(node) if isinstance(node, Mapping) else list(node)
+    copy[steps[0]] = _with_name(_at(node, steps[:1]), steps[1:], name)
+    return copy
 
 
 def _check_finite(checkpoint: Checkpoint, where: str) -> None:
@@ -130,8 +142,9 @@ def check_resume_plugins(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint)
             continue
         if name in plugins.registry(kind).collisions():
             continue  # an older checkpoint's bare name, registered by several plugins now: the config says which
-        if kind == "callback" and configured_names(cfg).get(label) != (kind, name):
-            continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
+        now = configured_names(cfg).get(label, (kind, ""))[1]
+        if kind in LEAVABLE and bare(now) != bare(name):
+            continue  # left out of the resumed run (e.g. a callback whose plugin broke): fine
         distribution, version = entry.get("distribution"), entry.get("version")
         source = f"{distribution} {version}" if version else "a plugin registered in code"
         leave_out = f", leave {label} out of this run," if kind == "callback" else ""

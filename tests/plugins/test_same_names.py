@@ -332,6 +332,29 @@ def test_a_checkpoint_records_qualified_names_and_a_resume_picks_the_same_class(
     assert resumed.history["epoch"][-1] == 2
 
 
+def test_a_resume_picks_the_recorded_layers_and_metrics(install, tmp_path):
+    alpha = install("alpha", 2.0)
+    model = ("model=sequential", "model.layers=[{name: dense, units: 8}, scale, {name: dense, units: 2}]")
+    first = run(tmp_path, *model, "trainer.metrics=[{name: hits}]")
+    last = first.output_dir / "checkpoints" / "last.npz"
+    components = read_checkpoint(last).manifest["components"]
+    assert components["model.layers[1]"] == {
+        "kind": "layer",
+        "name": "scale",
+        "distribution": "alpha-dist",
+        "version": "1.0",
+        "qualified": "alpha:scale",
+    }
+    assert components["model.layers[0]"]["qualified"] == "framework:dense"
+    assert components["trainer.metrics[0]"]["qualified"] == "alpha:hits"
+
+    install("beta", 3.0)
+    resumed = run(tmp_path, *model, "trainer.metrics=[{name: hits}]", "trainer.epochs=2", f"trainer.resume={last}")
+    assert module_of(resumed.trainer.model.layers[1]) == alpha.module
+    assert module_of(resumed.trainer.metrics[0]) == alpha.module
+    assert resumed.trainer.run.config["model"]["layers"][1] == "alpha:scale"
+
+
 def test_a_resume_refuses_a_qualified_name_other_than_the_recorded_one(install, tmp_path):
     from framework.core.errors import ConfigError
 
