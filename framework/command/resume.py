@@ -64,9 +64,9 @@ def _same_name(before: str, now: str) -> bool:
 
 
 def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -> dict:
-    """``cfg`` with each bare component name the checkpoint recorded qualified written as it was
-    recorded, so the resumed run uses the same classes even where another plugin (installed since)
-    registers that name too. A qualified name that differs from the recorded one is refused."""
+    """``cfg`` with each bare component name that now means another class than the checkpoint
+    recorded (a plugin installed since shares it) written qualified, as recorded, so the resumed
+    run uses the same classes. A qualified name that differs from the recorded one is refused."""
     resumed, typed_names = dict(cfg), configured_names(cfg)
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
         recorded, kind = entry.get("qualified"), entry.get("kind")
@@ -75,7 +75,7 @@ def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -
             continue
         if bare(typed) != entry.get("name"):
             continue  # another component at that place: check_resume and check_fits judge it
-        if SEPARATOR not in typed and recorded in plugins.registry(kind):
+        if SEPARATOR not in typed and _means_another(plugins.registry(kind), typed, recorded):
             resumed = _with_name(resumed, _steps(label), recorded)
         elif SEPARATOR in typed and typed != recorded:
             key = f"{label}.name" if isinstance(_at(cfg, _steps(label)), Mapping) else label
@@ -84,6 +84,12 @@ def with_resumed_names(plugins: Plugins, cfg: Mapping, checkpoint: Checkpoint) -
                 f"resume with {key}={recorded}, {AFRESH}"
             )
     return resumed
+
+
+def _means_another(registry, typed: str, recorded: str) -> bool:
+    """Whether bare ``typed`` no longer means the class the checkpoint ``recorded`` (still registered):
+    another plugin shares the name now, or replaces the built-in it meant."""
+    return recorded in registry and (typed not in registry or registry.resolve(typed) != recorded)
 
 
 def _steps(label: str) -> list:

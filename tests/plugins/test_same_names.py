@@ -524,3 +524,16 @@ def test_a_newcomer_sharing_contribs_names_breaks_no_run(make_distribution, inst
         ConfigError, match=r"^trainer\.metrics\[0\]='macro_f1': .* contrib:macro_f1 or newcomer:macro_f1$"
     ):
         run(tmp_path, "trainer.metrics=[macro_f1]")
+
+
+def test_a_resume_keeps_the_builtin_a_plugin_installed_since_replaces(make_distribution, install, tmp_path):
+    from framework.core.layers import Dense
+
+    model = ("model=sequential", "model.layers=[{name: dense, units: 8}, relu, {name: dense, units: 2}]")
+    first = run(tmp_path, *model)
+    last = first.output_dir / "checkpoints" / "last.npz"
+    faster = install_dense(make_distribution, "faster", replaces=True)
+    fresh = run(tmp_path, *model)
+    assert {module_of(layer) for layer in fresh.trainer.model.layers if layer.name == "dense"} == {faster.module}
+    resumed = run(tmp_path, *model, "trainer.epochs=2", f"trainer.resume={last}")
+    assert [type(layer) for layer in resumed.trainer.model.layers if layer.name == "dense"] == [Dense, Dense]
