@@ -587,6 +587,13 @@ BAD_INPUTS = [
         plugin={"source": DUPLICATE_NAME, "entry_point": "twin", "name": "twin-dist", "version": "2.0"},
     ),
     Bad(
+        "plugin-named-framework",
+        "plugin",
+        (),
+        ("plugin 'framework' (framework-dist 1.0): a plugin cannot be named 'framework'", "rename its entry point"),
+        plugin={"source": "", "entry_point": "framework", "name": "framework-dist", "version": "1.0"},
+    ),
+    Bad(
         "plugin-registration-raises",
         "plugin",
         (),
@@ -855,6 +862,12 @@ BAD_INPUTS = [
         "unknown key",
         ("optimizer.name=adamm",),
         ("optimizer.name='adamm': Unknown optimizer 'adamm'", "Did you mean 'adam'?"),
+    ),
+    Bad(
+        "unknown-plugin-in-a-qualified-name",
+        "unknown key",
+        ("optimizer.name=framwork:adam",),
+        ("optimizer.name='framwork:adam': Unknown optimizer 'framwork:adam'", "Did you mean 'framework:adam'?"),
     ),
     Bad(
         "unknown-activation",
