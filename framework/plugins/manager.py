@@ -20,7 +20,7 @@ import pluggy
 import framework
 from framework import hookspecs
 from framework.core.errors import FrameworkError
-from framework.plugins.registry import BUILTIN_NAMESPACE, SEPARATOR, Origin, Registry
+from framework.plugins.registry import BUILTIN_NAMESPACE, SEPARATOR, Entry, Origin, Registry
 
 ENTRY_POINT_GROUP = "framework"
 DISABLE_AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
@@ -147,15 +147,17 @@ class Plugins:
     def origin_of(self, kind: str, component) -> Origin | None:
         """The plugin that registered ``component``'s class under its name (None for a class
         no plugin registered, or one that only shares a registered name)."""
-        registry = self.registries.get(kind)
-        entry = None if registry is None else registry.entry_of_class(type(component))
+        entry = self._entry_of(kind, component)
         return None if entry is None else entry.origin
 
     def qualified_name(self, kind: str, component) -> str | None:
         """``contrib:adagrad`` for an instance of the class plugin ``contrib`` registered as ``adagrad``."""
-        registry = self.registries.get(kind)
-        entry = None if registry is None else registry.entry_of_class(type(component))
+        entry = self._entry_of(kind, component)
         return None if entry is None else entry.qualified
+
+    def _entry_of(self, kind: str, component) -> Entry | None:
+        registry = self.registries.get(kind)
+        return None if registry is None else registry.entry_of_class(type(component))
 
     def describe(self, kind: str, component) -> str:
         """How messages name a component: ``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``."""
