@@ -200,7 +200,7 @@ def test_qualified_names_in_every_place_a_config_names_a_component(both, tmp_pat
     assert module_of(trainer.optimizer) == beta.module
     assert [module_of(layer) for layer in trainer.model.layers[1:3]] == [beta.module, alpha.module]
     assert [module_of(metric) for metric in trainer.metrics] == [alpha.module, beta.module]
-    assert result.history.last()["hits"] == pytest.approx(result.history.last()["hits"])
+    assert 0.0 <= result.history.last()["hits"] <= 1.0
 
 
 @pytest.mark.parametrize(
