@@ -49,13 +49,29 @@ def component_origins(plugins: Plugins, names: Mapping, components: Components) 
     """Registry name and plugin distribution of each of the run's components, by config label
     (``names``: :meth:`JobConfig.names`)."""
     named = dict(names)
-    named.update({label: ("callback", callback.name) for label, callback in components.callbacks.items()})
+    named.update(
+        {
+            label: ("callback", plugins.qualified_name("callback", callback) or callback.name)
+            for label, callback in components.callbacks.items()
+        }
+    )
     origins = {}
     for label, (kind, name) in named.items():
         if name in plugins.registry(kind):
-            origin = plugins.registry(kind).origin(name)
-            origins[label] = ComponentOrigin(kind, name, origin.distribution, origin.version)
+            entry = plugins.registry(kind).entry(name)
+            origins[label] = ComponentOrigin(
+                kind, entry.name, entry.origin.distribution, entry.origin.version, entry.qualified
+            )
     return origins
+
+
+def check_model_and_metric_names(plugins: Plugins, model_cfg: Mapping, metrics) -> None:
+    """Every layer and metric the config names is registered (and not ambiguous), before any data
+    loads; they are built once the data says its shape and task."""
+    for path, node in layer_nodes(plugins, model_cfg, output_units=1):
+        registered_class(plugins, "layer", node, path)
+    for index, node in enumerate(metrics if isinstance(metrics, list) else []):
+        registered_class(plugins, "metric", node, f"trainer.metrics[{index}]")
 
 
 def build_metrics(plugins: Plugins, names, task: str) -> list:

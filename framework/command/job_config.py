@@ -49,23 +49,37 @@ class JobConfig:
         if "dtype" in model:
             construct(_ModelDtype, {"dtype": model["dtype"]}, "model")
         resume = trainer.get("resume")  # relative to where the command was started (hydra.job.chdir may move)
+        resume = None if resume is None else Path(launch_dir or Path.cwd()) / str(resume)
+        return cls._of(whole, seed, resume)
+
+    @classmethod
+    def _of(cls, whole: dict, seed: int, resume: Path | None) -> "JobConfig":
+        trainer = section(whole, "trainer")
         return cls(
             whole=whole,
             seed=seed,
             trainer=trainer,
             trainer_arguments=_trainer_arguments(trainer),
-            model=model,
+            model=section(whole, "model"),
             data=section(whole, "data"),
             schedule=section(whole, "schedule"),
             nodes=_component_nodes(whole),
             monitor=_checked_monitor(trainer),
             threads=trainer["threads"],
-            resume=None if resume is None else Path(launch_dir or Path.cwd()) / str(resume),
+            resume=resume,
         )
 
+    def renamed(self, whole: dict) -> "JobConfig":
+        """This config with its components named as in ``whole`` (a resume pins the classes it was
+        trained with)."""
+        return self._of(whole, self.seed, self.resume)
+
     def names(self) -> dict[str, tuple[str, str]]:
-        """Each configured component's label with its kind and registry name, as the config says."""
-        return {label: (kind, node.get("name")) for label, (kind, node) in self.nodes.items() if node.get("name")}
+        """Each component's label with its kind and registry name, as the config says: the configured
+        components, and the layers and metrics the config names itself."""
+        names = {label: (kind, node.get("name")) for label, (kind, node) in self.nodes.items()}
+        names.update(_named_layers_and_metrics(self.model, self.trainer.get("metrics")))
+        return {label: (kind, name) for label, (kind, name) in names.items() if isinstance(name, str) and name}
 
 
 def section(cfg: Mapping, key: str) -> dict:
@@ -89,6 +103,21 @@ def _component_nodes(whole: Mapping) -> dict[str, tuple[str, dict]]:
     if logger.get("name", "none") not in ("none", None):
         nodes["logger"] = ("callback", logger)  # last: at an interruption the checkpoint is written first
     return nodes
+
+
+def _named_layers_and_metrics(model: Mapping, metrics) -> dict[str, tuple[str, object]]:
+    """The layers and metrics the config names itself (not the shorthands' own dense layers)."""
+    if model.get("type", "mlp") == "sequential":
+        layers = model.get("layers")
+        nodes = [(f"model.layers[{i}]", node) for i, node in enumerate(layers if isinstance(layers, list) else [])]
+    else:
+        nodes = [(f"model.{key}", model.get(key)) for key in ("activation", "output_activation")]
+    named = {label: ("layer", node) for label, node in nodes}
+    listed_metrics = metrics if isinstance(metrics, list) else []  # or "auto"
+    named.update({f"trainer.metrics[{i}]": ("metric", node) for i, node in enumerate(listed_metrics)})
+    return {
+        label: (kind, node.get("name") if isinstance(node, Mapping) else node) for label, (kind, node) in named.items()
+    }
 
 
 def check_sections(cfg: Mapping) -> None:

@@ -11,9 +11,22 @@ from pathlib import Path
 import numpy as np
 
 from framework.command import checks
-from framework.command.build import build_components, build_metrics, build_model, component_origins, output_units
+from framework.command.build import (
+    build_components,
+    build_metrics,
+    build_model,
+    check_model_and_metric_names,
+    component_origins,
+    output_units,
+)
 from framework.command.job_config import JobConfig
-from framework.command.resume import check_fits, check_resume, check_resume_plugins, read_resume_checkpoint
+from framework.command.resume import (
+    check_fits,
+    check_resume,
+    check_resume_plugins,
+    read_resume_checkpoint,
+    with_resumed_names,
+)
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
 from framework.core.errors import FrameworkError
@@ -77,7 +90,9 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     checkpoint = None if job.resume is None else read_resume_checkpoint(job.resume)
     if checkpoint is not None:
         check_resume_plugins(plugins, job, checkpoint)  # it may name components whose plugin is missing here
+        job = with_resumed_names(plugins, job, checkpoint)
     components = build_components(plugins, job.nodes)
+    check_model_and_metric_names(plugins, job.model, job.trainer.get("metrics", "auto"))
     checks.check_schedule(job, components.schedule)
     if checkpoint is not None:
         check_resume(job, checkpoint, components)

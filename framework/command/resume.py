@@ -4,6 +4,7 @@ any data loads; the fit of its weights once the model is built. Each refusal is 
 line that names what differs and how to resume, or to start afresh."""
 
 import json
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -13,12 +14,15 @@ from framework.command.job_config import JobConfig, section
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
+from framework.plugins.registry import SEPARATOR, bare
 from framework.training.checkpoint import Checkpoint, read_checkpoint
 from framework.training.trainer import check_optimizer_state
 
 #: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_state).
 SAME_COMPONENTS = ("loss", "data")
 AFRESH = "or start a new run without trainer.resume"
+#: Components a resumed run may leave out or swap (check_fits judges the layers' weights).
+LEAVABLE = ("callback", "layer", "metric")
 
 
 def read_resume_checkpoint(resume) -> Checkpoint:
@@ -35,7 +39,7 @@ def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components)
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
         before, now = section(saved, key).get("name"), section(job.whole, key).get("name")
-        if before and now and before != now:
+        if before and now and not _same_name(before, now):
             raise ConfigError(
                 f"{where}: the checkpoint was trained with {key}={before}, this run has {key}={now}; "
                 f"resume with {key}={before}, {AFRESH}"
@@ -51,6 +55,65 @@ def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components)
     except FrameworkError as exc:
         raise ConfigError(f"trainer.resume: {exc}") from exc
     _check_epochs(job, checkpoint, where)
+
+
+def _same_name(before: str, now: str) -> bool:
+    """``moons`` and ``extras:moons`` may be one class (the checkpoint's components pin which);
+    ``extras:moons`` and ``other:moons`` are not."""
+    qualified = SEPARATOR in str(before) and SEPARATOR in str(now)
+    return before == now if qualified else bare(str(before)) == bare(str(now))
+
+
+def with_resumed_names(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> JobConfig:
+    """``job`` with each bare component name that now means another class than the checkpoint
+    recorded (a plugin installed since shares it) written qualified, as recorded, so the resumed
+    run uses the same classes. A qualified name that differs from the recorded one is refused."""
+    cfg = job.whole
+    resumed, typed_names = dict(cfg), job.names()
+    for label, entry in (checkpoint.manifest.get("components") or {}).items():
+        recorded, kind = entry.get("qualified"), entry.get("kind")
+        typed = typed_names.get(label, (None, None))[1]
+        if not recorded or kind not in plugins.registries or typed_names.get(label, (None,))[0] != kind:
+            continue
+        if bare(typed) != entry.get("name"):
+            continue  # another component at that place: check_resume and check_fits judge it
+        if SEPARATOR not in typed and _means_another(plugins.registry(kind), typed, recorded):
+            resumed = _with_name(resumed, _steps(label), recorded)
+        elif SEPARATOR in typed and typed != recorded:
+            key = f"{label}.name" if isinstance(_at(cfg, _steps(label)), Mapping) else label
+            raise ConfigError(
+                f"{key}={typed}: the checkpoint trainer.resume={checkpoint.path} was trained with {kind} {recorded}; "
+                f"resume with {key}={recorded}, {AFRESH}"
+            )
+    return job.renamed(resumed) if resumed != cfg else job
+
+
+def _means_another(registry, typed: str, recorded: str) -> bool:
+    """Whether bare ``typed`` no longer means the class the checkpoint ``recorded`` (still registered):
+    another plugin shares the name now, or replaces the built-in it meant."""
+    return recorded in registry and (typed not in registry or registry.resolve(typed) != recorded)
+
+
+def _steps(label: str) -> list:
+    """``model.layers[1]`` as ``["model", "layers", 1]``."""
+    return [int(index) if index else key for key, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", label)]
+
+
+def _at(node, steps: list):
+    for step in steps:
+        node = node.get(step) if isinstance(node, Mapping) else node[step] if isinstance(node, list) else None
+    return node
+
+
+def _with_name(node, steps: list, name: str):
+    """A copy of ``node`` whose component at ``steps`` is called ``name`` (the rest shared)."""
+    if not steps:
+        return (
+            {**node, "name": name} if isinstance(node, Mapping) else name if isinstance(node, str) else {"name": name}
+        )
+    copy = dict(node) if isinstance(node, Mapping) else list(node)
+    copy[steps[0]] = _with_name(_at(node, steps[:1]), steps[1:], name)
+    return copy
 
 
 def _check_finite(checkpoint: Checkpoint, where: str) -> None:
@@ -82,11 +145,14 @@ def check_resume_plugins(plugins: Plugins, job: JobConfig, checkpoint: Checkpoin
     """Every component the checkpoint was trained with and this run still uses is registered here."""
     where = f"trainer.resume={checkpoint.path}"
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
-        kind, name = entry.get("kind"), entry.get("name")
+        kind, name = entry.get("kind"), entry.get("qualified") or entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
             continue
-        if kind == "callback" and job.names().get(label) != (kind, name):
-            continue  # a callback left out of the resumed run (e.g. one whose plugin broke): fine
+        if name in plugins.registry(kind).collisions():
+            continue  # an older checkpoint's bare name, registered by several plugins now: the config says which
+        now = job.names().get(label, (kind, ""))[1]
+        if kind in LEAVABLE and bare(now) != bare(name):
+            continue  # left out of the resumed run (e.g. a callback whose plugin broke): fine
         distribution, version = entry.get("distribution"), entry.get("version")
         source = f"{distribution} {version}" if version else "a plugin registered in code"
         leave_out = f", leave {label} out of this run," if kind == "callback" else ""

@@ -5,6 +5,7 @@ import tempfile
 from pathlib import Path
 
 from framework.conformance._assert import fail
+from framework.plugins.registry import SEPARATOR
 
 TINY = ("trainer.epochs=1", "logger=none", "callbacks.progress=null")
 
@@ -28,15 +29,31 @@ def check_config_files(conf_dir, *overrides: str, plugins=None) -> list[str]:
     options = config_options(conf_dir)
     if not options:
         fail(str(conf_dir), "holds no <group>/<option>.yaml file")
-    search_path = f"hydra.searchpath=[file://{Path(conf_dir).resolve()}]"
+    owner = _installed_owner(conf_dir)
+    search_path = [] if owner else [f"hydra.searchpath=[file://{Path(conf_dir).resolve()}]"]
     for option in options:
+        # An installed plugin's options are chosen by their qualified names: another plugin may ship the same.
+        chosen = option.replace("=", f"={owner}{SEPARATOR}", 1) if owner else option
         with (
             tempfile.TemporaryDirectory() as output,
             initialize_config_dir(version_base="1.3", config_dir=str(project_conf_dir())),
         ):
             try:
-                cfg = compose("config", overrides=[search_path, *TINY, *overrides, option, f"output_dir={output}"])
+                cfg = compose("config", overrides=[*search_path, *TINY, *overrides, chosen, f"output_dir={output}"])
                 train(cfg, plugins=plugins, log=lambda *_: None, context=JobContext(output_dir=Path(output)))
             except Exception as exc:
                 raise AssertionError(f"{option} (from {conf_dir}): {type(exc).__name__}: {exc}") from exc
     return options
+
+
+def _installed_owner(conf_dir) -> str | None:
+    """The qualifying name of the installed plugin that ships ``conf_dir``, or None (a directory of
+    a plugin that is not installed, tried through Hydra's search path)."""
+    from framework.plugins import default_plugins
+    from framework.plugins.config_options import config_dirs_by_plugin
+
+    plugins = default_plugins()
+    for directory, plugin_name in config_dirs_by_plugin(plugins):
+        if directory.resolve() == Path(conf_dir).resolve():
+            return plugins.origins[plugin_name].namespace
+    return None

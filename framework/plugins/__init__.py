@@ -17,7 +17,14 @@ from framework.plugins.manager import (
     build_plugins,
     default_plugins,
 )
-from framework.plugins.registry import DuplicateNameError, Origin, Registry, UnknownNameError
+from framework.plugins.registry import (
+    SEPARATOR,
+    AmbiguousNameError,
+    DuplicateNameError,
+    Origin,
+    Registry,
+    UnknownNameError,
+)
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -25,6 +32,8 @@ __all__ = [
     "DISABLE_PLUGINS_ENV",
     "ENTRY_POINT_GROUP",
     "KINDS",
+    "SEPARATOR",
+    "AmbiguousNameError",
     "DuplicateNameError",
     "FrameworkPluginManager",
     "Origin",

@@ -2,7 +2,9 @@
 
 Lists each plugin (name, distribution, version, the hooks it implements, the
 config directories it ships; built-ins marked), then every registered name of
-every kind with the plugin and distribution it comes from. ``--json`` prints the
+every kind with the plugin and distribution it comes from (a name several plugins
+register is shown qualified, ``<plugin>:<name>``, and the collisions are listed at
+the end with what the bare name means). ``--json`` prints the
 same data as JSON (schema in ``docs/plugins.md``). A plugin that cannot be
 loaded is reported in one line on stderr, with exit status 1.
 """
@@ -13,15 +15,16 @@ import sys
 
 import framework
 from framework.core.errors import FrameworkError
+from framework.plugins.config_options import ConfigOptions, config_dirs_by_plugin
 from framework.plugins.manager import BUILTIN_PLUGINS, KINDS, Plugins, build_plugins
-from framework.plugins.registry import Origin
+from framework.plugins.registry import Entry
 
 
 def collect(plugins: Plugins) -> dict:
     """The listing as plain data: what ``--json`` prints."""
     config_dirs: dict[str, list[str]] = {}
-    for directory, plugin_name in _config_dirs_by_plugin(plugins):
-        config_dirs.setdefault(plugin_name, []).append(directory)
+    for directory, plugin_name in config_dirs_by_plugin(plugins):
+        config_dirs.setdefault(plugin_name, []).append(str(directory))
     listed = []
     for name, origin in plugins.origins.items():
         if plugins.manager.get_plugin(name) is None:
@@ -36,37 +39,43 @@ def collect(plugins: Plugins) -> dict:
                 "config_dirs": config_dirs.get(name, []),
             }
         )
-    registries = {}
-    for kind in KINDS.values():
-        registries[kind] = [
-            {
-                "name": name,
-                "class": f"{cls.__module__}.{cls.__qualname__}",
-                **_origin_fields(origin),
-            }
-            for name, cls, origin in plugins.registry(kind).items()
-        ]
     blocked = sorted(name for name, plugin in plugins.manager.list_name_plugin() if plugin is None)
     return {
         "framework_version": framework.__version__,
         "blocked": blocked,
         "plugins": listed,
-        "registries": registries,
+        "registries": {
+            kind: [_entry_fields(entry) for entry in plugins.registry(kind).entries()] for kind in KINDS.values()
+        },
+        "collisions": _collisions(plugins),
     }
 
 
-def _origin_fields(origin: Origin) -> dict:
-    return {"plugin": origin.plugin, "distribution": origin.distribution, "version": origin.version}
+def _entry_fields(entry: Entry) -> dict:
+    origin = entry.origin
+    return {
+        "name": entry.name,
+        "qualified": entry.qualified,
+        "bare": entry.owns_name,
+        "class": f"{entry.cls.__module__}.{entry.cls.__qualname__}",
+        "plugin": origin.plugin,
+        "distribution": origin.distribution,
+        "version": origin.version,
+    }
 
 
-def _config_dirs_by_plugin(plugins: Plugins) -> list[tuple[str, str]]:
-    # Plugins.config_dirs() checks every directory (and raises PluginError naming the
-    # plugin); the pairs are read again here, per implementation, to know whose they are.
-    plugins.config_dirs()
-    pairs = []
-    for impl in plugins.hook.framework_config_dirs.get_hookimpls():
-        pairs.extend((str(entry), impl.plugin_name) for entry in impl.function() or ())
-    return pairs
+def _collisions(plugins: Plugins) -> list[dict]:
+    """Every name that several plugins register, or config option that several plugins ship: its
+    qualified names, and what the bare name means (None: it is ambiguous, refused where used)."""
+    found = []
+    for kind in KINDS.values():
+        registry = plugins.registry(kind)
+        for name, qualified in registry.collisions().items():
+            owner = registry.entry(name).qualified if name in registry else None
+            found.append({"kind": kind, "name": name, "qualified": qualified, "bare": owner})
+    for option, qualified in ConfigOptions.of(plugins).collisions().items():
+        found.append({"kind": "config option", "name": option, "qualified": qualified, "bare": None})
+    return found
 
 
 def render(data: dict) -> str:
@@ -84,11 +93,28 @@ def render(data: dict) -> str:
         lines.append("")
         lines.append(f"{kind} ({len(entries)}):")
         width = max((len(entry["name"]) for entry in entries), default=0)
+        qualified_width = max((len(entry["qualified"]) for entry in entries), default=0)
         for entry in entries:
-            lines.append(f"  {entry['name']:<{width}}  {entry['plugin']} [{entry['distribution']} {entry['version']}]")
+            note = "" if entry["bare"] else f"  (not {entry['name']!r}: see below)"
+            lines.append(
+                f"  {entry['name']:<{width}}  {entry['qualified']:<{qualified_width}}  "
+                f"{entry['plugin']} [{entry['distribution']} {entry['version']}]{note}"
+            )
         if not entries:
             lines.append("  (none)")
+    if data["collisions"]:
+        lines += ["", "Names several plugins register (qualified <plugin>:<name> always works):"]
+        lines += [f"  {_collision_line(collision)}" for collision in data["collisions"]]
     return "\n".join(lines)
+
+
+def _collision_line(collision: dict) -> str:
+    choices = ", ".join(collision["qualified"])
+    if collision["bare"] is None:
+        meaning = "ambiguous: write a qualified name"
+    else:
+        meaning = f"means {collision['bare']}"
+    return f"{collision['kind']} {collision['name']!r}: {choices} (the bare name {meaning})"
 
 
 def main(argv: list[str] | None = None) -> int:

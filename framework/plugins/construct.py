@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from framework.core.errors import ConfigError, InvalidValueError
 from framework.plugins.manager import blocked_note
-from framework.plugins.registry import UnknownNameError
+from framework.plugins.registry import AmbiguousNameError, UnknownNameError
 
 
 def accepted_arguments(cls) -> tuple[list[str], bool]:
@@ -63,9 +63,15 @@ def registered_class(plugins, kind: str, node, path: str) -> type:
         raise ConfigError(f"{path}={node!r}: expected a {kind} name or a mapping with a 'name' key; {available}")
     try:
         return plugins.get(kind, name)
+    except AmbiguousNameError as exc:
+        raise ConfigError(f"{_name_key(node, path)}={name!r}: {exc}") from exc
     except UnknownNameError as exc:
-        name_path = path if isinstance(node, str) else f"{path}.name"
-        raise ConfigError(f"{name_path}={name!r}: {exc}{blocked_note()}") from exc
+        raise ConfigError(f"{_name_key(node, path)}={name!r}: {exc}{blocked_note()}") from exc
+
+
+def _name_key(node, path: str) -> str:
+    """The config key holding the name: ``optimizer.name``, or the path itself for a bare string."""
+    return path if isinstance(node, str) else f"{path}.name"
 
 
 def instantiate(plugins, kind: str, node, path: str, **fixed):

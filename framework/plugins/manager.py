@@ -20,7 +20,7 @@ import pluggy
 import framework
 from framework import hookspecs
 from framework.core.errors import FrameworkError
-from framework.plugins.registry import Origin, Registry
+from framework.plugins.registry import BUILTIN_NAMESPACE, SEPARATOR, Entry, Origin, Registry
 
 ENTRY_POINT_GROUP = "framework"
 DISABLE_AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
@@ -147,11 +147,17 @@ class Plugins:
     def origin_of(self, kind: str, component) -> Origin | None:
         """The plugin that registered ``component``'s class under its name (None for a class
         no plugin registered, or one that only shares a registered name)."""
+        entry = self._entry_of(kind, component)
+        return None if entry is None else entry.origin
+
+    def qualified_name(self, kind: str, component) -> str | None:
+        """``contrib:adagrad`` for an instance of the class plugin ``contrib`` registered as ``adagrad``."""
+        entry = self._entry_of(kind, component)
+        return None if entry is None else entry.qualified
+
+    def _entry_of(self, kind: str, component) -> Entry | None:
         registry = self.registries.get(kind)
-        name = getattr(component, "name", "")
-        if registry is None or not name or name not in registry or registry.get(name) is not type(component):
-            return None
-        return registry.origin(name)
+        return None if registry is None else registry.entry_of_class(type(component))
 
     def describe(self, kind: str, component) -> str:
         """How messages name a component: ``callback 'timer' from plugin 'extras' (framework-extras 0.1.0)``."""
@@ -265,6 +271,12 @@ def _entry_point_origin(entry_point) -> Origin:
 
 
 def _check_name_is_free(plugins: Plugins, name: str, origin: Origin) -> None:
+    if name == BUILTIN_NAMESPACE or SEPARATOR in name:
+        raise PluginError(
+            f"{origin}: a plugin cannot be named {name!r} ({BUILTIN_NAMESPACE!r} is the built-ins' part of a qualified "
+            f"name such as {BUILTIN_NAMESPACE}{SEPARATOR}adam, and {SEPARATOR!r} separates the parts); rename its entry "
+            f"point, or block it: {DISABLE_PLUGINS_ENV}={name}"
+        )
     if plugins.manager.get_plugin(name) is not None:
         raise PluginError(
             f"two plugins are named {name!r}: {plugins.origins[name]} and {origin}; "

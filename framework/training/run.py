@@ -17,13 +17,15 @@ from framework.training.checkpoint import Checkpoint
 
 @dataclass(frozen=True)
 class ComponentOrigin:
-    """Where one component of the run came from: its kind and registry name, and the
-    plugin distribution (with its version) that registered it."""
+    """Where one component of the run came from: its kind and registry name, the
+    plugin distribution (with its version) that registered it, and its qualified name
+    (``contrib:adagrad``), which a resumed run uses to pick the same class."""
 
     kind: str
     name: str
     distribution: str
     version: str | None = None
+    qualified: str | None = None
 
     def __str__(self) -> str:
         source = f"{self.distribution} {self.version}" if self.version else self.distribution

@@ -1,6 +1,7 @@
 """Adds to Hydra's search path, for this project's command only: the experiment
-presets (as the ``experiment`` group) and the config directories that installed
-framework plugins declare through the ``framework_config_dirs`` hook."""
+presets (as the ``experiment`` group) and the config group options that installed
+framework plugins ship in the directories of their ``framework_config_dirs`` hook
+(``plugin_options.py``: qualified ``<plugin>:<option>`` names, bare ones while unique)."""
 
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
@@ -18,5 +19,6 @@ class FrameworkSearchPathPlugin(SearchPathPlugin):
         # A broken plugin (or two registering one name) is reported here, as itself, in one
         # line: its options would be missing, and "no option 'iris'" or a --help without them
         # would blame the user instead.
-        for directory in default_plugins().config_dirs():
-            search_path.append("framework-plugin", f"file://{directory}")
+        if default_plugins().config_dirs():
+            # One source for every plugin's options: it tells apart two plugins' options of one name.
+            search_path.append("framework-plugins", "framework-plugins://installed")

@@ -16,7 +16,7 @@ EXTRAS_INSTALLED = find_spec("framework_extras") is not None
 needs_extras = pytest.mark.skipif(not EXTRAS_INSTALLED, reason="framework-extras is not installed")
 
 PLUGIN_KEYS = {"name", "distribution", "version", "builtin", "hooks", "config_dirs"}
-ENTRY_KEYS = {"name", "class", "plugin", "distribution", "version"}
+ENTRY_KEYS = {"name", "qualified", "bare", "class", "plugin", "distribution", "version"}
 
 
 def run_cli(*args, pythonpath=None, **env):
@@ -55,14 +55,14 @@ def test_lists_every_builtin_plugin_and_name(listing):
     registries = build_plugins().registries
     for kind, registry in registries.items():
         assert f"\n{kind} ({len(registry)}):" in out
-        for name, _, origin in registry.items():
-            assert f"  {name} " in out and origin.plugin in out
+        for entry in registry.entries():
+            assert f"  {entry.name} " in out and f" {entry.qualified} " in out and entry.origin.plugin in out
     assert "hooks: framework_register_initializers, framework_register_layers" in out
 
 
 def test_json_schema(json_listing):
     data = json_listing
-    assert set(data) == {"framework_version", "blocked", "plugins", "registries"}
+    assert set(data) == {"framework_version", "blocked", "plugins", "registries", "collisions"}
     assert data["framework_version"] == fw.__version__
     assert data["blocked"] == []
     for plugin in data["plugins"]:
@@ -72,7 +72,9 @@ def test_json_schema(json_listing):
     assert [plugin["name"] for plugin in data["plugins"]][: len(BUILTIN_PLUGINS)] == list(BUILTIN_PLUGINS)
     assert list(data["registries"]) == list(KINDS.values())
     for entries in data["registries"].values():
-        assert [entry["name"] for entry in entries] == sorted(entry["name"] for entry in entries)
+        assert [entry["qualified"] for entry in entries] == sorted(
+            (entry["qualified"] for entry in entries), key=lambda qualified: qualified.split(":")[::-1]
+        )
         for entry in entries:
             assert set(entry) == ENTRY_KEYS
 
@@ -82,18 +84,22 @@ def test_json_matches_the_registries(json_listing):
     for kind, entries in json_listing["registries"].items():
         expected = [
             {
-                "name": name,
-                "class": f"{cls.__module__}.{cls.__qualname__}",
-                "plugin": origin.plugin,
-                "distribution": origin.distribution,
-                "version": origin.version,
+                "name": entry.name,
+                "qualified": entry.qualified,
+                "bare": entry.owns_name,
+                "class": f"{entry.cls.__module__}.{entry.cls.__qualname__}",
+                "plugin": entry.origin.plugin,
+                "distribution": entry.origin.distribution,
+                "version": entry.origin.version,
             }
-            for name, cls, origin in plugins.registry(kind).items()
+            for entry in plugins.registry(kind).entries()
         ]
         assert entries == expected
     adam = next(entry for entry in json_listing["registries"]["optimizer"] if entry["name"] == "adam")
     assert adam == {
         "name": "adam",
+        "qualified": "framework:adam",
+        "bare": True,
         "class": "framework.core.optimizers.Adam",
         "plugin": "framework.builtin.components",
         "distribution": "framework",
@@ -108,7 +114,7 @@ def test_lists_the_installed_extras_plugin(listing, json_listing):
 
     assert f"  extras  [framework-extras {framework_extras.__version__}]\n" in listing.stdout
     assert f"config dir: {CONFIG_DIR}" in listing.stdout
-    assert f"  lion     extras [framework-extras {framework_extras.__version__}]" in listing.stdout
+    assert f"  lion     extras:lion        extras [framework-extras {framework_extras.__version__}]" in listing.stdout
 
     extras = next(plugin for plugin in json_listing["plugins"] if plugin["name"] == "extras")
     assert extras == {
@@ -202,7 +208,7 @@ def test_multi_line_error_is_printed_on_one_line(make_distribution, capsys):
     assert "{'config'}" in captured.err
 
 
-def test_duplicate_name_is_an_error(make_distribution, capsys):
+def test_a_builtin_name_a_plugin_registers_too_is_listed_as_a_collision(make_distribution, capsys):
     source = """
         from framework import Optimizer, hookimpl
 
@@ -214,10 +220,20 @@ def test_duplicate_name_is_an_error(make_distribution, capsys):
             return [Copy]
         """
     make_distribution(source, entry_point="copycat", name="copycat-dist", version="1.0")
-    assert main(["--json"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: optimizer name 'sgd' is registered twice: by plugin 'framework.builtin.components'")
-    assert "plugin 'copycat' (copycat-dist 1.0)" in err
+    assert main(["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {
+        "kind": "optimizer",
+        "name": "sgd",
+        "qualified": ["copycat:sgd", "framework:sgd"],
+        "bare": "framework:sgd",
+    } in (data["collisions"])
+    copy = next(entry for entry in data["registries"]["optimizer"] if entry["qualified"] == "copycat:sgd")
+    assert copy["bare"] is False and copy["name"] == "sgd"
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "  sgd      copycat:sgd        copycat [copycat-dist 1.0]  (not 'sgd': see below)" in out
+    assert "optimizer 'sgd': copycat:sgd, framework:sgd (the bare name means framework:sgd)" in out
 
 
 def test_missing_config_dir_is_an_error(make_distribution, capsys):

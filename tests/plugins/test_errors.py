@@ -5,6 +5,7 @@ import pytest
 import framework as fw
 from framework.plugins import (
     BUILTIN_PLUGINS,
+    AmbiguousNameError,
     DuplicateNameError,
     FrameworkPluginManager,
     PluginError,
@@ -53,30 +54,64 @@ def test_unknown_name_without_a_close_match_lists_the_names():
 # -- the same name twice ------------------------------------------------------------
 
 
-def test_same_name_as_a_builtin_names_both_plugins():
+def test_same_name_as_a_builtin_leaves_the_builtin_its_name():
     class MyAdam(fw.Optimizer):
         name = "adam"
 
     plugin = plugin_module("my_optimizers", framework_register_optimizers=lambda: [MyAdam])
+    plugins = build_plugins(autoload=False, extra=[plugin])
+    assert plugins.get("optimizer", "adam") is fw.Adam
+    assert plugins.get("optimizer", "framework:adam") is fw.Adam
+    assert plugins.get("optimizer", "my_optimizers:adam") is MyAdam
+
+
+def test_one_plugin_registering_a_name_twice_names_the_plugin_and_both_classes():
+    class First(fw.Optimizer):
+        name = "twin"
+
+    class Second(fw.Optimizer):
+        name = "twin"
+
+    plugin = plugin_module("twins", framework_register_optimizers=lambda: [First, Second])
     with pytest.raises(DuplicateNameError) as caught:
         build_plugins(autoload=False, extra=[plugin])
-    message = str(caught.value)
-    assert message.startswith("optimizer name 'adam' is registered twice")
-    assert f"plugin 'framework.builtin.components' (framework {fw.__version__}) (Adam)" in message
-    assert "by plugin 'my_optimizers' (registered in code) (" in message
-    assert "MyAdam)" in message
-    assert "FRAMEWORK_DISABLE_PLUGINS" in message
+    assert str(caught.value) == (
+        "optimizer name 'twin' is registered twice by plugin 'twins' (registered in code) "
+        "(test_one_plugin_registering_a_name_twice_names_the_plugin_and_both_classes.<locals>.First and "
+        "test_one_plugin_registering_a_name_twice_names_the_plugin_and_both_classes.<locals>.Second); a plugin "
+        "registers each name once: fix the plugin, or block it (FRAMEWORK_DISABLE_PLUGINS=twins)"
+    )
 
 
-def test_same_name_from_two_distributions_names_both(make_distribution):
+def test_same_name_from_two_distributions_is_refused_only_where_it_is_used(make_distribution):
     make_distribution(working_source("twice"), entry_point="first", name="first-dist", version="1.0")
     make_distribution(working_source("twice"), entry_point="second", name="second-dist", version="2.0")
-    with pytest.raises(DuplicateNameError) as caught:
+    plugins = build_plugins()
+    assert plugins.registry("layer").origin("first:twice").distribution == "first-dist"
+    assert plugins.registry("layer").origin("second:twice").distribution == "second-dist"
+    assert "twice" not in plugins.registry("layer")
+    with pytest.raises(AmbiguousNameError) as caught:
+        plugins.get("layer", "twice")
+    assert str(caught.value) == (
+        "layer name 'twice' is registered by 2 plugins, so it is ambiguous; "
+        "write the qualified name: first:twice or second:twice"
+    )
+
+
+@pytest.mark.parametrize("plugin_name", ["framework", "odd:name"])
+def test_a_plugin_name_that_cannot_qualify_a_name_is_refused(make_distribution, plugin_name):
+    make_distribution(working_source("fine"), entry_point=plugin_name, name="odd-dist", version="1.0")
+    with pytest.raises(PluginError, match=rf"^plugin '{plugin_name}' \(odd-dist 1\.0\): a plugin cannot be named"):
         build_plugins()
-    message = str(caught.value)
-    assert "layer name 'twice' is registered twice" in message
-    assert "plugin 'first' (first-dist 1.0)" in message
-    assert "plugin 'second' (second-dist 2.0)" in message
+
+
+def test_a_name_with_the_separator_is_refused():
+    class Odd(fw.Layer):
+        name = "with:colon"
+
+    plugin = plugin_module("odd", framework_register_layers=lambda: [Odd])
+    with pytest.raises(fw.FrameworkError, match="a name may not contain ':'"):
+        build_plugins(autoload=False, extra=[plugin])
 
 
 def test_blocking_one_of_two_resolves_the_clash(make_distribution, monkeypatch):

@@ -62,8 +62,9 @@ def test_selected_from_the_command_line_configs(tmp_path, capsys):
     ]
     with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir())):
         cfg = compose("config", overrides=overrides)
-    assert cfg.optimizer == {"name": "lion", "lr": 0.01, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0}
-    assert cfg.data.name == "moons" and cfg.data.dtype == cfg.model.dtype
+    # The plugin's own files name its own classes: qualified as they are read.
+    assert cfg.optimizer == {"name": "extras:lion", "lr": 0.01, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0}
+    assert cfg.data.name == "extras:moons" and cfg.data.dtype == cfg.model.dtype
 
     result = train(cfg, log=lambda *_: None)
     assert result.trainer.optimizer.name == "lion"

@@ -60,9 +60,12 @@ from framework.core.optimizers import SGD
 class MyAdam(SGD):
     name = "adam"
 
+class OtherAdam(SGD):
+    name = "adam"
+
 @hookimpl
 def framework_register_optimizers():
-    return [MyAdam]
+    return [MyAdam, OtherAdam]
 """
 RAISING_REGISTRATION = """
 from framework import hookimpl
@@ -580,8 +583,15 @@ BAD_INPUTS = [
         "plugin-duplicate-name",
         "plugin",
         (),
-        ("optimizer name 'adam' is registered twice", "uninstall or block one of them"),
+        ("optimizer name 'adam' is registered twice by plugin 'twin'", "fix the plugin, or block it"),
         plugin={"source": DUPLICATE_NAME, "entry_point": "twin", "name": "twin-dist", "version": "2.0"},
+    ),
+    Bad(
+        "plugin-named-framework",
+        "plugin",
+        (),
+        ("plugin 'framework' (framework-dist 1.0): a plugin cannot be named 'framework'", "rename its entry point"),
+        plugin={"source": "", "entry_point": "framework", "name": "framework-dist", "version": "1.0"},
     ),
     Bad(
         "plugin-registration-raises",
@@ -852,6 +862,12 @@ BAD_INPUTS = [
         "unknown key",
         ("optimizer.name=adamm",),
         ("optimizer.name='adamm': Unknown optimizer 'adamm'", "Did you mean 'adam'?"),
+    ),
+    Bad(
+        "unknown-plugin-in-a-qualified-name",
+        "unknown key",
+        ("optimizer.name=framwork:adam",),
+        ("optimizer.name='framwork:adam': Unknown optimizer 'framwork:adam'", "Did you mean 'framework:adam'?"),
     ),
     Bad(
         "unknown-activation",
