@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, format_value, truncate
+from framework.tracking.plots import integer_epochs, new_figure, save
 from framework.tracking.run_tags import PRUNED_SUFFIX
 from framework.training.secrets import write_yaml
 
@@ -48,8 +49,6 @@ def children(client, parent: dict) -> list:
 def summarize(client, parent: dict, monitor: str, mode: str, multirun_config: dict) -> dict:
     """Write the children table, the best child and the comparison plot to the parent run;
     ``multirun_config`` (redacted) is logged as ``config/multirun.yaml``."""
-    from framework.tracking.plots import comparison_plot
-
     keys = list(parent.get("sweep_keys") or [])
     found = children(client, parent)
     rows = ranked([child_row(child, keys) for child in found], monitor, mode)
@@ -216,3 +215,46 @@ def summary_metrics_and_tags(rows: list[dict], keys, monitor: str, mode: str, be
         tags += [RunTag("best_run_id", best["run_id"]), RunTag("best_run_name", best["run_name"] or "")]
         tags += [RunTag(clean_key(f"best.{k}"), truncate(cell(best, k), MAX_TAG_VALUE_LENGTH)) for k in keys]
     return metrics, tags
+
+
+BEST_COLOR, OTHER_COLOR = "tab:orange", "tab:blue"
+
+
+def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None, path: Path) -> Path:
+    """Left: the monitored value per epoch for every child; right: each child's final value.
+    The best child is orange in both panels, every other one blue; a pruned trial (``pruned``) is
+    dashed and hatched, and named so: its last value is from the epoch it was stopped at."""
+    figure = new_figure(12, 4.8)
+    curves, bars = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    names, finals, colors, hatches = [], [], [], []
+    for child in children:
+        is_best, pruned = child["run_id"] == best_run_id, child.get("pruned", False)
+        color, name = BEST_COLOR if is_best else OTHER_COLOR, child["name"] + (" (pruned)" if pruned else "")
+        history = child.get("history") or []
+        if history:
+            steps, values = zip(*history)
+            curves.plot(
+                steps, values, color=color, marker="x" if pruned else "o", markersize=3, linestyle="--" if pruned else "-",
+                linewidth=2.5 if is_best else 1.0, alpha=1.0 if is_best else 0.6, label=name, zorder=3 if is_best else 2,
+            )  # fmt: skip
+        final = child.get("final")
+        if final is not None and math.isfinite(final):
+            names.append(name if len(name) <= 40 else name[:37] + "...")
+            finals.append(final)
+            colors.append(color)
+            hatches.append("//" if pruned else "")
+    integer_epochs(curves)
+    curves.set_ylabel(monitor)
+    curves.set_title(f"{monitor} per epoch (best in orange)")
+    curves.grid(alpha=0.3)
+    if 0 < len(children) <= 12 and curves.get_legend_handles_labels()[1]:
+        curves.legend(fontsize=7)
+    positions = list(range(len(names)))
+    bars.barh(positions, finals, color=colors, hatch=hatches, edgecolor="white")
+    bars.set_yticks(positions)
+    bars.set_yticklabels(names, fontsize=7)
+    bars.invert_yaxis()
+    bars.set_xlabel(f"last {monitor} (a pruned trial's at the epoch it stopped)")
+    bars.set_title("last value per run (best in orange)")
+    bars.grid(alpha=0.3, axis="x")
+    return save(figure, path)  # run names of any length: measured, not fixed

@@ -113,23 +113,11 @@ class LoggerSettings:
         self.uri: str | None = None
 
     def get_config(self) -> dict:
-        return {
-            "tracking_uri": self.tracking_uri,
-            "experiment_name": self.experiment_name,
-            "run_name": self.run_name,
-            "tags": dict(self.tags),
-            "log_model": self.log_model,
-            "log_checkpoints": self.log_checkpoints,
-            "log_plots": self.log_plots,
-            "log_datasets": self.log_datasets,
-            "system_metrics": self.system_metrics,
-            "system_metrics_interval": self.system_metrics_interval,
-            "register_as": self.register_as,
-            "flush_every_seconds": self.flush_every_seconds,
-            "connect_timeout": self.connect_timeout,
-            "output_dir": self.output_dir,
-            "launch_dir": self.launch_dir,
-        }
+        """The arguments as given to ``__init__`` (checked): the logger's config."""
+        import inspect
+
+        names = list(inspect.signature(LoggerSettings.__init__).parameters)[1:]
+        return {name: dict(self.tags) if name == "tags" else getattr(self, name) for name in names}
 
     # -- before training -------------------------------------------------------------
 

@@ -1,16 +1,15 @@
-"""The figures MLflow cannot draw from the logged metrics: a run's confusion matrix and a
-sweep's comparison of its runs. (Per-epoch curves are MLflow's own charts.)
+"""The figure MLflow cannot draw from a run's logged metrics: its confusion matrix (the per-epoch
+curves are MLflow's own charts), and what every figure is drawn with.
 
 Drawn with matplotlib's object API on the Agg canvas: no pyplot, no change to the
 user's backend, no window."""
 
-import math
 from pathlib import Path
 
 import numpy as np
 
 
-def _figure(width=6.4, height=4.0):
+def new_figure(width=6.4, height=4.0):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -19,7 +18,7 @@ def _figure(width=6.4, height=4.0):
     return figure
 
 
-def _save(figure, path: Path, margins: tuple[float, float, float, float] | None = None) -> Path:
+def save(figure, path: Path, margins: tuple[float, float, float, float] | None = None) -> Path:
     """Write ``figure`` as PNG. With ``margins`` (left, right, bottom, top, in inches) the layout is
     fixed: drawn once, where ``tight_layout`` draws it twice to measure it. PNG compression level 1:
     written several times faster, a few kilobytes larger."""
@@ -38,7 +37,7 @@ def _save(figure, path: Path, margins: tuple[float, float, float, float] | None 
 MARGINS = (0.9, 0.2, 0.55, 0.4)
 
 
-def _integer_epochs(axes) -> None:
+def integer_epochs(axes) -> None:
     from matplotlib.ticker import MaxNLocator
 
     axes.set_xlabel("epoch")
@@ -50,7 +49,7 @@ def confusion_matrix_plot(matrix, path: Path, title: str = "confusion matrix (te
     classes = matrix.shape[0]
     counted = classes <= 30  # each cell shows its count; more would not be legible
     size = min(10.0, 2.5 + 0.5 * classes)
-    figure = _figure(size + (0 if counted else 1), size)
+    figure = new_figure(size + (0 if counted else 1), size)
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues")
     if not counted:  # the colour scale is what tells the counts apart
@@ -66,47 +65,4 @@ def confusion_matrix_plot(matrix, path: Path, title: str = "confusion matrix (te
             for j in range(classes):
                 color = "white" if matrix[i, j] > threshold else "black"
                 axes.text(j, i, str(int(matrix[i, j])), ha="center", va="center", color=color, fontsize=8)
-    return _save(figure, path, MARGINS)
-
-
-BEST_COLOR, OTHER_COLOR = "tab:orange", "tab:blue"
-
-
-def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None, path: Path) -> Path:
-    """Left: the monitored value per epoch for every child; right: each child's final value.
-    The best child is orange in both panels, every other one blue; a pruned trial (``pruned``) is
-    dashed and hatched, and named so: its last value is from the epoch it was stopped at."""
-    figure = _figure(12, 4.8)
-    curves, bars = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
-    names, finals, colors, hatches = [], [], [], []
-    for child in children:
-        is_best, pruned = child["run_id"] == best_run_id, child.get("pruned", False)
-        color, name = BEST_COLOR if is_best else OTHER_COLOR, child["name"] + (" (pruned)" if pruned else "")
-        history = child.get("history") or []
-        if history:
-            steps, values = zip(*history)
-            curves.plot(
-                steps, values, color=color, marker="x" if pruned else "o", markersize=3, linestyle="--" if pruned else "-",
-                linewidth=2.5 if is_best else 1.0, alpha=1.0 if is_best else 0.6, label=name, zorder=3 if is_best else 2,
-            )  # fmt: skip
-        final = child.get("final")
-        if final is not None and math.isfinite(final):
-            names.append(name if len(name) <= 40 else name[:37] + "...")
-            finals.append(final)
-            colors.append(color)
-            hatches.append("//" if pruned else "")
-    _integer_epochs(curves)
-    curves.set_ylabel(monitor)
-    curves.set_title(f"{monitor} per epoch (best in orange)")
-    curves.grid(alpha=0.3)
-    if 0 < len(children) <= 12 and curves.get_legend_handles_labels()[1]:
-        curves.legend(fontsize=7)
-    positions = list(range(len(names)))
-    bars.barh(positions, finals, color=colors, hatch=hatches, edgecolor="white")
-    bars.set_yticks(positions)
-    bars.set_yticklabels(names, fontsize=7)
-    bars.invert_yaxis()
-    bars.set_xlabel(f"last {monitor} (a pruned trial's at the epoch it stopped)")
-    bars.set_title("last value per run (best in orange)")
-    bars.grid(alpha=0.3, axis="x")
-    return _save(figure, path)  # run names of any length: measured, not fixed
+    return save(figure, path, MARGINS)
