@@ -13,8 +13,8 @@ from framework.command.build import Components, section
 from framework.core.errors import ConfigError, InvalidValueError
 from framework.core.npz import write_error
 from framework.core.validation import check_float_dtype
-from framework.plugins import callback_hooks as hook_check
 from framework.plugins.construct import construct
+from framework.training import hooks as hook_check
 from framework.training.trainer import TrainerSettings
 
 #: Values every epoch logs, besides the metrics (and their ``val_`` twins with validation data).

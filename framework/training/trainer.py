@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 import framework
-from framework import hookspecs
 from framework.core.errors import FileFormatError, InvalidValueError, ShapeError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, MetricStateError, confusion_matrix
@@ -23,9 +22,11 @@ from framework.core.model import Sequential
 from framework.core.npz import remove_stale_temporaries, save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
 from framework.core.validation import check_finite, check_number, check_positive_int
+from framework.training import hookspecs
 from framework.training.callback import Callback
 from framework.training.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from framework.training.history import History
+from framework.training.hooks import FrameworkPluginManager, check_callback_hooks
 from framework.training.interrupts import stop_after_batch_on_signals
 from framework.training.run import Run
 
@@ -36,8 +37,6 @@ EARLY_STOPPED = "early_stopped"
 
 
 def _bare_hook_manager():
-    from framework.plugins.manager import FrameworkPluginManager
-
     manager = FrameworkPluginManager("framework")
     manager.add_hookspecs(hookspecs)
     return manager
@@ -273,8 +272,6 @@ class Trainer:
 
     def _check_callback_hooks(self) -> None:
         """A misspelled hook or one taking an argument its spec lacks is refused here, not ignored."""
-        from framework.plugins.callback_hooks import check_callback_hooks
-
         for callback in self.callbacks:
             check_callback_hooks(callback, self._describe("callback", callback))
 

@@ -1,5 +1,5 @@
 """The built-in callbacks. Each is a plugin the trainer registers for the length of
-``fit``; see ``framework/hookspecs.py`` for when each hook runs."""
+``fit``; see ``framework/training/hookspecs.py`` for when each hook runs."""
 
 from framework.training.callbacks.checkpoint import ModelCheckpoint
 from framework.training.callbacks.early_stopping import EarlyStopping
