@@ -3,9 +3,9 @@
 
 from framework.training.callbacks.checkpoint import ModelCheckpoint
 from framework.training.callbacks.early_stopping import EarlyStopping
-from framework.training.callbacks.lr_scheduler import LearningRateScheduler
 from framework.training.callbacks.nan_guard import NaNGuard, NonFiniteLossError, TrainingDivergedError
 from framework.training.callbacks.progress import ProgressBar
+from framework.training.schedules import LearningRateScheduler
 
 CALLBACKS = (EarlyStopping, ModelCheckpoint, NaNGuard, LearningRateScheduler, ProgressBar)
 
