@@ -9,16 +9,10 @@ The numerical core and the trainer are re-exported here for notebook use::
     model = fw.Sequential([fw.Dense(16), fw.ReLU(), fw.Dense(3)], input_shape=(2,), rng=rng)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("framework")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
-
 from framework.core import *  # noqa: F403
 from framework.core import __all__ as _core_all
 from framework.core.validation import check_bool, check_float_dtype, check_number, check_positive_int
+from framework.core.version import VERSION as __version__
 from framework.training import hookspecs
 from framework.training.callback import Callback
 from framework.training.history import History

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-import framework
 from framework.core.errors import FileFormatError, InvalidValueError, ShapeError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, MetricStateError, confusion_matrix
@@ -22,6 +21,7 @@ from framework.core.model import Sequential
 from framework.core.npz import remove_stale_temporaries, save_npz
 from framework.core.optimizers import Optimizer, clip_grad_norm
 from framework.core.validation import check_finite, check_number, check_positive_int
+from framework.core.version import VERSION
 from framework.training import hookspecs
 from framework.training.callback import Callback
 from framework.training.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
@@ -340,7 +340,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "history": self.history.epochs,
             "epochs": self.epochs,
-            "framework_version": framework.__version__,
+            "framework_version": VERSION,
         }
 
     def _snapshot_partial(self, loss_sum, seen) -> dict:
