@@ -1,8 +1,10 @@
-"""The shape of the code: the library never imports the command, the run is a short
-recipe, and no function grows past about sixty lines."""
+"""The shape of the code: imports only go down the floors and never in a circle, the
+library never imports the command, the run is a short recipe, and no function grows
+past about sixty lines."""
 
 import ast
 import inspect
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from framework.command import recipe
@@ -13,6 +15,34 @@ LIBRARY = ("core", "training", "data", "plugins", "tracking", "builtin")
 HYDRA_CALLBACKS = ("framework/tracking/sweep.py",)
 MAX_LINES = 60
 
+#: The floors, top to bottom, and the modules on each (a package stands for every module
+#: in it). A module imports from its own floor and the floors below, never from above.
+FLOORS = (
+    # The conformance kit runs a plugin's config files through the command (check_config_files);
+    # framework.testing is its public face.
+    ("kit", ("framework.testing", "framework.conformance")),
+    ("command", ("framework.train", "framework.command")),
+    # The framework's own plugins; one of them registers the MLflow logger.
+    ("builtin", ("framework.builtin",)),
+    ("tracking", ("framework.tracking",)),
+    ("tuning", ("framework.tuning",)),
+    ("plugins", ("framework.plugins",)),
+    # The package root re-exports the core and the trainer (and framework.hookspecs,
+    # framework.hookimpl from framework.training.hookspecs) for notebooks and plugin authors.
+    ("training", ("framework.training", "framework")),
+    ("data", ("framework.data",)),
+    ("core", ("framework.core", "framework.console")),
+)
+#: Imports that go up today, each as "importer -> imported". Only the tracking and tuning
+#: restructuring may add to this list; it is to become empty.
+ALLOWED_UPWARD = {
+    "framework.training.run -> framework.tracking.params",  # scrub: moving to framework.training
+    "framework.tuning.storage_guard -> framework.tracking.sqlite_file",
+    "framework.tuning.storage_guard -> framework.tracking.store",
+    "framework.tuning.study -> framework.tracking.store",
+    "framework.tuning.sweeper -> framework.tracking.store",
+}
+
 
 def _imports(path: Path) -> set[str]:
     names = set()
@@ -22,6 +52,78 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     return names
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {_module_name(path): path for path in sorted((ROOT / "framework").rglob("*.py"))}
+
+
+def _floor(module: str) -> int:
+    """The floor's position in ``FLOORS`` (0 is the top); the most specific entry decides."""
+    matches = [
+        (len(entry), position)
+        for position, (_, entries) in enumerate(FLOORS)
+        for entry in entries
+        if module == entry or (entry != "framework" and module.startswith(entry + "."))
+    ]
+    if not matches:
+        raise AssertionError(f"{module} is on no floor: add it to FLOORS in {Path(__file__).name}")
+    return max(matches)[1]
+
+
+def _imported_module(name: str) -> str:
+    """The framework module an imported name lives in (``framework.training.hooks.check_callback_hooks``
+    -> ``framework.training.hooks``)."""
+    while name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name
+
+
+def _framework_imports(module: str, *, module_level_only: bool) -> set[str]:
+    """The framework modules ``module`` imports: at module level, or anywhere (inside functions too)."""
+    tree = ast.parse(MODULES[module].read_text())
+    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    nodes = tree.body if module_level_only else ast.walk(tree)
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {_imported_module(name) for name in names if name.split(".")[0] == "framework"} - {module}
+
+
+def test_imports_only_go_down_the_floors():
+    upward = set()
+    for module in MODULES:
+        for imported in _framework_imports(module, module_level_only=False):
+            if _floor(imported) < _floor(module):
+                upward.add(f"{module} -> {imported}")
+    unexpected, fixed = sorted(upward - ALLOWED_UPWARD), sorted(ALLOWED_UPWARD - upward)
+    floors = " > ".join(name for name, _ in FLOORS)
+    assert not unexpected, f"imports that go up the floors ({floors}): {unexpected}"
+    assert not fixed, f"these no longer go up: remove them from ALLOWED_UPWARD: {fixed}"
+
+
+def test_the_upward_allowance_is_only_for_tracking_and_tuning():
+    tracking_or_tuning = ("framework.tracking.", "framework.tuning.")
+    assert all(any(part in entry for part in tracking_or_tuning) for entry in ALLOWED_UPWARD), ALLOWED_UPWARD
+
+
+def test_no_import_cycles():
+    graph = {module: _framework_imports(module, module_level_only=True) for module in MODULES}
+    try:
+        tuple(TopologicalSorter(graph).static_order())
+    except CycleError as error:
+        raise AssertionError(f"modules that import each other (in a circle): {' -> '.join(error.args[1])}") from None
 
 
 def test_the_library_never_imports_the_command_or_hydra():
