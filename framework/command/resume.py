@@ -12,8 +12,7 @@ from framework.command.build import Components, configured_names, section
 from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
-from framework.training.checkpoint import Checkpoint, read_checkpoint
-from framework.training.trainer import check_optimizer_state
+from framework.training.checkpoint import Checkpoint, check_optimizer_state, read_checkpoint
 
 #: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_state).
 SAME_COMPONENTS = ("loss", "data")

@@ -9,9 +9,11 @@ is one ``CallbackHookError`` naming the callback.
 The plugins floor builds on this manager; a trainer without plugins (in a notebook)
 makes one of its own."""
 
+import contextlib
 import difflib
 import functools
 import inspect
+from collections.abc import Callable
 
 import pluggy
 
@@ -79,6 +81,33 @@ def _naming_failures(function, owner: str, hook_name: str):
             raise PluginError(f"{owner} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
 
     return guarded
+
+
+def lifecycle_manager() -> FrameworkPluginManager:
+    """A manager with the hookspecs and no plugin: a trainer built without plugins relays
+    its callbacks' hooks through one."""
+    manager = FrameworkPluginManager("framework")
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+@contextlib.contextmanager
+def callbacks_registered(manager: FrameworkPluginManager, callbacks: list, describe: Callable | None = None):
+    """Register ``callbacks`` as plugins of ``manager`` for the length of the block. With
+    ``describe`` (callback -> text), an error in one of a callback's hooks names it so."""
+    names = [f"callback:{callback.name or id(callback)}" for callback in callbacks]
+    # pluggy calls the most recently registered first: register in reverse so that
+    # callbacks run in the order they were given.
+    for callback, name in reversed(list(zip(callbacks, names, strict=True))):
+        if describe is not None:
+            manager.descriptions[name] = describe(callback)
+        manager.register(callback, name=name)
+    try:
+        yield
+    finally:
+        for callback, name in zip(callbacks, names, strict=True):
+            manager.unregister(callback)
+            manager.descriptions.pop(name, None)
 
 
 HOOK_PREFIX = "framework_"
