@@ -21,7 +21,8 @@ FLOORS = (
     # The conformance kit runs a plugin's config files through the command (check_config_files);
     # framework.testing is its public face.
     ("kit", ("framework.testing", "framework.conformance")),
-    ("command", ("framework.train", "framework.command")),
+    # Programs (``python -m ...``) are commands, whatever package they sit in.
+    ("command", ("framework.train", "framework.command", "framework.tracking.__main__", "framework.plugins.__main__")),
     # The framework's own plugins; one of them registers the MLflow logger.
     ("builtin", ("framework.builtin",)),
     ("tracking", ("framework.tracking",)),
