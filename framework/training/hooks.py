@@ -1,13 +1,10 @@
 """The lifecycle hooks as the trainer calls them: the plugin manager that relays them
-(callbacks' ``framework_*`` methods count as implementations without a marker, and an
-unexpected failure names its plugin), and the check of a callback's ``framework_*``
-methods against the hookspecs before it is registered: a misspelled hook, a
-``framework_*`` attribute that is no hook, or a hook that takes an argument its spec
-lacks would otherwise be ignored in silence or fail deep inside pluggy. Each problem
-is one ``CallbackHookError`` naming the callback.
-
-The plugins floor builds on this manager; a trainer without plugins (in a notebook)
-makes one of its own."""
+(a callback's ``framework_*`` methods are implementations without a marker; an
+unexpected failure names its plugin), callbacks registered for the length of a fit,
+and the check of a callback's ``framework_*`` methods against the hookspecs (a
+misspelled hook, an attribute that is no hook, or an argument the spec does not pass
+would otherwise be ignored in silence or fail deep inside pluggy). The plugins floor
+builds on this manager; a trainer without plugins (in a notebook) makes one of its own."""
 
 import contextlib
 import difflib
