@@ -9,30 +9,22 @@ The numerical core and the trainer are re-exported here for notebook use::
     model = fw.Sequential([fw.Dense(16), fw.ReLU(), fw.Dense(3)], input_shape=(2,), rng=rng)
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-import pluggy
-
-try:
-    __version__ = version("framework")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
-
-#: Marks a plugin's hook implementations: ``@hookimpl def framework_register_layers(): ...``
-hookimpl = pluggy.HookimplMarker("framework")
-
-from framework.core import *  # noqa: E402, F403
-from framework.core import __all__ as _core_all  # noqa: E402
-from framework.core.validation import check_bool, check_float_dtype, check_number, check_positive_int  # noqa: E402
-from framework.training.callback import Callback  # noqa: E402
-from framework.training.history import History  # noqa: E402
-from framework.training.interrupts import Interrupted  # noqa: E402
-from framework.training.schedules import Schedule  # noqa: E402
-from framework.training.trainer import Trainer, TrainerSettings  # noqa: E402
+from framework.core import *  # noqa: F403
+from framework.core import __all__ as _core_all
+from framework.core.validation import check_bool, check_float_dtype, check_number, check_positive_int
+from framework.core.version import VERSION as __version__
+from framework.training import hookspecs
+from framework.training.callback import Callback
+from framework.training.history import History
+from framework.training.hookspecs import hookimpl
+from framework.training.interrupts import Interrupted
+from framework.training.schedules import Schedule
+from framework.training.trainer import Trainer, TrainerSettings
 
 __all__ = [
     "__version__",
     "hookimpl",
+    "hookspecs",
     *_core_all,
     "Callback",
     "History",

@@ -1,7 +1,7 @@
 """Registers the built-in training callbacks."""
 
-from framework import hookimpl
 from framework.training.callbacks import CALLBACKS
+from framework.training.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,7 +1,7 @@
 """Registers the numerical core's layers, losses, optimizers and initializers."""
 
-from framework import hookimpl
 from framework.core import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS
+from framework.training.hookspecs import hookimpl
 
 
 @hookimpl

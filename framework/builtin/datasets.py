@@ -1,7 +1,7 @@
 """Registers the built-in datasets."""
 
-from framework import hookimpl
 from framework.data import BUILTIN_DATASETS
+from framework.training.hookspecs import hookimpl
 
 
 @hookimpl

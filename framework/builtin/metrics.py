@@ -1,7 +1,7 @@
 """Registers the built-in metrics."""
 
-from framework import hookimpl
 from framework.core.metrics import METRICS
+from framework.training.hookspecs import hookimpl
 
 
 @hookimpl

@@ -1,6 +1,6 @@
 """Registers the built-in learning-rate schedules."""
 
-from framework import hookimpl
+from framework.training.hookspecs import hookimpl
 from framework.training.schedules import SCHEDULES
 
 

@@ -2,8 +2,8 @@
 
 Importing this module does not import mlflow: the logger imports it when a run starts."""
 
-from framework import hookimpl
 from framework.tracking.logger import MLflowLogger
+from framework.training.hookspecs import hookimpl
 
 
 @hookimpl

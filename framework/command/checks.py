@@ -13,7 +13,7 @@ from framework.command.build import Components
 from framework.command.job_config import JobConfig
 from framework.core.errors import ConfigError, InvalidValueError
 from framework.core.npz import write_error
-from framework.plugins import callback_hooks as hook_check
+from framework.training import hooks as hook_check
 from framework.training.trainer import TrainerSettings
 
 #: Values every epoch logs, besides the metrics (and their ``val_`` twins with validation data).

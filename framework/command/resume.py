@@ -15,8 +15,7 @@ from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
 from framework.plugins.registry import SEPARATOR, bare
-from framework.training.checkpoint import Checkpoint, read_checkpoint
-from framework.training.trainer import check_optimizer_state
+from framework.training.checkpoint import Checkpoint, check_optimizer_state, read_checkpoint
 
 #: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_state).
 SAME_COMPONENTS = ("loss", "data")

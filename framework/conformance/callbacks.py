@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from framework.conformance._assert import assert_same_state, fail, label
-from framework.plugins.callback_hooks import CallbackHookError, check_callback_hooks
 from framework.training.callback import Callback
+from framework.training.hooks import CallbackHookError, check_callback_hooks
 
 
 def check_callback(callback: Callback, *, epochs: int = 2, seed: int = 0) -> None:

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 
 from framework.conformance._assert import fail, label
+from framework.conformance.gradients import check_layer_gradients, check_loss_gradients
 from framework.core.layer import Layer
 from framework.core.losses import Loss
 from framework.core.model import Sequential
@@ -25,8 +26,6 @@ def check_layer(
       same gradient, in the array the model allocated (a view of its flat buffer);
     - ``forward(x, training=False)`` twice gives the same output.
     """
-    from framework.testing import check_config_round_trip, check_layer_gradients
-
     owner = label(layer)
     if not isinstance(layer, Layer):
         fail(owner, "does not subclass framework.Layer")
@@ -66,10 +65,28 @@ def _check_float32(owner: str, output: np.ndarray, model: Sequential) -> None:
 def check_loss(loss: Loss, **gradient_options) -> None:
     """Check ``loss``: its gradient against central differences (``check_loss_gradients``
     takes the same options), a finite float value, and the config round trip."""
-    from framework.testing import check_config_round_trip, check_loss_gradients
-
     owner = label(loss)
     if not isinstance(loss, Loss):
         fail(owner, "does not subclass framework.Loss")
     check_loss_gradients(loss, **gradient_options)
     check_config_round_trip(loss)
+
+
+def check_config_round_trip(component) -> None:
+    """``type(c)(**c.get_config())`` must give an equal config (and, for a layer, the
+    same outputs with the same weights, on samples of its ``example_input_shape``)."""
+    config = component.get_config()
+    clone = type(component)(**config)
+    if clone.get_config() != config:
+        raise AssertionError(
+            f"{type(component).__name__}: config does not round-trip: {config} -> {clone.get_config()}"
+        )
+    if isinstance(component, Layer):
+        rng = np.random.default_rng(0)
+        shape = component.example_input_shape
+        first = Sequential([component], input_shape=shape, rng=np.random.default_rng(1), dtype="float64")
+        second = Sequential([clone], input_shape=shape, rng=np.random.default_rng(2), dtype="float64")
+        second.load_state_dict(first.state_dict())
+        x = rng.normal(size=(3, *shape))
+        if not np.array_equal(first.forward(x), second.forward(x)):
+            raise AssertionError(f"{type(component).__name__}: a clone with the same weights computes other outputs")

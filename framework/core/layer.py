@@ -17,7 +17,6 @@ from typing import ClassVar
 import numpy as np
 
 from framework.core.describe import describe
-from framework.core.errors import NotBuiltError
 from framework.core.parameter import Parameter
 
 
@@ -80,10 +79,6 @@ class Layer:
     def get_config(self) -> dict:
         """Constructor arguments that rebuild an equal layer: ``type(layer)(**config)``."""
         return {}
-
-    def require_built(self) -> None:
-        if not self.built:
-            raise NotBuiltError(f"{type(self).__name__} is not built: add it to a Sequential model and build the model")
 
     def __repr__(self) -> str:
         return describe(self)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pluggy
 
 import framework
-from framework import hookspecs
-from framework.core.errors import FrameworkError
 from framework.plugins.registry import BUILTIN_NAMESPACE, SEPARATOR, Entry, Origin, Registry
+from framework.training import hookspecs
+from framework.training.hooks import FrameworkPluginManager, PluginError
 
 ENTRY_POINT_GROUP = "framework"
 DISABLE_AUTOLOAD_ENV = "FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD"
@@ -47,68 +47,6 @@ KINDS = {
     "framework_register_metrics": "metric",
     "framework_register_initializers": "initializer",
 }
-
-
-class PluginError(FrameworkError, RuntimeError):
-    """A plugin could not be imported, registered or called."""
-
-
-#: Hooks the trainer calls; an unexpected error inside one is reported with its plugin's name.
-LIFECYCLE_HOOKS = frozenset(
-    name
-    for name in dir(hookspecs)
-    if name.startswith("framework_") and name not in KINDS and name != "framework_config_dirs"
-)
-
-
-class FrameworkPluginManager(pluggy.PluginManager):
-    """A pluggy manager that accepts unmarked ``framework_*`` methods as hook
-    implementations (so a callback class needs no decorator, as in pytest), and
-    that names the plugin when one of its lifecycle hooks fails unexpectedly."""
-
-    def __init__(self, project_name: str = "framework"):
-        super().__init__(project_name)
-        #: Plugin name -> how messages name it, e.g. "plugin 'extras' (framework-extras 0.1.0)".
-        self.descriptions: dict[str, str] = {}
-
-    def parse_hookimpl_opts(self, plugin, name):
-        options = super().parse_hookimpl_opts(plugin, name)
-        if options is None and name.startswith("framework_") and callable(getattr(plugin, name, None)):
-            return {}
-        return options
-
-    def register(self, plugin, name=None):
-        name = super().register(plugin, name)
-        if name is not None:
-            for caller in self.get_hookcallers(plugin) or ():
-                if caller.name in LIFECYCLE_HOOKS:
-                    for impl in caller.get_hookimpls():
-                        if impl.plugin is plugin:
-                            impl.function = _naming_failures(impl.function, self.describe(name), caller.name)
-        return name
-
-    def describe(self, name: str) -> str:
-        if name in self.descriptions:
-            return self.descriptions[name]
-        kind, _, label = name.partition(":")
-        return f"callback {label!r}" if kind == "callback" and label else f"plugin {name!r}"
-
-
-def _naming_failures(function, owner: str, hook_name: str):
-    """Wrap a lifecycle hook implementation: an unexpected exception becomes a
-    ``PluginError`` naming ``owner``; the framework's own errors (deliberate, already
-    clear) and interruptions pass unchanged."""
-
-    @functools.wraps(function)
-    def guarded(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except FrameworkError:
-            raise
-        except Exception as exc:
-            raise PluginError(f"{owner} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
-
-    return guarded
 
 
 @dataclass
@@ -320,7 +258,7 @@ def _unknown_hook(plugins: Plugins, error: pluggy.PluginValidationError) -> str 
     fix = f"did you mean {close[0]}? rename the function" if close else "rename the function to one of the hooks"
     return (
         f"{match.group(1)} is not a hook of the framework, so it would never be called; {fix} "
-        "(the hooks are in framework/hookspecs.py)"
+        "(the hooks are in framework/training/hookspecs.py)"
     )
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.core.errors import FileFormatError
+from framework.core.errors import FileFormatError, InvalidValueError
 from framework.core.npz import load_npz, save_npz
+from framework.core.optimizers import Optimizer
 
 FORMAT = "framework-checkpoint"
 FORMAT_VERSION = 1
@@ -87,6 +88,35 @@ def read_checkpoint(path) -> Checkpoint:
         elif group in groups:
             groups[group][rest] = array
     return Checkpoint(path, manifest, groups["model"], groups["optimizer"], callbacks)
+
+
+def optimizer_state(checkpoint: Checkpoint) -> dict:
+    """The optimizer's arrays in ``checkpoint`` (without the trainer's own)."""
+    return {k: v for k, v in checkpoint.optimizer.items() if not k.startswith("trainer/")}
+
+
+def check_optimizer_state(optimizer: Optimizer, checkpoint: Checkpoint) -> None:
+    """The checkpoint's optimizer must be this one: the same registry name when the
+    checkpoint records it, and state of this optimizer's kind (its slots); otherwise
+    resuming would fail at the first step or silently mix up moments."""
+    saved = sorted({key.rsplit("/", 1)[1] for key in optimizer_state(checkpoint) if "/" in key})
+    written_with = ((checkpoint.manifest.get("components") or {}).get("optimizer") or {}).get("name")
+    ours = optimizer.name or type(optimizer).__name__
+    if written_with and optimizer.name and written_with != optimizer.name:
+        problem = f"the checkpoint was trained with optimizer={written_with}, this run has optimizer={ours}"
+    elif saved and saved != sorted(optimizer.slots):
+        by = f"optimizer {written_with!r}" if written_with else "another optimizer"
+        problem = (
+            f"it holds the state of {by} (slots {', '.join(saved)}), but this run's optimizer {ours!r} "
+            f"has slots {', '.join(optimizer.slots) or 'none'}"
+        )
+    else:
+        return
+    advice = f"resume with optimizer={written_with}" if written_with else "resume with the optimizer that wrote it"
+    raise InvalidValueError(
+        f"{checkpoint.path}: {problem}; its state cannot carry over to another optimizer: {advice}, "
+        "or start a new run without resuming"
+    )
 
 
 def _json_kind(value) -> str:

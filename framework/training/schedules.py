@@ -1,12 +1,14 @@
 """Learning-rate schedules. ``value(epoch, base_lr, total_epochs)`` gives the
 learning rate at a fractional epoch (0 at the start of training, 1.5 halfway
 through the second epoch); ``observe(epoch, logs)`` lets a schedule react to
-what an epoch measured (reduce on plateau). State round-trips for exact resume."""
+what an epoch measured (reduce on plateau). State round-trips for exact resume.
+``LearningRateScheduler`` is the callback that applies a schedule during training."""
 
 import math
 
 from framework.core.errors import InvalidValueError
 from framework.core.validation import check_number, check_positive_int
+from framework.training.callback import Callback
 from framework.training.component import TrainingComponent
 from framework.training.monitoring import (
     check_choice,
@@ -21,8 +23,6 @@ class Schedule(TrainingComponent):
     def callback(self):
         """The callback that sets the optimizer's rate from this schedule during training
         (None when the rate never changes)."""
-        from framework.training.callbacks.lr_scheduler import LearningRateScheduler
-
         return LearningRateScheduler(self)
 
     def value(self, epoch: float, base_lr: float, total_epochs: int) -> float:
@@ -173,3 +173,41 @@ class ReduceOnPlateau(Schedule):
 
 
 SCHEDULES = (Constant, StepDecay, ExponentialDecay, CosineWithWarmup, ReduceOnPlateau)
+
+
+class LearningRateScheduler(Callback):
+    """Before every batch, set ``trainer.optimizer.lr`` to
+    ``schedule.value(fractional_epoch, trainer.base_lr, trainer.epochs)`` where
+    ``fractional_epoch = (epoch - 1) + batch / batches_per_epoch`` (0 at the start
+    of training); after every epoch, let the schedule ``observe`` the logs (reduce
+    on plateau). The schedule's state is saved with checkpoints."""
+
+    name = "lr_scheduler"
+
+    def __init__(self, schedule: Schedule):
+        if not isinstance(schedule, Schedule):
+            names = ", ".join(cls.name for cls in SCHEDULES)
+            raise InvalidValueError(
+                f"{self.name}: schedule must be a framework Schedule instance (built-in: {names}), got {schedule!r}",
+                "schedule",
+            )
+        self.schedule = schedule
+
+    def get_config(self) -> dict:
+        return {"schedule": self.schedule}
+
+    def framework_fit_start(self, trainer):
+        self.schedule.check_epochs(trainer.epochs)
+
+    def framework_batch_start(self, trainer, epoch, batch):
+        progress = (epoch - 1) + batch / trainer.batches_per_epoch
+        trainer.optimizer.lr = float(self.schedule.value(progress, trainer.base_lr, trainer.epochs))
+
+    def framework_epoch_end(self, trainer, epoch, logs):
+        self.schedule.observe(epoch, logs)
+
+    def state_dict(self) -> dict:
+        return self.schedule.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.schedule.load_state_dict(state)

@@ -17,7 +17,7 @@ from framework.command import train
 from framework.core.errors import ConfigError
 from framework.data.base import Dataset
 from framework.plugins import PluginError, build_plugins
-from framework.plugins.callback_hooks import CallbackHookError, check_callback_hooks
+from framework.training.hooks import CallbackHookError, check_callback_hooks
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["trainer.epochs=1", "trainer.batch_size=256", "callbacks.progress=null", "data=xor"]

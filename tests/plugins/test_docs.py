@@ -1,4 +1,4 @@
-"""docs/plugins.md keeps up with framework/hookspecs.py: every hookspec has a section
+"""docs/plugins.md keeps up with framework/training/hookspecs.py: every hookspec has a section
 whose heading holds its exact signature, quoting its docstring (the contract)."""
 
 import inspect
@@ -60,7 +60,7 @@ def test_every_section_quotes_the_hookspec_docstring(name, function):
     _, body = section_of(name)
     quoted = "\n".join(line[1:] for line in body.splitlines() if line.startswith(">"))
     assert normalized(inspect.getdoc(function)) in normalized(quoted), (
-        f"docs/plugins.md: the section of {name} must quote its docstring from framework/hookspecs.py "
+        f"docs/plugins.md: the section of {name} must quote its docstring from framework/training/hookspecs.py "
         "(as a '> ' block), word for word"
     )
 

@@ -7,11 +7,11 @@ import re
 import shutil
 from pathlib import Path
 
-from framework import hookimpl
 from framework.core.errors import InvalidValueError
 from framework.core.npz import atomic_write, remove_stale_temporaries
 from framework.core.validation import check_bool
 from framework.training.callback import Callback
+from framework.training.hookspecs import hookimpl
 from framework.training.interrupts import Interrupted
 from framework.training.monitoring import (
     MODES,

@@ -1,7 +1,7 @@
 """The timer callback: where the time of a run goes, in the history.
 
 A callback is a plugin: while ``fit`` runs, the trainer registers it and calls its
-``framework_*`` methods as hook implementations (see ``framework/hookspecs.py``).
+``framework_*`` methods as hook implementations (see ``framework/training/hookspecs.py``).
 Each method takes only the hook arguments it uses.
 """
 

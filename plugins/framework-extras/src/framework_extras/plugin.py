@@ -1,6 +1,6 @@
 """The plugin module named by the ``framework`` entry point in ``pyproject.toml``.
 
-Each function is a hook implementation (``framework/hookspecs.py`` has the
+Each function is a hook implementation (``framework/training/hookspecs.py`` has the
 contract): the registration hooks return classes, ``framework_config_dirs``
 returns the directory of the Hydra config groups this package ships.
 """

@@ -4,11 +4,17 @@
 A plugin is a module or object with functions named like these specs, marked
 with ``@framework.hookimpl``. An implementation may take fewer arguments than
 its spec, so a spec can grow without breaking existing plugins.
+
+The specs sit on the training floor, the lowest one that calls hooks; plugin
+authors know this module as ``framework.hookspecs``.
 """
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("framework")
+#: Marks a plugin's hook implementations: ``@hookimpl def framework_register_layers(): ...``
+#: (public as ``framework.hookimpl``).
+hookimpl = pluggy.HookimplMarker("framework")
 
 # ---------------------------------------------------------------------------
 # Registration: called once, when the plugin manager builds the registries.
