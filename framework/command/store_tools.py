@@ -1,5 +1,5 @@
-"""``python -m framework.tracking upload <spool> [...]``: send what a run could not
-deliver to its tracking server (kept in ``<job output dir>/mlflow/spool.jsonl``).
+"""The tracking store's tools. ``python -m framework.tracking upload <spool> [...]``: send what
+a run could not deliver to its tracking server (:mod:`framework.command.upload`).
 ``python -m framework.tracking repair``: end KILLED the runs left RUNNING by a process
 that died (:mod:`framework.command.repair`).
 
