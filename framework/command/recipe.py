@@ -29,11 +29,10 @@ from framework.command.resume import (
 )
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
-from framework.core.errors import FrameworkError
 from framework.plugins import Plugins, default_plugins
 from framework.tracking.run_tags import run_name
 from framework.training.run import Run
-from framework.training.trainer import Trainer, save_run_arrays
+from framework.training.trainer import Trainer
 from framework.tuning.trial import TrialRef, trial_callbacks
 
 
@@ -120,7 +119,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
         )  # fmt: skip
         log(f"data: {data.describe()}")
         log_model(model, context, log)
-        history = fit_and_save(trainer, data, units, run.output_dir)
+        history = fit(trainer, data, units)
     summary = report(history, run.output_dir, callbacks, log)
     return RunResult(float(history.last()[job.monitor]), job.monitor, history, run.output_dir, trainer, summary)
 
@@ -158,26 +157,15 @@ def log_model(model, context: JobContext, log) -> None:
     log(f"model: {table.splitlines()[-1]}" + ("; its layers are in this job's train.log" if in_file else ""))
 
 
-def fit_and_save(trainer: Trainer, data, units: int, output_dir: Path):
-    """Fit, then write the weights and the history; once training has begun, they are
-    written even when an error ends the fit."""
+def fit(trainer: Trainer, data, units: int):
+    """Fit on the data's splits; the trainer writes the weights and the history into the run's
+    directory, even when an error ends the fit once training has begun."""
     dtype = trainer.model.dtype
     targets = [_targets(trainer.loss, y, data.task, units, dtype) for y in (data.y_train, data.y_val, data.y_test)]
     validation = (data.x_val, targets[1]) if len(data.x_val) else None
     test = (data.x_test, targets[2]) if len(data.x_test) else None
-    try:
-        history = trainer.fit(
-            data.x_train, targets[0], validation, test_data=test, classification=data.task == "classification"
-        )
-    except BaseException as error:
-        if trainer.global_step > 0:
-            try:
-                save_run_arrays(trainer, output_dir)
-            except (OSError, FrameworkError) as save_error:
-                error.add_note(f"the trained weights could not be written either: {save_error}")
-        raise
-    save_run_arrays(trainer, output_dir)
-    return history
+    classification = data.task == "classification"
+    return trainer.fit(data.x_train, targets[0], validation, test_data=test, classification=classification)
 
 
 def report(history, output_dir: Path, callbacks: list, log) -> dict:

@@ -49,7 +49,10 @@ def config_files(staging: Path, config, output_dir: Path | None, redactor: Redac
 
 
 def run_arrays(trainer, directory: Path) -> tuple[Path, Path]:
-    """The trained weights and the history, as ``weights.npz`` and ``history.npz`` in ``directory``."""
+    """The trained weights and the history: the files the fit wrote into the run's directory, or (a
+    run without one) ``weights.npz`` and ``history.npz`` written in ``directory``."""
+    if trainer.result_files:
+        return trainer.result_files
     from framework.training.trainer import save_run_arrays
 
     directory.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from framework.core.errors import FrameworkError
 from framework.core.losses import Loss
 from framework.core.metrics import Metric, MetricStateError, confusion_matrix
 from framework.core.model import Sequential
@@ -72,8 +73,13 @@ class Trainer:
     ``optimizer.lr`` to change the learning rate), ``base_lr``,
     ``batches_per_epoch``; setting ``should_stop = True`` ends training after the
     current epoch, and ``stop_reason`` (``"early_stopped"`` unless a callback names
-    another, e.g. ``"pruned"``) is what the history records of why.
+    another, e.g. ``"pruned"``) is what the history records of why. When the run has an
+    ``output_dir``, the fit writes ``weights.npz`` and ``history.npz`` there before
+    ``framework_fit_end`` (and, once training has begun, before ``framework_exception``):
+    ``result_files`` are their paths.
     """
+
+    result_files: tuple = ()
 
     def __init__(
         self,
@@ -142,7 +148,7 @@ class Trainer:
             validation_data = self._check_data("validation", *validation_data)
         if test_data is not None:
             test_data = self._check_data("test", *test_data)
-        self.should_stop = False
+        self.should_stop, self.result_files = False, ()
         self._restore(resume_from if resume_from is not None else self.run.resume_from, len(x))
         with self._callbacks_registered(), stop_after_batch_on_signals() as interrupt:
             try:
@@ -158,11 +164,28 @@ class Trainer:
                         break
                 if test_data is not None:
                     self._test(*test_data, classification)
+                self._save_results()
                 self.hook.framework_fit_end(trainer=self, history=self.history)
             except BaseException as error:
+                self._save_results_despite(error)
                 self._notify_exception(error)
                 raise
         return self.history
+
+    def _save_results(self) -> None:
+        """The weights and the history in the run's directory (when it has one): ``result_files``."""
+        if self.run.output_dir is not None:
+            self.result_files = save_run_arrays(self, self.run.output_dir)
+
+    def _save_results_despite(self, error: BaseException) -> None:
+        """Once training has begun, its results are written whatever ends it (noted on ``error`` if they
+        cannot be)."""
+        if self.global_step == 0 or self.result_files:
+            return
+        try:
+            self._save_results()
+        except (OSError, FrameworkError) as save_error:
+            error.add_note(f"the trained weights could not be written either: {save_error}")
 
     def _restore(self, checkpoint, samples: int) -> None:
         if checkpoint is None:

@@ -272,3 +272,21 @@ def test_a_run_name_shows_values_as_their_params_do(tracked, client):
     run = only_run(client)
     assert run.info.run_name == "model.hidden=[16, 8],optimizer.lr=0.003162"
     assert run.data.params["model.hidden"] == "[16, 8]"  # filtering on what the name shows finds the run
+
+
+def test_a_tracked_run_writes_its_weights_and_history_once_and_uploads_those_files(
+    tracked, client, tmp_path, monkeypatch
+):
+    import framework.training.trainer as trainer_module
+    from framework.command.recipe import train
+
+    written = []
+    save = trainer_module.save_npz
+    monkeypatch.setattr(
+        trainer_module, "save_npz", lambda path, arrays: written.append(Path(path).name) or save(path, arrays)
+    )
+    result = train(tracked("logger.log_checkpoints=false", output_dir=tmp_path / "out"), log=lambda *_: None)
+    assert sorted(written) == ["history.npz", "weights.npz"]
+    run = only_run(client)
+    uploaded = Path(client.download_artifacts(run.info.run_id, "weights.npz", str(tmp_path / "downloaded")))
+    assert uploaded.read_bytes() == (result.output_dir / "weights.npz").read_bytes()
