@@ -15,8 +15,9 @@ import requests
 
 from framework.command import train
 from framework.core.errors import InvalidValueError
+from framework.data.digest import digest
 from framework.tracking import MLflowLogger
-from framework.tracking.datasets import digest, split_inputs
+from framework.tracking.datasets import split_inputs
 from framework.tracking.registry import model_name
 from tests.commands import run_command
 
