@@ -18,6 +18,10 @@ output, its gradient and every window copy run over whole contiguous image rows,
 no transposing copy is made. Elementwise layers and pooling keep that memory order;
 ``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
 
+With the compiled kernels (:mod:`framework.core.kernels`), the window copy reads the unpadded input
+(padding as zeros) instead of a padded copy of it, and col2im adds onto the unpadded input gradient; the
+NumPy code here is their reference, and both give the same arrays.
+
 While a model with convolutions steps, BLAS runs on one thread and the chunks of a batch
 are split among as many Python threads as BLAS had (:mod:`framework.core.parallel`); each
 thread sums its own part of the weight gradient, added up at the end.
@@ -25,7 +29,7 @@ thread sums its own part of the weight gradient, added up at the end.
 
 import numpy as np
 
-from framework.core import initializers, parallel
+from framework.core import initializers, kernels, parallel
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.parameter import Parameter
@@ -96,6 +100,7 @@ class Conv2D(Layer):
         self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
         self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
+        self._compiled = False
         self._batch = 0
 
     def build(self, input_shape, rng):
@@ -125,6 +130,7 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         filters, positions = self.filters, self._positions
+        self._compiled = kernels.accepts_images(x)
         self._source, self._batch = self._padded_source(x), len(x)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
@@ -152,10 +158,14 @@ class Conv2D(Layer):
         """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
         array reused by ``worker``."""
         for samples in chunks:
-            view = self._windows(self._source, samples)
-            matrix = self._scratch("_cols", worker).get(view.shape, self.dtype)
-            np.copyto(matrix, view)
-            yield samples, matrix.reshape(self._window_size, -1)
+            count = samples.stop - samples.start
+            matrix = self._scratch("_cols", worker).get((self._window_size, count * self._positions), self.dtype)
+            if self._compiled:
+                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, self._width)
+            else:
+                view = self._windows(self._source, samples)
+                np.copyto(matrix.reshape(view.shape), view)
+            yield samples, matrix
 
     def _scratch(self, name: str, worker: int) -> Scratch:
         """Scratch array ``name`` of ``worker``: the layer's own for worker 0, one more per other worker."""
@@ -171,10 +181,11 @@ class Conv2D(Layer):
 
     def _padded_source(self, x: np.ndarray) -> np.ndarray:
         """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
-        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy."""
+        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy.
+        The compiled window copy reads ``x`` itself."""
         rows, cols = self.rows, self.cols
         channel_major = x.transpose(1, 0, 2, 3)
-        if not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0:
+        if self._compiled or (not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0):
             return channel_major
         padded = self._padded.get(self._source_shape(len(x)), self.dtype)
         self._grid(padded, len(x))[
@@ -202,14 +213,17 @@ class Conv2D(Layer):
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
         col2im = self.input_grad and self._transposed is None
-        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if col2im else None
-        if col2im:
+        shape = (self.input_shape[0], batch, *self.input_shape[1:]) if self._compiled else self._source_shape(batch)
+        input_grad = self._input_grad.get(shape, self.dtype) if col2im else None
+        if col2im and not self._compiled:  # the compiled col2im writes every pixel
             input_grad[...] = 0
         self._weight_and_window_grads(grad_rows, input_grad)
         if not self.input_grad:
             return None
         if not col2im:
             return self._transposed_product(grad)
+        if self._compiled:
+            return input_grad.transpose(1, 0, 2, 3)
         rows, cols = self.rows, self.cols
         inside = self._grid(input_grad, batch)[
             :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
@@ -219,7 +233,8 @@ class Conv2D(Layer):
     def _weight_and_window_grads(self, grad_rows: np.ndarray, input_grad: np.ndarray | None) -> None:
         """The weight gradient, a sum over chunks (each worker's own, added up at the end), and with
         ``input_grad`` the chunks' window gradients added onto it (col2im). Neighbouring chunks' windows
-        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd."""
+        share a few pixels with row runs, so on several workers the NumPy col2im runs the even chunks, then the odd
+        (the compiled one skips the extra columns that reach into the next sample)."""
         positions, weight_grad = self._positions, self.weight.grad.reshape(-1, self.filters)
         weight_grad[...] = 0
 
@@ -235,7 +250,9 @@ class Conv2D(Layer):
             return total
 
         chunks, count = self._chunks(), parallel.workers()
-        phases = [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 else [chunks]
+        phases = (
+            [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 and not self._compiled else [chunks]
+        )
         for phase in phases:
             for total in parallel.split(work, phase, count)[1:]:
                 weight_grad += total
@@ -280,6 +297,9 @@ class Conv2D(Layer):
         one strided addition per kernel tap."""
         window_grads = self._scratch("_window_grads", worker).get((self._window_size, grad_rows.shape[1]), self.dtype)
         np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
+        if self._compiled:
+            kernels.col2im(window_grads, input_grad, self.rows, self.cols, samples.start, self._width)
+            return
         targets = self._windows(input_grad, samples, writeable=True)
         window_grads = window_grads.reshape(targets.shape)
         for i in range(self.kernel_size[0]):
