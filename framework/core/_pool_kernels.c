@@ -60,9 +60,10 @@ typedef struct {
                                          int32_t *restrict first, int32_t tap, Py_ssize_t count) {    \
         for (Py_ssize_t k = 0; k < count; k++) {                                                                  \
             T value = source[k * step], old = best[k];                                                            \
-            int better = value > old, nan = value != value; /* bitwise below: no branch, vectorized */          \
+            /* np.maximum(old, value): a NaN stays, and a tie gives value (-0 after +0); bitwise: vectorized */  \
+            int better = value > old, keep = (old > value) | (old != old);                                        \
             first[k] = better ? tap : first[k];                                                                   \
-            best[k] = (better | nan) ? value : old;                                                               \
+            best[k] = keep ? old : value;                                                                         \
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
@@ -168,9 +169,9 @@ typedef struct {
                                     *AT(&grad, const T, c, n, r, k) * share;                                      \
     }                                                                                                             \
                                                                                                                   \
-    /* max(x, 0) as np.maximum (x itself when x >= 0 or NaN), over runs of `length` contiguous elements. */      \
+    /* max(x, 0) as np.maximum (x when x > 0 or NaN: -0 gives 0), over `length` contiguous elements. */        \
     NOINLINE static void relu_run_##SUFFIX(const T *restrict in, T *restrict out, Py_ssize_t length) {                     \
-        for (Py_ssize_t k = 0; k < length; k++) out[k] = in[k] >= 0 || in[k] != in[k] ? in[k] : 0;                \
+        for (Py_ssize_t k = 0; k < length; k++) out[k] = in[k] > 0 || in[k] != in[k] ? in[k] : 0;                 \
     }                                                                                                             \
                                                                                                                   \
     /* grad * (y > 0) in place, as NumPy's product with the mask. */                                              \

@@ -233,8 +233,8 @@ class Conv2D(Layer):
     def _weight_and_window_grads(self, grad_rows: np.ndarray, input_grad: np.ndarray | None) -> None:
         """The weight gradient, a sum over chunks (each worker's own, added up at the end), and with
         ``input_grad`` the chunks' window gradients added onto it (col2im). Neighbouring chunks' windows
-        share a few pixels with row runs, so on several workers the NumPy col2im runs the even chunks, then the odd
-        (the compiled one skips the extra columns that reach into the next sample)."""
+        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd (the
+        compiled col2im needs no such care, but sums the weight gradient in the same order)."""
         positions, weight_grad = self._positions, self.weight.grad.reshape(-1, self.filters)
         weight_grad[...] = 0
 
@@ -250,9 +250,7 @@ class Conv2D(Layer):
             return total
 
         chunks, count = self._chunks(), parallel.workers()
-        phases = (
-            [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 and not self._compiled else [chunks]
-        )
+        phases = [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 else [chunks]
         for phase in phases:
             for total in parallel.split(work, phase, count)[1:]:
                 weight_grad += total
