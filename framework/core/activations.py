@@ -13,8 +13,13 @@ class ReLU(Layer):
 
     name = "relu"
     preferred_init = "he_normal"
+    #: Set by a layer before it in a model that rectifies its own output (``Layer.fuse_following``).
+    input_rectified = False
 
     def forward(self, x, training=False):
+        if self.input_rectified:
+            self.y = x
+            return x
         if x.ndim == 4 and kernels.accepts_images(x):
             self.y = np.empty_like(x)  # x's memory order, as np.maximum keeps it
             _by_channels(kernels.relu, x, self.y)

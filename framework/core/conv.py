@@ -30,6 +30,7 @@ thread sums its own part of the weight gradient, added up at the end.
 import numpy as np
 
 from framework.core import initializers, kernels, parallel
+from framework.core.activations import ReLU
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.parameter import Parameter
@@ -66,7 +67,8 @@ class Conv2D(Layer):
     ``"same"`` (output size ``ceil(size / stride)``, the odd pixel after), or a number
     (or ``[rows, columns]``) of zero pixels on each side. The weight has shape
     ``(channels, kernel_rows, kernel_cols, filters)``: fan-in ``channels * kernel area``,
-    fan-out ``filters``.
+    fan-out ``filters``. In a model, a ``ReLU`` right after it is applied by its forward pass
+    (:meth:`fuse_following`).
     """
 
     name = "conv2d"
@@ -100,7 +102,7 @@ class Conv2D(Layer):
         self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
         self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
-        self._compiled = False
+        self._compiled = self._rectify = False
         self._batch = 0
 
     def build(self, input_shape, rng):
@@ -141,9 +143,18 @@ class Conv2D(Layer):
                 np.matmul(weights, windows, out=out)
                 if self.bias is not None:
                     out += self.bias.value[:, None]
+                if self._rectify:
+                    np.maximum(out, 0, out=out)
 
         parallel.split(work, self._chunks(), parallel.workers())
         return y[..., : self.cols.out].transpose(1, 0, 2, 3)
+
+    def fuse_following(self, following: Layer) -> None:
+        """A following ``ReLU`` is applied here, to each chunk of the output while it is in cache, and that
+        layer passes its input on: one pass over the output in memory fewer, the same values."""
+        self._rectify = isinstance(following, ReLU)
+        if self._rectify:
+            following.input_rectified = True
 
     def _chunks(self) -> list[slice]:
         """The batch's chunks of samples whose window matrix is small enough to stay in cache while it is multiplied."""

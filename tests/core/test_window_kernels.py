@@ -182,3 +182,26 @@ def test_the_raw_kernels_refuse_arrays_that_do_not_fit_the_windows():
         kernels.max_pool(x, np.zeros((2, 1, 7, 4), np.float32), np.zeros((2, 1, 7, 4), np.int32), rows, cols)
     with pytest.raises(TypeError, match="float32 or float64"):
         kernels.relu(x.astype(np.int64), x.astype(np.int64))
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, monkeypatch):
+    from framework.core import Identity
+
+    if path == "numpy":
+        monkeypatch.setattr(kernels, "_kernels", None)
+    elif not kernels.available():
+        pytest.skip("the compiled kernels are not built here")
+    x = images((5, 2, 9, 8), np.float32)
+
+    def step(*layers):
+        model = Sequential(list(layers), input_shape=(2, 9, 8), rng=np.random.default_rng(0))
+        y = model.forward(x, training=True)
+        dx = model.backward(images(y.shape, np.float32, 1))
+        return model, [y.copy(), dx.copy(), *(p.grad.copy() for p in model.parameters())]
+
+    fused_model, fused = step(Conv2D(3, 3, padding=1), ReLU(), MaxPool2D(2))
+    _, separate = step(Conv2D(3, 3, padding=1), Identity(), ReLU(), MaxPool2D(2))  # not adjacent: not fused
+    assert fused_model.layers[0]._rectify and fused_model.layers[1].input_rectified
+    for ours, theirs in zip(fused, separate, strict=True):
+        same_bits(ours, theirs)
