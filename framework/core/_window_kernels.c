@@ -14,11 +14,6 @@
 
 #include "_kernels.h"
 
-/* One spatial axis of a window, as windows.WindowAxis has it. */
-typedef struct {
-    Py_ssize_t before, kernel, stride, dilation, out, padded;
-} Axis;
-
 int get_images(PyObject *object, Py_buffer *view, Images *images, int writable, const char *format) {
     int flags = PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
     if (PyObject_GetBuffer(object, view, flags) < 0) return -1;
@@ -53,7 +48,7 @@ const char *float_format(PyObject *object) {
 #define DEFINE_WINDOW_KERNELS(T, SUFFIX)                                                                            \
     /* Row `row` of image (channel, sample) of x padded with `before` zeros and more up to `width`: zeros for a    \
      * row outside the image or a sample past the batch. */                                                       \
-    static void padded_row_##SUFFIX(const Images *x, Py_ssize_t channel, Py_ssize_t sample, Py_ssize_t row,        \
+    void padded_row_##SUFFIX(const Images *x, Py_ssize_t channel, Py_ssize_t sample, Py_ssize_t row,        \
                                     Py_ssize_t before, Py_ssize_t width, T *restrict out) {                        \
         Py_ssize_t size = x->shape[3], step = x->step[3];                                                         \
         if (sample >= x->shape[1] || row < 0 || row >= x->shape[2]) {                                             \
@@ -148,7 +143,7 @@ bad:
     return -1;
 }
 
-static int parse_axis(PyObject *tuple, Axis *axis) {
+int parse_axis(PyObject *tuple, Axis *axis) {
     return PyArg_ParseTuple(tuple, "nnnnnn", &axis->before, &axis->kernel, &axis->stride, &axis->dilation, &axis->out,
                             &axis->padded)
                ? 0

@@ -29,7 +29,7 @@ thread sums its own part of the weight gradient, added up at the end.
 
 import numpy as np
 
-from framework.core import initializers, kernels, parallel
+from framework.core import initializers, kernels, parallel, winograd
 from framework.core.activations import ReLU
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
@@ -114,6 +114,7 @@ class Conv2D(Layer):
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
         self._choose_layout()
+        self._winograd = winograd.suits(self)
         self._transposed = self._transposed_convolution()
         return (self.filters, self.rows.out, self.cols.out)
 
@@ -134,6 +135,8 @@ class Conv2D(Layer):
         filters, positions = self.filters, self._positions
         self._compiled = kernels.accepts_images(x)
         self._source, self._batch = self._padded_source(x), len(x)
+        if self._compiled and self._winograd:
+            return winograd.forward(self, x, self._rectify)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
 
@@ -224,6 +227,9 @@ class Conv2D(Layer):
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
         col2im = self.input_grad and self._transposed is None
+        if self._compiled and self._winograd and not col2im:
+            self.weight.grad[...] = winograd.weight_gradient(self, grad)
+            return self._transposed_product(grad) if self.input_grad else None
         shape = (self.input_shape[0], batch, *self.input_shape[1:]) if self._compiled else self._source_shape(batch)
         input_grad = self._input_grad.get(shape, self.dtype) if col2im else None
         if col2im and not self._compiled:  # the compiled col2im writes every pixel
@@ -285,6 +291,7 @@ class Conv2D(Layer):
         transposed.weight = Parameter("weight", shape, None, np.empty(shape, self.dtype))
         transposed.bias, transposed.output_shape = None, self.input_shape
         transposed._choose_layout()
+        transposed._winograd = winograd.suits(transposed)
         return transposed if transposed._positions <= self._positions else None
 
     def _transposed_product(self, grad: np.ndarray) -> np.ndarray:

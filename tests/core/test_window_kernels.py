@@ -205,3 +205,44 @@ def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, 
     assert fused_model.layers[0]._rectify and fused_model.layers[1].input_rectified
     for ours, theirs in zip(fused, separate, strict=True):
         same_bits(ours, theirs)
+
+
+WINOGRAD_CASES = [(1, 28, 28), ("same", 7, 10), (2, 5, 6), (0, 9, 8)]  # the last without padding: col2im
+
+
+def winograd_or_windows(use_winograd, padding, x, upstream, absolute=False):
+    """Output, input gradient and weight gradient of a 3x3 convolution (the layer after an Identity, so that its
+    input gradient is computed) with Winograd's F(2x2, 3x3) or the window matrix; with ``absolute``, of |x|, |W| and
+    |upstream|: the sums of the products' magnitudes."""
+    from framework.core import Identity
+
+    layers = [Identity(), Conv2D(12, 3, padding=padding, use_bias=False)]
+    model = Sequential(layers, input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=x.dtype.name)
+    conv = layers[1]
+    for layer in (conv, conv._transposed):
+        if layer is not None:
+            layer._winograd = use_winograd
+    if absolute:
+        conv.weight.value[...] = np.abs(conv.weight.value)
+        x, upstream = np.abs(x), np.abs(upstream)
+    y = model.forward(x, training=True)
+    return [y.copy(), model.backward(upstream.copy()).copy(), conv.weight.grad.copy()]
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("padding", "height", "width"), WINOGRAD_CASES)
+def test_winograd_agrees_with_the_window_matrix_within_the_rounding_of_its_sums(padding, height, width, dtype):
+    """Each value is a sum of K products (K = 9 channels forward, 9 filters for the input gradient, batch x positions
+    for the weight gradient); a sum's rounding error is at most about K u times the sum of the products' magnitudes
+    (u the unit roundoff), and Winograd's transforms add a few more roundings of sums of at most 4 terms. Bound:
+    4 K u times those magnitudes (computed in float64), for both routes' errors together."""
+    x = images((5, 16, height, width), dtype)
+    y = Conv2D(12, 3, padding=padding).setup(x.shape[1:], np.dtype(dtype), np.random.default_rng(0))
+    upstream = images((5, *y), dtype, seed=1)
+    fast, reference = winograd_or_windows(True, padding, x, upstream), winograd_or_windows(False, padding, x, upstream)
+    magnitudes = winograd_or_windows(False, padding, x.astype(np.float64), upstream.astype(np.float64), absolute=True)
+    unit = np.finfo(dtype).eps / 2
+    for ours, theirs, sums, terms in zip(fast, reference, magnitudes, (9 * 16, 9 * 12, 5 * y[1] * y[2])):
+        assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 4 * terms * unit * sums)
+        assert not np.array_equal(ours, theirs) or padding == 0  # Winograd's own route, not the window matrix
