@@ -53,7 +53,10 @@ setup(
     ext_modules=[
         Extension(
             "framework.core._kernels",
-            [f"framework/core/{name}.c" for name in ("_kernels", "_window_kernels", "_winograd_kernels", "_pool_kernels")],
+            [
+                f"framework/core/{name}.c"
+                for name in ("_kernels", "_window_kernels", "_winograd_kernels", "_pool_kernels")
+            ],
             depends=["framework/core/_kernels.h"],
             optional=True,
         )
