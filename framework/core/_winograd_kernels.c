@@ -62,7 +62,8 @@
                             out[i][0] = s[i][0] + s[i][1] + s[i][2], out[i][1] = s[i][1] - s[i][2] - s[i][3];     \
                             for (int j = 0; j < 2; j++) {                                                         \
                                 T v = bias ? out[i][j] + bias[f] : out[i][j];                                     \
-                                out[i][j] = rectify && !(v > 0 || v != v) ? 0 : v;                               \
+                                int keep = (v > 0) | (v != v) | !rectify; /* bitwise: a select, no branch */      \
+                                out[i][j] = keep ? v : 0;                                                         \
                             }                                                                                     \
                         }                                                                                         \
                         T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1];                     \
