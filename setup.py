@@ -1,7 +1,10 @@
 """Build customizations; metadata lives in pyproject.toml.
 
-The one compiled part: optional fused optimizer kernels. A failed build (no C compiler, say)
-does not fail the install: the optimizers then run their NumPy path, which computes the same values.
+The one compiled part: optional kernels, the fused optimizer step and the window, pooling and ReLU
+passes of the image layers. A failed build (no C compiler, say) does not fail the install: those then
+run their NumPy path, which computes the same values. ``-fno-trapping-math`` lets the compiler turn
+the comparisons in pooling and ReLU into branch-free vector selects; like ``-ffp-contract=off``, it
+changes no result.
 
 The Hydra configs, ``conf/`` and ``experiments/`` at the top of the repository, are copied
 into the built package as ``framework/command/configs/`` (where ``framework/command/paths.py``
@@ -16,7 +19,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 from setuptools.errors import FileError
 
-UNIX_FLAGS = ["-O3", "-fno-math-errno", "-ffp-contract=off", "-std=c11"]
+UNIX_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-std=c11"]
 MSVC_FLAGS = ["/O2", "/fp:precise"]
 
 ROOT = Path(__file__).resolve().parent
@@ -47,6 +50,16 @@ class BuildWithConfigs(build_py):
 
 
 setup(
-    ext_modules=[Extension("framework.core._kernels", ["framework/core/_kernels.c"], optional=True)],
+    ext_modules=[
+        Extension(
+            "framework.core._kernels",
+            [
+                f"framework/core/{name}.c"
+                for name in ("_kernels", "_window_kernels", "_winograd_kernels", "_pool_kernels")
+            ],
+            depends=["framework/core/_kernels.h"],
+            optional=True,
+        )
+    ],
     cmdclass={"build_ext": BuildWithPortableFlags, "build_py": BuildWithConfigs},
 )

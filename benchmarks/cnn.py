@@ -6,7 +6,9 @@ run, with ``matmul-floor``: only the matrix products the framework's layers comp
 batch, a floor for its epoch. Each round visits every (network, contender) pair in a new
 random order, one fresh process each, whose first epoch is a warm-up and is dropped.
 Reports seconds per epoch, peak memory, and the framework / PyTorch and floor / PyTorch
-ratios; writes ``benchmarks/results/cnn.json``.
+ratios; writes ``benchmarks/results/cnn.json``. The framework is the one of this checkout (its
+directory first on ``PYTHONPATH``); ``--baseline DIR`` adds another checkout (its extension built in
+place) as the contender ``baseline``, interleaved with the others, to compare two versions.
 It measures; it does not pass or fail.
 """
 
@@ -25,6 +27,7 @@ sys.path.insert(0, str(HERE))
 from cnn_contenders import NETWORKS  # noqa: E402  (next to this file)
 
 CONTENDERS = ("framework", "torch", "matmul-floor")
+CHECKOUT = HERE.parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -37,6 +40,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="for both contenders")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 6,000 samples, 1 round, 2 epochs")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "cnn.json")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the project, measured as 'baseline'")
     args = parser.parse_args()
     if args.quick:
         args.samples, args.rounds, args.epochs = 6000, 1, 2
@@ -44,9 +48,10 @@ def parse_arguments() -> argparse.Namespace:
 
 
 def measure(contender: str, network: str, args: argparse.Namespace) -> dict:
-    command = [sys.executable, str(HERE / "cnn_worker.py"), contender, network]
-    command += [str(value) for value in (args.epochs, args.samples, args.batch, args.threads)]
-    environment = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(args.threads))}
+    command = [sys.executable, str(HERE / "cnn_worker.py"), "framework" if contender == "baseline" else contender]
+    command += [network, *(str(value) for value in (args.epochs, args.samples, args.batch, args.threads))]
+    checkout = args.baseline if contender == "baseline" else CHECKOUT
+    environment = {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(args.threads)), "PYTHONPATH": str(checkout)}
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if result.returncode != 0:
         raise RuntimeError(f"{contender} on {network} failed:\n{result.stderr[-3000:]}")
@@ -95,6 +100,11 @@ def ratios(table: dict) -> dict:
             if floor:
                 found[network]["floor_median"] = floor["median"] / theirs["median"]
                 found[network]["floor_of_minimums"] = floor["min"] / theirs["min"]
+                found[network]["framework_over_floor"] = ours["median"] / floor["median"]
+            baseline = table.get(f"{network}/baseline")
+            if baseline:
+                found[network]["baseline_median"] = baseline["median"] / theirs["median"]
+                found[network]["framework_over_baseline"] = ours["median"] / baseline["median"]
     return found
 
 
@@ -102,18 +112,25 @@ def print_report(table: dict, found: dict) -> None:
     print("\nseconds per epoch, median (min-max); peak resident memory")
     for name, row in table.items():
         print(f"  {name:18s} {row['median']:7.3f} ({row['min']:.3f}-{row['max']:.3f})  {row['peak_rss_mb']:6.0f} MB")
-    print("\nframework / PyTorch (targets: time <= 1.0, peak memory <= 1.5); matmul-floor / PyTorch time")
+    print("\nframework / PyTorch time and peak memory; matmul-floor / PyTorch and framework / matmul-floor time")
     for network, row in found.items():
         floor = f", floor {row['floor_median']:.3f} ({row['floor_of_minimums']:.3f})" if "floor_median" in row else ""
+        over = f", framework / floor {row['framework_over_floor']:.3f}" if "framework_over_floor" in row else ""
+        baseline = (
+            f", baseline {row['baseline_median']:.3f}, framework / baseline {row['framework_over_baseline']:.3f}"
+            if "baseline_median" in row
+            else ""
+        )
         print(
-            f"  {network:7s} time {row['time_median']:.3f} (of minimums {row['time_of_minimums']:.3f}){floor}, "
-            f"peak memory {row['peak_memory']:.3f}"
+            f"  {network:7s} time {row['time_median']:.3f} (of minimums {row['time_of_minimums']:.3f}){floor}{over}"
+            f"{baseline}, peak memory {row['peak_memory']:.3f}"
         )
 
 
 def main() -> None:
     args = parse_arguments()
     contenders = [c for c in CONTENDERS if c != "torch" or importlib.util.find_spec("torch") is not None]
+    contenders += ["baseline"] if args.baseline else []
     table = summarize(run_rounds(args, contenders))
     found = ratios(table)
     print_report(table, found)

@@ -11,12 +11,10 @@
 #include <Python.h>
 #include <math.h>
 
-/* The interface version framework/core/kernels.py expects (KERNEL_VERSION). */
-#define KERNELS_VERSION 1
+#include "_kernels.h"
 
-#if defined(_MSC_VER)
-#define restrict __restrict
-#endif
+/* The interface version framework/core/kernels.py expects (KERNEL_VERSION). */
+#define KERNELS_VERSION 2
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
@@ -121,13 +119,31 @@ static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(param, grad, m, v, beta1, 1-beta1, beta2, 1-beta2, 1/sqrt(1-beta2^t), eps, lr/(1-beta1^t), "
      "weight_decay, shrink, tiny)\n\nOne Adam step in place over flat buffers (see optimizers.Adam)."},
+    {"im2col", window_im2col, METH_VARARGS,
+     "im2col(images, windows, rows, cols, first_sample, width): the window matrix of images (channels, batch, rows, "
+     "cols), padding read as zeros; rows and cols are (before, kernel, stride, dilation, out, padded)."},
+    {"col2im", window_col2im, METH_VARARGS,
+     "col2im(window_grads, images_grad, rows, cols, first_sample, width): adds window gradients onto the pixels read."},
+    {"winograd_input", window_winograd_input, METH_VARARGS,
+     "winograd_input(images, tiles, rows, cols, first_sample, tile_rows, tile_cols): B^T d B of every 4x4 tile."},
+    {"winograd_output", window_winograd_output, METH_VARARGS,
+     "winograd_output(products, bias, rectify, images, first_sample, tile_rows, tile_cols): A^T m A, bias, ReLU."},
+    {"winograd_gradient", window_winograd_gradient, METH_VARARGS,
+     "winograd_gradient(grad_images, tiles, first_sample, tile_rows, tile_cols): A g A^T of every 2x2 block."},
+    {"max_pool", pool_max_forward, METH_VARARGS, "max_pool((x, y, index), kr, sr, kc, sc)"},
+    {"max_pool_backward", pool_max_backward, METH_VARARGS, "max_pool_backward((grad, index, input_grad), kr, sr, kc, sc)"},
+    {"average_pool", pool_average_forward, METH_VARARGS, "average_pool((x, y), kr, sr, kc, sc, share)"},
+    {"average_pool_backward", pool_average_backward, METH_VARARGS,
+     "average_pool_backward((grad, input_grad), kr, sr, kc, sc, share)"},
+    {"relu", relu_forward, METH_VARARGS, "relu((x, y)): y = max(x, 0)"},
+    {"relu_backward", relu_backward, METH_VARARGS, "relu_backward((grad, y)): grad *= (y > 0), in place"},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "framework.core._kernels",
-    .m_doc = "Fused optimizer kernels (optional, compiled).",
+    .m_doc = "Fused optimizer, window, pooling and ReLU kernels (optional, compiled).",
     .m_size = -1,
     .m_methods = methods,
 };

@@ -2,18 +2,28 @@
 
 import numpy as np
 
-from framework.core import parallel
+from framework.core import kernels, parallel
 from framework.core.layer import Layer
 from framework.core.validation import check_number
 
 
 class ReLU(Layer):
-    """``max(0, x)``; gradient 1 where x > 0, else 0."""
+    """``max(0, x)``; gradient 1 where x > 0, else 0. On images, with the compiled kernels, each
+    direction is one pass (NumPy's backward makes a mask, then multiplies), a slice of channels per worker."""
 
     name = "relu"
     preferred_init = "he_normal"
+    #: Set by a layer before it in a model that rectifies its own output (``Layer.fuse_following``).
+    input_rectified = False
 
     def forward(self, x, training=False):
+        if self.input_rectified:
+            self.y = x
+            return x
+        if x.ndim == 4 and kernels.accepts_images(x):
+            self.y = np.empty_like(x)  # x's memory order, as np.maximum keeps it
+            _by_channels(kernels.relu, x, self.y)
+            return self.y
         if x.ndim < 2 or parallel.workers() == 1:
             self.y = np.maximum(x, 0)
             return self.y
@@ -22,6 +32,9 @@ class ReLU(Layer):
         return y
 
     def backward(self, grad):
+        if grad.ndim == 4 and kernels.accepts_images(grad, self.y):
+            _by_channels(kernels.relu_backward, grad, self.y)
+            return grad
         if grad.ndim < 2 or parallel.workers() == 1:
             return np.multiply(grad, self.y > 0, out=grad)
         y = self.y
@@ -29,6 +42,12 @@ class ReLU(Layer):
             lambda part: np.multiply(grad[:, part], y[:, part] > 0, out=grad[:, part]), grad.shape[1], grad.size
         )
         return grad
+
+
+def _by_channels(kernel, *images: np.ndarray) -> None:
+    """``kernel(*views)`` on the ``(channels, batch, rows, cols)`` views of ``images``, a slice of channels per worker."""
+    views = [image.transpose(1, 0, 2, 3) for image in images]
+    parallel.over_slices(lambda part: kernel(*(view[part] for view in views)), len(views[0]), images[0].size)
 
 
 class LeakyReLU(Layer):

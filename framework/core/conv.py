@@ -18,6 +18,10 @@ output, its gradient and every window copy run over whole contiguous image rows,
 no transposing copy is made. Elementwise layers and pooling keep that memory order;
 ``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
 
+With the compiled kernels (:mod:`framework.core.kernels`), the window copy reads the unpadded input
+(padding as zeros) instead of a padded copy of it, and col2im adds onto the unpadded input gradient; the
+NumPy code here is their reference, and both give the same arrays.
+
 While a model with convolutions steps, BLAS runs on one thread and the chunks of a batch
 are split among as many Python threads as BLAS had (:mod:`framework.core.parallel`); each
 thread sums its own part of the weight gradient, added up at the end.
@@ -25,7 +29,8 @@ thread sums its own part of the weight gradient, added up at the end.
 
 import numpy as np
 
-from framework.core import initializers, parallel
+from framework.core import initializers, kernels, parallel, winograd
+from framework.core.activations import ReLU
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.parameter import Parameter
@@ -62,7 +67,8 @@ class Conv2D(Layer):
     ``"same"`` (output size ``ceil(size / stride)``, the odd pixel after), or a number
     (or ``[rows, columns]``) of zero pixels on each side. The weight has shape
     ``(channels, kernel_rows, kernel_cols, filters)``: fan-in ``channels * kernel area``,
-    fan-out ``filters``.
+    fan-out ``filters``. In a model, a ``ReLU`` right after it is applied by its forward pass
+    (:meth:`fuse_following`).
     """
 
     name = "conv2d"
@@ -96,6 +102,7 @@ class Conv2D(Layer):
         self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
         self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
+        self._compiled = self._rectify = False
         self._batch = 0
 
     def build(self, input_shape, rng):
@@ -107,6 +114,7 @@ class Conv2D(Layer):
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
         self._choose_layout()
+        self._winograd = winograd.suits(self)
         self._transposed = self._transposed_convolution()
         return (self.filters, self.rows.out, self.cols.out)
 
@@ -125,7 +133,10 @@ class Conv2D(Layer):
 
     def forward(self, x, training=False):
         filters, positions = self.filters, self._positions
+        self._compiled = kernels.accepts_images(x)
         self._source, self._batch = self._padded_source(x), len(x)
+        if self._compiled and self._winograd:
+            return winograd.forward(self, x, self._rectify)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
 
@@ -135,9 +146,18 @@ class Conv2D(Layer):
                 np.matmul(weights, windows, out=out)
                 if self.bias is not None:
                     out += self.bias.value[:, None]
+                if self._rectify:
+                    np.maximum(out, 0, out=out)
 
         parallel.split(work, self._chunks(), parallel.workers())
         return y[..., : self.cols.out].transpose(1, 0, 2, 3)
+
+    def fuse_following(self, following: Layer) -> None:
+        """A following ``ReLU`` is applied here, to each chunk of the output while it is in cache, and that
+        layer passes its input on: one pass over the output in memory fewer, the same values."""
+        self._rectify = isinstance(following, ReLU)
+        if self._rectify:
+            following.input_rectified = True
 
     def _chunks(self) -> list[slice]:
         """The batch's chunks of samples whose window matrix is small enough to stay in cache while it is multiplied."""
@@ -152,10 +172,14 @@ class Conv2D(Layer):
         """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
         array reused by ``worker``."""
         for samples in chunks:
-            view = self._windows(self._source, samples)
-            matrix = self._scratch("_cols", worker).get(view.shape, self.dtype)
-            np.copyto(matrix, view)
-            yield samples, matrix.reshape(self._window_size, -1)
+            count = samples.stop - samples.start
+            matrix = self._scratch("_cols", worker).get((self._window_size, count * self._positions), self.dtype)
+            if self._compiled:
+                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, self._width)
+            else:
+                view = self._windows(self._source, samples)
+                np.copyto(matrix.reshape(view.shape), view)
+            yield samples, matrix
 
     def _scratch(self, name: str, worker: int) -> Scratch:
         """Scratch array ``name`` of ``worker``: the layer's own for worker 0, one more per other worker."""
@@ -171,10 +195,11 @@ class Conv2D(Layer):
 
     def _padded_source(self, x: np.ndarray) -> np.ndarray:
         """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
-        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy."""
+        else a reused padded copy; with row runs, a reused ``(channels, batch * rows * cols + slack)`` copy.
+        The compiled window copy reads ``x`` itself."""
         rows, cols = self.rows, self.cols
         channel_major = x.transpose(1, 0, 2, 3)
-        if not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0:
+        if self._compiled or (not self._row_runs and rows.before == rows.after == cols.before == cols.after == 0):
             return channel_major
         padded = self._padded.get(self._source_shape(len(x)), self.dtype)
         self._grid(padded, len(x))[
@@ -202,14 +227,20 @@ class Conv2D(Layer):
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
         col2im = self.input_grad and self._transposed is None
-        input_grad = self._input_grad.get(self._source_shape(batch), self.dtype) if col2im else None
-        if col2im:
+        if self._compiled and self._winograd and not col2im:
+            self.weight.grad[...] = winograd.weight_gradient(self, grad)
+            return self._transposed_product(grad) if self.input_grad else None
+        shape = (self.input_shape[0], batch, *self.input_shape[1:]) if self._compiled else self._source_shape(batch)
+        input_grad = self._input_grad.get(shape, self.dtype) if col2im else None
+        if col2im and not self._compiled:  # the compiled col2im writes every pixel
             input_grad[...] = 0
         self._weight_and_window_grads(grad_rows, input_grad)
         if not self.input_grad:
             return None
         if not col2im:
             return self._transposed_product(grad)
+        if self._compiled:
+            return input_grad.transpose(1, 0, 2, 3)
         rows, cols = self.rows, self.cols
         inside = self._grid(input_grad, batch)[
             :, :, rows.before : rows.before + rows.size, cols.before : cols.before + cols.size
@@ -219,7 +250,8 @@ class Conv2D(Layer):
     def _weight_and_window_grads(self, grad_rows: np.ndarray, input_grad: np.ndarray | None) -> None:
         """The weight gradient, a sum over chunks (each worker's own, added up at the end), and with
         ``input_grad`` the chunks' window gradients added onto it (col2im). Neighbouring chunks' windows
-        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd."""
+        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd (the
+        compiled col2im needs no such care, but sums the weight gradient in the same order)."""
         positions, weight_grad = self._positions, self.weight.grad.reshape(-1, self.filters)
         weight_grad[...] = 0
 
@@ -259,6 +291,7 @@ class Conv2D(Layer):
         transposed.weight = Parameter("weight", shape, None, np.empty(shape, self.dtype))
         transposed.bias, transposed.output_shape = None, self.input_shape
         transposed._choose_layout()
+        transposed._winograd = winograd.suits(transposed)
         return transposed if transposed._positions <= self._positions else None
 
     def _transposed_product(self, grad: np.ndarray) -> np.ndarray:
@@ -280,6 +313,9 @@ class Conv2D(Layer):
         one strided addition per kernel tap."""
         window_grads = self._scratch("_window_grads", worker).get((self._window_size, grad_rows.shape[1]), self.dtype)
         np.matmul(self.weight.value.reshape(-1, self.filters), grad_rows, out=window_grads)
+        if self._compiled:
+            kernels.col2im(window_grads, input_grad, self.rows, self.cols, samples.start, self._width)
+            return
         targets = self._windows(input_grad, samples, writeable=True)
         window_grads = window_grads.reshape(targets.shape)
         for i in range(self.kernel_size[0]):

@@ -76,6 +76,11 @@ class Layer:
     def backward(self, grad: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def fuse_following(self, following: "Layer") -> None:
+        """``Sequential.build`` offers each layer the one after it: a layer may take over part of that
+        layer's work where this saves a pass over memory (``Conv2D`` applies a following ``ReLU``).
+        Default: nothing."""
+
     def get_config(self) -> dict:
         """Constructor arguments that rebuild an equal layer: ``type(layer)(**config)``."""
         return {}

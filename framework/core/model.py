@@ -68,6 +68,8 @@ class Sequential:
                 error = ShapeError(f"layer {index} ({layer!r}){after}: {exc}")
                 error.layer_index = index
                 raise error from exc
+        for layer, following in zip(self.layers, self.layers[1:]):
+            layer.fuse_following(following)
         self._allocate(rng)
         return self
 

@@ -1,8 +1,12 @@
-"""Pooling over channels-first images, each as a few whole-array operations per kernel tap."""
+"""Pooling over channels-first images, each as a few whole-array operations per kernel tap.
+
+With the compiled kernels (:mod:`framework.core.kernels`), max and average pooling run as one pass
+forward and one backward, a slice of channels per chunk thread; the NumPy code is their reference
+and gives the same values."""
 
 import numpy as np
 
-from framework.core import parallel
+from framework.core import kernels, parallel
 from framework.core.layer import Layer
 from framework.core.windows import (
     Scratch,
@@ -28,6 +32,7 @@ class _Pool2D(Layer):
         self.kernel_size = pair(owner, "kernel_size", kernel_size)
         self.stride = self.kernel_size if stride is None else pair(owner, "stride", stride)
         self._input_grad, self._stage_grad = Scratch(), Scratch()
+        self._compiled = False
 
     def build(self, input_shape, rng):
         channels, height, width = image_shape(type(self).__name__, input_shape)
@@ -42,6 +47,35 @@ class _Pool2D(Layer):
         grad = self._input_grad.get((channels, batch, height, width), self.dtype)
         grad[...] = 0
         return grad.transpose(1, 0, 2, 3)
+
+    def _compiled_forward(self, x: np.ndarray, kernel, *extra) -> np.ndarray:
+        """``kernel(x, y, *extra, rows, cols)`` on channel-major views, a slice of channels per worker."""
+        channels, batch = self.input_shape[0], len(x)
+        y = np.empty((channels, batch, self.rows.out, self.cols.out), self.dtype)
+        source = x.transpose(1, 0, 2, 3)
+
+        def part(span):
+            kernel(source[span], y[span], *(a[span] for a in extra), self.rows, self.cols)
+
+        parallel.over_slices(part, channels, x.size)
+        return y.transpose(1, 0, 2, 3)
+
+    def _compiled_backward(self, grad: np.ndarray, kernel, *extra) -> np.ndarray:
+        """``kernel(grad, *extra, input_grad, rows, cols)`` on channel-major views, a slice of channels per worker."""
+        channels, height, width = self.input_shape
+        input_grad = self._input_grad.get((channels, len(grad), height, width), self.dtype)
+        upstream = grad.transpose(1, 0, 2, 3)
+
+        def part(span):
+            kernel(upstream[span], *(a[span] for a in extra), input_grad[span], self.rows, self.cols)
+
+        parallel.over_slices(part, channels, input_grad.size)
+        return input_grad.transpose(1, 0, 2, 3)
+
+    def _uses_kernels(self, x: np.ndarray) -> bool:
+        """Whether this batch goes through the compiled kernels."""
+        self._compiled = kernels.accepts_images(x)
+        return self._compiled
 
     def get_config(self):
         stride = None if self.stride == self.kernel_size else compact(self.stride)
@@ -60,6 +94,9 @@ class MaxPool2D(_Pool2D):
     name = "max_pool2d"
 
     def forward(self, x, training=False):
+        if self._uses_kernels(x):
+            self._index = np.empty((self.input_shape[0], len(x), self.rows.out, self.cols.out), np.int32)
+            return self._compiled_forward(x, kernels.max_pool, self._index)
         if self.stride == self.kernel_size:
             return self._tiled_forward(x)
         self.x = x
@@ -71,6 +108,8 @@ class MaxPool2D(_Pool2D):
         return self.y
 
     def backward(self, grad):
+        if self._compiled:
+            return self._compiled_backward(grad, kernels.max_pool_backward, self._index)
         if self.stride == self.kernel_size:
             return self._tiled_backward(grad)
         input_grad = self._zeroed_input_grad(len(grad))
@@ -148,6 +187,8 @@ class AvgPool2D(_Pool2D):
     name = "avg_pool2d"
 
     def forward(self, x, training=False):
+        if self._uses_kernels(x):
+            return self._compiled_forward(x, self._kernel_with_share(kernels.average_pool))
         taps = tap_views(x, self.rows, self.cols)
         _, first = next(taps)
         y = first.copy(order="K")
@@ -160,7 +201,12 @@ class AvgPool2D(_Pool2D):
     def _share(self):
         return self.dtype.type(1.0 / (self.kernel_size[0] * self.kernel_size[1]))
 
+    def _kernel_with_share(self, kernel):
+        return lambda *arrays: kernel(*arrays, float(self._share))
+
     def backward(self, grad):
+        if self._compiled:
+            return self._compiled_backward(grad, self._kernel_with_share(kernels.average_pool_backward))
         input_grad = self._zeroed_input_grad(len(grad))
         share = grad * self._share
         for _, view in tap_views(input_grad, self.rows, self.cols):

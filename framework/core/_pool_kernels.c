@@ -1,0 +1,313 @@
+/* Pooling and ReLU kernels over (channels, batch, rows, cols) image views: the compiled
+ * counterparts of pooling.py and activations.py, each one pass where NumPy makes several,
+ * with the same float operations in the same order. Windows have no padding here.
+ *
+ * Max pooling keeps, per window, the tap (row-major) of its first largest input: the one
+ * the NumPy paths route the gradient to. Backward writes every input pixel once when the
+ * windows tile the image (stride = kernel), else zeroes and adds tap by tap as NumPy does.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "_kernels.h"
+
+/* A pooling window along one axis: taps and stride. */
+typedef struct {
+    Py_ssize_t kernel, stride;
+} Pool;
+
+#define AT(images, T, c, n, r, k)                                                                       \
+    ((T *)(images)->data + (c) * (images)->step[0] + (n) * (images)->step[1] + (r) * (images)->step[2] + \
+     (k) * (images)->step[3])
+
+/* The loops over one run stay functions of their own, where the compiler vectorizes them knowing that
+ * their arrays do not overlap. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* `body` over runs (`first`, `second`, `length`) of two arrays of one shape: as long as both are contiguous
+ * together, or single elements when either has strided columns. */
+#define RUNS(a, b, T, body)                                                                                          \
+    do {                                                                                                             \
+        Py_ssize_t length = a.shape[3], rows = a.shape[2], samples = a.shape[1];                                     \
+        int unit = a.step[3] == 1 && b.step[3] == 1;                                                                 \
+        if (unit && a.step[2] == length && b.step[2] == length) {                                                    \
+            length *= rows, rows = 1;                                                                                \
+            if (a.step[1] == length && b.step[1] == length) length *= samples, samples = 1;                          \
+        }                                                                                                            \
+        if (!unit) length = 1;                                                                                       \
+        for (Py_ssize_t c = 0; c < a.shape[0]; c++)                                                                  \
+            for (Py_ssize_t n = 0; n < samples; n++)                                                                 \
+                for (Py_ssize_t r = 0; r < rows; r++)                                                                \
+                    for (Py_ssize_t k = 0; k < (unit ? 1 : a.shape[3]); k++) {                                       \
+                        T *first = AT(&a, T, c, n, r, k), *second = AT(&b, T, c, n, r, k);                           \
+                        body;                                                                                        \
+                    }                                                                                                \
+    } while (0)
+
+/* The kernels take their array descriptions by value: through a pointer, the compiler would reload every
+ * stride after each store it cannot tell apart from them. */
+
+#define DEFINE_POOL_KERNELS(T, SUFFIX)                                                                             \
+    /* One tap of a row of windows: where it is larger than the best so far, it becomes the best and its tap    \
+     * the index (a NaN becomes the best without taking the index, as np.maximum and the NumPy index do). */      \
+    NOINLINE static void max_tap_##SUFFIX(const T *restrict source, Py_ssize_t step, T *restrict best,            \
+                                         int32_t *restrict first, int32_t tap, Py_ssize_t count) {    \
+        for (Py_ssize_t k = 0; k < count; k++) {                                                                  \
+            T value = source[k * step], old = best[k];                                                            \
+            /* np.maximum(old, value): a NaN stays, and a tie gives value (-0 after +0); bitwise: vectorized */  \
+            int better = value > old, keep = (old > value) | (old != old);                                        \
+            first[k] = better ? tap : first[k];                                                                   \
+            best[k] = keep ? old : value;                                                                         \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    NOINLINE static void sum_tap_##SUFFIX(const T *restrict source, Py_ssize_t step, T *restrict sum,             \
+                                         Py_ssize_t count) {                                                      \
+        for (Py_ssize_t k = 0; k < count; k++) sum[k] += source[k * step];                                        \
+    }                                                                                                             \
+                                                                                                                  \
+    /* Max (with `first`) or average pooling, a row of windows at a time, tap by tap in row-major order as the   \
+     * NumPy paths take them; y and first have contiguous rows. */                                                \
+    static void pool_forward_##SUFFIX(Images x, Images y, const Images *first_, Pool rows, Pool cols, T share) {  \
+        Images first = first_ ? *first_ : y;                                                                      \
+        Py_ssize_t count = y.shape[3], step = cols.stride * x.step[3];                                            \
+        for (Py_ssize_t c = 0; c < y.shape[0]; c++)                                                               \
+            for (Py_ssize_t n = 0; n < y.shape[1]; n++)                                                           \
+                for (Py_ssize_t r = 0; r < y.shape[2]; r++) {                                                     \
+                    T *out = AT(&y, T, c, n, r, 0);                                                               \
+                    int32_t *index = AT(&first, int32_t, c, n, r, 0), tap = 0;                        \
+                    for (Py_ssize_t i = 0; i < rows.kernel; i++)                                                  \
+                        for (Py_ssize_t j = 0; j < cols.kernel; j++, tap++) {                                     \
+                            const T *source = AT(&x, const T, c, n, r * rows.stride + i, j);                      \
+                            if (tap == 0) {                                                                       \
+                                for (Py_ssize_t k = 0; k < count; k++) out[k] = source[k * step];                 \
+                                if (first_) memset(index, 0, (size_t)count * sizeof(int32_t));                                      \
+                            } else if (first_) {                                                                  \
+                                max_tap_##SUFFIX(source, step, out, index, tap, count);                           \
+                            } else {                                                                              \
+                                sum_tap_##SUFFIX(source, step, out, count);                                       \
+                            }                                                                                     \
+                        }                                                                                         \
+                    if (!first_)                                                                                  \
+                        for (Py_ssize_t k = 0; k < count; k++) out[k] *= share;                                   \
+                }                                                                                                 \
+    }                                                                                                             \
+                                                                                                                  \
+    /* Zeroes the pixels of `a` from row `rows` on and from column `cols` on: all of them with (0, 0). */         \
+    static void zero_##SUFFIX(Images a, Py_ssize_t rows, Py_ssize_t cols) {                                       \
+        for (Py_ssize_t c = 0; c < a.shape[0]; c++)                                                               \
+            for (Py_ssize_t n = 0; n < a.shape[1]; n++)                                                           \
+                for (Py_ssize_t r = 0; r < a.shape[2]; r++) {                                                     \
+                    T *row = AT(&a, T, c, n, r, 0);                                                               \
+                    for (Py_ssize_t k = r < rows ? cols : 0; k < a.shape[3]; k++) row[k * a.step[3]] = 0;         \
+                }                                                                                                 \
+    }                                                                                                             \
+                                                                                                                  \
+    /* With windows that tile the image, each covered pixel written once, row by row: the winner's gradient and  \
+     * grad * 0 (max, with an index), or 0 + grad * share (average: NumPy's zeroed array plus one addition). */   \
+    static void tiled_backward_##SUFFIX(Images grad, const Images *index_, Images out, Pool rows, Pool cols,       \
+                                        T share) {                                                                \
+        Images index = index_ ? *index_ : grad;                                                                   \
+        zero_##SUFFIX(out, grad.shape[2] * rows.kernel, grad.shape[3] * cols.kernel);                             \
+        for (Py_ssize_t c = 0; c < grad.shape[0]; c++)                                                            \
+            for (Py_ssize_t n = 0; n < grad.shape[1]; n++)                                                        \
+                for (Py_ssize_t r = 0; r < grad.shape[2]; r++)                                                    \
+                    for (Py_ssize_t i = 0; i < rows.kernel; i++) {                                                \
+                        const T *g = AT(&grad, const T, c, n, r, 0);                                              \
+                        const int32_t *winners = AT(&index, const int32_t, c, n, r, 0);               \
+                        T *pixels = AT(&out, T, c, n, r * rows.kernel + i, 0);                                    \
+                        for (Py_ssize_t k = 0; k < grad.shape[3]; k++)                                            \
+                            for (Py_ssize_t j = 0; j < cols.kernel; j++) {                                        \
+                                T value = g[k * grad.step[3]];                                                    \
+                                T keep = !index_ || winners[k * index.step[3]] == i * cols.kernel + j;            \
+                                pixels[(k * cols.kernel + j) * out.step[3]] =                                     \
+                                    index_ ? value * keep : (T)0 + value * share;                                 \
+                            }                                                                                     \
+                    }                                                                                             \
+    }                                                                                                             \
+                                                                                                                  \
+    /* The gradient of each window to its winning tap (grad * 1), grad * 0 to the others, as NumPy's product     \
+     * with the winner mask: added tap by tap onto zeros, as NumPy adds, unless the windows tile the image. */    \
+    static void max_backward_##SUFFIX(Images grad, Images index, Images out, Pool rows, Pool cols) {              \
+        if (rows.kernel == rows.stride && cols.kernel == cols.stride) {                                           \
+            tiled_backward_##SUFFIX(grad, &index, out, rows, cols, 1);                                            \
+            return;                                                                                               \
+        }                                                                                                         \
+        zero_##SUFFIX(out, 0, 0);                                                                                 \
+        int32_t tap = 0;                                                                                    \
+        for (Py_ssize_t i = 0; i < rows.kernel; i++)                                                              \
+            for (Py_ssize_t j = 0; j < cols.kernel; j++, tap++)                                                   \
+                for (Py_ssize_t c = 0; c < grad.shape[0]; c++)                                                    \
+                    for (Py_ssize_t n = 0; n < grad.shape[1]; n++)                                                \
+                        for (Py_ssize_t r = 0; r < grad.shape[2]; r++)                                            \
+                            for (Py_ssize_t k = 0; k < grad.shape[3]; k++) {                                      \
+                                T g = *AT(&grad, const T, c, n, r, k);                                            \
+                                *AT(&out, T, c, n, r * rows.stride + i, k * cols.stride + j) +=                   \
+                                    *AT(&index, const int32_t, c, n, r, k) == tap ? g : g * (T)0;           \
+                            }                                                                                     \
+    }                                                                                                             \
+                                                                                                                  \
+    static void average_backward_##SUFFIX(Images grad, Images out, Pool rows, Pool cols, T share) {               \
+        if (rows.kernel == rows.stride && cols.kernel == cols.stride) {                                           \
+            tiled_backward_##SUFFIX(grad, NULL, out, rows, cols, share);                                          \
+            return;                                                                                               \
+        }                                                                                                         \
+        zero_##SUFFIX(out, 0, 0);                                                                                 \
+        for (Py_ssize_t i = 0; i < rows.kernel; i++)                                                              \
+            for (Py_ssize_t j = 0; j < cols.kernel; j++)                                                          \
+                for (Py_ssize_t c = 0; c < grad.shape[0]; c++)                                                    \
+                    for (Py_ssize_t n = 0; n < grad.shape[1]; n++)                                                \
+                        for (Py_ssize_t r = 0; r < grad.shape[2]; r++)                                            \
+                            for (Py_ssize_t k = 0; k < grad.shape[3]; k++)                                        \
+                                *AT(&out, T, c, n, r * rows.stride + i, k * cols.stride + j) +=                   \
+                                    *AT(&grad, const T, c, n, r, k) * share;                                      \
+    }                                                                                                             \
+                                                                                                                  \
+    /* max(x, 0) as np.maximum (x when x > 0 or NaN: -0 gives 0), over `length` contiguous elements. */        \
+    NOINLINE static void relu_run_##SUFFIX(const T *restrict in, T *restrict out, Py_ssize_t length) {                     \
+        for (Py_ssize_t k = 0; k < length; k++) out[k] = in[k] > 0 || in[k] != in[k] ? in[k] : 0;                 \
+    }                                                                                                             \
+                                                                                                                  \
+    /* grad * (y > 0) in place, as NumPy's product with the mask. */                                              \
+    NOINLINE static void relu_backward_run_##SUFFIX(T *restrict grad, const T *restrict y, Py_ssize_t length) {            \
+        for (Py_ssize_t k = 0; k < length; k++) grad[k] *= y[k] > 0 ? (T)1 : (T)0;                                    \
+    }                                                                                                             \
+                                                                                                                  \
+    static void relu_forward_##SUFFIX(Images x, Images y) { RUNS(x, y, T, relu_run_##SUFFIX(first, second, length)); } \
+                                                                                                                  \
+    static void relu_backward_##SUFFIX(Images grad, Images y) {                                                   \
+        RUNS(grad, y, T, relu_backward_run_##SUFFIX(first, second, length));                                      \
+    }
+
+DEFINE_POOL_KERNELS(float, float32)
+DEFINE_POOL_KERNELS(double, float64)
+
+/* A call's image arrays, from a tuple (the first gives the float type), and its pooling windows. */
+typedef struct {
+    Images a[3];
+    Py_buffer views[3];
+    int held;
+    const char *format;
+    Pool rows, cols;
+    double share;
+} Call;
+
+/* Takes (arrays, [row kernel, row stride, col kernel, col stride, share]); `access` has a letter per array:
+ * r read, w written, B a written int32 index, b a read one. */
+static int take(Call *call, PyObject *args, const char *access) {
+    PyObject *arrays;
+    Py_ssize_t count = (Py_ssize_t)strlen(access);
+    call->held = 0;
+    call->rows = call->cols = (Pool){1, 1};
+    call->share = 1;
+    if (!PyArg_ParseTuple(args, "O!|nnnnd", &PyTuple_Type, &arrays, &call->rows.kernel, &call->rows.stride,
+                          &call->cols.kernel, &call->cols.stride, &call->share))
+        return -1;
+    if (PyTuple_GET_SIZE(arrays) != count) {
+        PyErr_Format(PyExc_TypeError, "expected %zd arrays", count);
+        return -1;
+    }
+    if ((call->format = float_format(PyTuple_GET_ITEM(arrays, 0))) == NULL) return -1;
+    for (; call->held < count; call->held++) {
+        char letter = access[call->held];
+        const char *format = letter == 'B' || letter == 'b' ? "i" : call->format;
+        if (get_images(PyTuple_GET_ITEM(arrays, call->held), &call->views[call->held], &call->a[call->held],
+                       letter == 'w' || letter == 'B', format) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static PyObject *release(Call *call) {
+    for (int k = 0; k < call->held; k++) PyBuffer_Release(&call->views[k]);
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+}
+
+/* Refuses images whose shapes do not agree, before any kernel reads past an array. */
+static int check(Call *call, const Images *small, const Images *large) {
+    for (int k = 0; k < 2; k++)
+        if (small->shape[k] != large->shape[k]) goto bad;
+    if (call->rows.kernel < 1 || call->cols.kernel < 1 || call->rows.stride < 1 || call->cols.stride < 1 ||
+        (small->shape[2] && (small->shape[2] - 1) * call->rows.stride + call->rows.kernel > large->shape[2]) ||
+        (small->shape[3] && (small->shape[3] - 1) * call->cols.stride + call->cols.kernel > large->shape[3]))
+        goto bad;
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError, "pooling kernels: the arrays do not match the windows");
+    return -1;
+}
+
+static int unit_rows(const Images *a) {
+    if (a->step[3] == 1) return 0;
+    PyErr_SetString(PyExc_ValueError, "pooling kernels: outputs must have contiguous rows");
+    return -1;
+}
+
+#define RUN(call, F32, F64) \
+    do {                    \
+        Py_BEGIN_ALLOW_THREADS if ((call).format[0] == 'f') F32; else F64; Py_END_ALLOW_THREADS \
+    } while (0)
+
+PyObject *pool_max_forward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "rwB") == 0 && check(&call, &call.a[1], &call.a[0]) == 0 &&
+        check(&call, &call.a[2], &call.a[0]) == 0 && unit_rows(&call.a[1]) == 0 && unit_rows(&call.a[2]) == 0)
+        RUN(call, pool_forward_float32(call.a[0], call.a[1], &call.a[2], call.rows, call.cols, 1),
+            pool_forward_float64(call.a[0], call.a[1], &call.a[2], call.rows, call.cols, 1));
+    return release(&call);
+}
+
+PyObject *pool_max_backward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "rbw") == 0 && check(&call, &call.a[0], &call.a[2]) == 0 &&
+        check(&call, &call.a[1], &call.a[2]) == 0)
+        RUN(call, max_backward_float32(call.a[0], call.a[1], call.a[2], call.rows, call.cols),
+            max_backward_float64(call.a[0], call.a[1], call.a[2], call.rows, call.cols));
+    return release(&call);
+}
+
+PyObject *pool_average_forward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "rw") == 0 && check(&call, &call.a[1], &call.a[0]) == 0 && unit_rows(&call.a[1]) == 0)
+        RUN(call, pool_forward_float32(call.a[0], call.a[1], NULL, call.rows, call.cols, (float)call.share),
+            pool_forward_float64(call.a[0], call.a[1], NULL, call.rows, call.cols, call.share));
+    return release(&call);
+}
+
+PyObject *pool_average_backward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "rw") == 0 && check(&call, &call.a[0], &call.a[1]) == 0)
+        RUN(call, average_backward_float32(call.a[0], call.a[1], call.rows, call.cols, (float)call.share),
+            average_backward_float64(call.a[0], call.a[1], call.rows, call.cols, call.share));
+    return release(&call);
+}
+
+/* ReLU's arrays have one shape; no windows. */
+static int same_shape(const Images *a, const Images *b) {
+    for (int k = 0; k < 4; k++)
+        if (a->shape[k] != b->shape[k]) {
+            PyErr_SetString(PyExc_ValueError, "relu kernels: the arrays must have one shape");
+            return -1;
+        }
+    return 0;
+}
+
+PyObject *relu_forward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "rw") == 0 && same_shape(&call.a[0], &call.a[1]) == 0)
+        RUN(call, relu_forward_float32(call.a[0], call.a[1]), relu_forward_float64(call.a[0], call.a[1]));
+    return release(&call);
+}
+
+PyObject *relu_backward(PyObject *Py_UNUSED(self), PyObject *args) {
+    Call call;
+    if (take(&call, args, "wr") == 0 && same_shape(&call.a[0], &call.a[1]) == 0)
+        RUN(call, relu_backward_float32(call.a[0], call.a[1]), relu_backward_float64(call.a[0], call.a[1]));
+    return release(&call);
+}

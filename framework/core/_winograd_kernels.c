@@ -1,0 +1,229 @@
+/* Winograd kernels: the transforms of Conv2D's F(2x2, 3x3) route (framework/core/winograd.py); the matrix
+ * products between them are the caller's. Images are (channels, batch, rows, cols) views with any strides, as
+ * in _window_kernels.c, whose padded rows the input transform reads. The kernels release the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+#include "_kernels.h"
+
+/* Winograd F(2x2, 3x3): each 2x2 block of outputs of a 3x3 stride-1 convolution from the 4x4 input tile under
+ * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
+ * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
+ * the caller; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output. */
+#define DEFINE_WINOGRAD_KERNELS(T, SUFFIX)                                                                         \
+    static void winograd_input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,    \
+                                        Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,           \
+                                        T *restrict out, T *restrict padded) {                                    \
+        Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;     \
+        Py_ssize_t tiles = samples * per_sample, plane = x->shape[0] * tiles;                                     \
+        for (Py_ssize_t c = 0; c < x->shape[0]; c++)                                                              \
+            for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
+                for (Py_ssize_t row = 0; row < height; row++)                                                     \
+                    padded_row_##SUFFIX(x, c, first + n, row - rows->before, cols->before, line,                  \
+                                        padded + row * line);                                                     \
+                T *target = out + c * tiles + n * per_sample;                                                     \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
+                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++, target++) {                                     \
+                        const T *d = padded + 2 * tr * line + 2 * tc;                                             \
+                        T u[4][4];                                                                                \
+                        for (int j = 0; j < 4; j++) {                                                             \
+                            T d0 = d[j], d1 = d[line + j], d2 = d[2 * line + j], d3 = d[3 * line + j];            \
+                            u[0][j] = d0 - d2, u[1][j] = d1 + d2, u[2][j] = d2 - d1, u[3][j] = d1 - d3;           \
+                        }                                                                                         \
+                        for (int i = 0; i < 4; i++) {                                                             \
+                            target[(4 * i) * plane] = u[i][0] - u[i][2];                                          \
+                            target[(4 * i + 1) * plane] = u[i][1] + u[i][2];                                      \
+                            target[(4 * i + 2) * plane] = u[i][2] - u[i][1];                                      \
+                            target[(4 * i + 3) * plane] = u[i][1] - u[i][3];                                      \
+                        }                                                                                         \
+                    }                                                                                             \
+            }                                                                                                     \
+    }                                                                                                             \
+                                                                                                                  \
+    static void winograd_output_##SUFFIX(const T *restrict m, const T *bias, int rectify, Py_ssize_t first,       \
+                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,          \
+                                         const Images *y) {                                                       \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                             \
+        Py_ssize_t plane = y->shape[0] * tiles;                                                                   \
+        for (Py_ssize_t f = 0; f < y->shape[0]; f++)                                                              \
+            for (Py_ssize_t n = 0; n < samples; n++)                                                              \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
+                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++) {                                               \
+                        const T *source = m + f * tiles + n * per_sample + tr * tile_cols + tc;                   \
+                        T s[2][4], out[2][2];                                                                     \
+                        for (int j = 0; j < 4; j++) {                                                             \
+                            T m0 = source[j * plane], m1 = source[(4 + j) * plane];                               \
+                            T m2 = source[(8 + j) * plane], m3 = source[(12 + j) * plane];                        \
+                            s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;                                       \
+                        }                                                                                         \
+                        for (int i = 0; i < 2; i++) {                                                             \
+                            out[i][0] = s[i][0] + s[i][1] + s[i][2], out[i][1] = s[i][1] - s[i][2] - s[i][3];     \
+                            for (int j = 0; j < 2; j++) {                                                         \
+                                T v = bias ? out[i][j] + bias[f] : out[i][j];                                     \
+                                int keep = (v > 0) | (v != v) | !rectify; /* bitwise: a select, no branch */      \
+                                out[i][j] = keep ? v : 0;                                                         \
+                            }                                                                                     \
+                        }                                                                                         \
+                        T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1];                     \
+                        for (int i = 0; i < 2 && 2 * tr + i < y->shape[2]; i++)                                   \
+                            for (int j = 0; j < 2 && 2 * tc + j < y->shape[3]; j++)                               \
+                                target[(2 * tr + i) * y->step[2] + (2 * tc + j) * y->step[3]] = out[i][j];        \
+                    }                                                                                             \
+    }                                                                                                             \
+                                                                                                                      \
+    /* The output gradient's transform A g A^T (the output transform's adjoint): each 2x2 block of grad (zeros  \
+     * past the edge) as 16 values per tile, (16, filters, tiles), for the weight gradient's products. */        \
+    static void winograd_gradient_##SUFFIX(const Images *grad, Py_ssize_t first, Py_ssize_t samples,              \
+                                           Py_ssize_t tile_rows, Py_ssize_t tile_cols, T *restrict out) {         \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                             \
+        Py_ssize_t plane = grad->shape[0] * tiles;                                                                \
+        for (Py_ssize_t f = 0; f < grad->shape[0]; f++)                                                           \
+            for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
+                const T *image = (const T *)grad->data + f * grad->step[0] + (first + n) * grad->step[1];         \
+                T *target = out + f * tiles + n * per_sample;                                                     \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
+                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++, target++) {                                     \
+                        T g[2][2], r[4][2];                                                                       \
+                        for (int i = 0; i < 2; i++)                                                               \
+                            for (int j = 0; j < 2; j++)                                                           \
+                                g[i][j] = 2 * tr + i < grad->shape[2] && 2 * tc + j < grad->shape[3]              \
+                                              ? image[(2 * tr + i) * grad->step[2] + (2 * tc + j) * grad->step[3]] \
+                                              : 0;                                                                \
+                        for (int j = 0; j < 2; j++)                                                               \
+                            r[0][j] = g[0][j], r[1][j] = g[0][j] + g[1][j], r[2][j] = g[0][j] - g[1][j],          \
+                            r[3][j] = -g[1][j];                                                                   \
+                        for (int i = 0; i < 4; i++) {                                                             \
+                            target[(4 * i) * plane] = r[i][0];                                                    \
+                            target[(4 * i + 1) * plane] = r[i][0] + r[i][1];                                      \
+                            target[(4 * i + 2) * plane] = r[i][0] - r[i][1];                                      \
+                            target[(4 * i + 3) * plane] = -r[i][1];                                               \
+                        }                                                                                         \
+                    }                                                                                             \
+            }                                                                                                     \
+    }
+
+DEFINE_WINOGRAD_KERNELS(float, float32)
+DEFINE_WINOGRAD_KERNELS(double, float64)
+
+/* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols) */
+PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *source, *target, *row_tuple, *col_tuple;
+    Py_ssize_t first, tile_rows, tile_cols;
+    Axis rows, cols;
+    if (!PyArg_ParseTuple(args, "OOO!O!nnn", &source, &target, &PyTuple_Type, &row_tuple, &PyTuple_Type, &col_tuple,
+                          &first, &tile_rows, &tile_cols) ||
+        parse_axis(row_tuple, &rows) < 0 || parse_axis(col_tuple, &cols) < 0)
+        return NULL;
+    const char *format = float_format(source);
+    if (format == NULL) return NULL;
+    Py_buffer in, out;
+    Images x;
+    if (get_images(source, &in, &x, 0, format) < 0) return NULL;
+    if (PyObject_GetBuffer(target, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    Py_ssize_t per_sample = 16 * x.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
+    if (strcmp(out.format, format) != 0 || first < 0 || first + samples > x.shape[1] || tile_rows < 1 ||
+        tile_cols < 1 || samples * per_sample * out.itemsize != out.len || rows.before < 0 || cols.before < 0 ||
+        2 * tile_cols + 2 < cols.before + x.shape[3]) {
+        PyErr_SetString(PyExc_ValueError, "winograd_input: the tiles do not match the images");
+    } else {
+        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 2) * (2 * tile_cols + 2)) * out.itemsize);
+        if (padded == NULL) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (format[0] == 'f')
+                winograd_input_float32(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
+            else
+                winograd_input_float64(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(padded);
+        }
+    }
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&out);
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+}
+
+/* winograd_output(products, bias or None, rectify, images, first_sample, tile_rows, tile_cols) */
+PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *source, *bias_object, *target;
+    int rectify;
+    Py_ssize_t first, tile_rows, tile_cols;
+    if (!PyArg_ParseTuple(args, "OOpOnnn", &source, &bias_object, &rectify, &target, &first, &tile_rows, &tile_cols))
+        return NULL;
+    const char *format = float_format(source);
+    if (format == NULL) return NULL;
+    Py_buffer in, out, bias = {0};
+    Images y;
+    if (PyObject_GetBuffer(source, &in, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
+    if (get_images(target, &out, &y, 1, format) < 0) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    int has_bias = bias_object != Py_None;
+    if (has_bias && PyObject_GetBuffer(bias_object, &bias, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&in);
+        PyBuffer_Release(&out);
+        return NULL;
+    }
+    Py_ssize_t per_sample = 16 * y.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t samples = per_sample ? in.len / in.itemsize / per_sample : 0;
+    if (strcmp(in.format, format) != 0 || (has_bias && (strcmp(bias.format, format) != 0 ||
+                                                        bias.len != y.shape[0] * in.itemsize)) ||
+        first < 0 || first + samples > y.shape[1] || samples * per_sample * in.itemsize != in.len ||
+        2 * tile_rows < y.shape[2] || 2 * tile_cols < y.shape[3]) {
+        PyErr_SetString(PyExc_ValueError, "winograd_output: the products do not match the images");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        if (format[0] == 'f')
+            winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
+                                    &y);
+        else
+            winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
+                                    &y);
+        Py_END_ALLOW_THREADS
+    }
+    if (has_bias) PyBuffer_Release(&bias);
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&out);
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+}
+
+/* winograd_gradient(grad_images, out, first_sample, tile_rows, tile_cols) */
+PyObject *window_winograd_gradient(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *source, *target;
+    Py_ssize_t first, tile_rows, tile_cols;
+    if (!PyArg_ParseTuple(args, "OOnnn", &source, &target, &first, &tile_rows, &tile_cols)) return NULL;
+    const char *format = float_format(source);
+    if (format == NULL) return NULL;
+    Py_buffer in, out;
+    Images grad;
+    if (get_images(source, &in, &grad, 0, format) < 0) return NULL;
+    if (PyObject_GetBuffer(target, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    Py_ssize_t per_sample = 16 * grad.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
+    if (strcmp(out.format, format) != 0 || first < 0 || first + samples > grad.shape[1] ||
+        samples * per_sample * out.itemsize != out.len || 2 * tile_rows < grad.shape[2] ||
+        2 * tile_cols < grad.shape[3]) {
+        PyErr_SetString(PyExc_ValueError, "winograd_gradient: the tiles do not match the gradient");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        if (format[0] == 'f')
+            winograd_gradient_float32(&grad, first, samples, tile_rows, tile_cols, out.buf);
+        else
+            winograd_gradient_float64(&grad, first, samples, tile_rows, tile_cols, out.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&out);
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+}

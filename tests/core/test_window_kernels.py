@@ -1,0 +1,248 @@
+"""The compiled window, pooling and ReLU kernels against their NumPy reference paths.
+
+Copies and pooling must give the same bits. The convolution's sums give the same values too:
+both paths multiply the same window matrices with the same products, and col2im adds each
+pixel's window gradients in the same order (taps row-major) onto zero; the only difference
+allowed is the sign of a zero sum, where the NumPy path also adds the (zero) gradients of the
+extra row-run columns, which the compiled one skips. ``assert_array_equal`` counts -0 == 0.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from framework.core import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, kernels, parallel
+
+needs_kernels = pytest.mark.skipif(not kernels.available(), reason="the compiled kernels are not built here")
+
+CONV_SETTINGS = [
+    {"kernel_size": 5, "padding": 2},  # row runs, padded
+    {"kernel_size": 5},  # row runs, no padding: col2im
+    {"kernel_size": 3, "padding": "same", "dilation": 2},
+    {"kernel_size": [2, 3], "stride": [1, 2], "padding": 1},
+    {"kernel_size": 3, "stride": 2, "padding": "same"},
+    {"kernel_size": 2, "stride": 3, "padding": [2, 0], "dilation": [2, 1]},
+    {"kernel_size": 4, "padding": "same"},  # asymmetric padding
+    {"kernel_size": 3, "padding": 4},  # more padding than the transposed convolution takes: col2im
+]
+
+
+def same_bits(actual: np.ndarray, expected: np.ndarray) -> None:
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    unsigned = np.dtype(f"u{actual.dtype.itemsize}")
+    np.testing.assert_array_equal(
+        np.ascontiguousarray(actual).view(unsigned), np.ascontiguousarray(expected).view(unsigned)
+    )
+
+
+def run_both_paths(monkeypatch, function):
+    """``function()`` with the compiled kernels, then with NumPy alone."""
+    compiled = function()
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "_kernels", None)
+        reference = function()
+    return compiled, reference
+
+
+def images(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_window_copies_are_the_numpy_copies_bit_for_bit(setting, dtype, monkeypatch):
+    layer = Conv2D(3, **setting)
+    Sequential([layer], input_shape=(2, 9, 8), rng=np.random.default_rng(0), dtype=np.dtype(dtype).name)
+    x = images((5, 2, 9, 8), dtype)
+
+    def window_matrices():
+        layer._compiled = kernels.accepts_images(x)
+        layer._source, layer._batch = layer._padded_source(x), len(x)
+        chunks = [slice(0, 2), slice(2, 5)]  # the last sample's row runs read into the slack past the batch
+        return [matrix.copy() for _, matrix in layer._window_chunks(chunks)]
+
+    compiled, reference = run_both_paths(monkeypatch, window_matrices)
+    for ours, theirs in zip(compiled, reference, strict=True):
+        same_bits(ours, theirs)
+
+
+def layer_step(make_layer, x, seed=1):
+    """Output, input gradient and parameter gradients of one layer for a random upstream gradient."""
+    layer = make_layer()
+    model = Sequential([layer], input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=x.dtype.name)
+    y = model.forward(x, training=True)
+    dx = model.backward(images(y.shape, x.dtype, seed))
+    return [y.copy(), dx.copy(), *(p.grad.copy() for p in model.parameters())]
+
+
+@needs_kernels
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_convolutions_give_the_numpy_values(setting, dtype, workers, monkeypatch):
+    from framework.core import conv
+
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 2000)  # several chunks
+    x = images((6, 3, 9, 8), dtype)
+    compiled, reference = run_both_paths(monkeypatch, lambda: layer_step(lambda: Conv2D(4, **setting), x))
+    for ours, theirs in zip(compiled, reference, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+POOLS = [
+    (MaxPool2D, {"kernel_size": 2}),
+    (MaxPool2D, {"kernel_size": 3}),  # 9x8 images: a row and columns left over
+    (MaxPool2D, {"kernel_size": 3, "stride": 2}),  # overlapping windows: gradients added
+    (MaxPool2D, {"kernel_size": [2, 3], "stride": [3, 1]}),  # rows no window covers
+    (AvgPool2D, {"kernel_size": 2}),
+    (AvgPool2D, {"kernel_size": 3, "stride": 2}),
+    (AvgPool2D, {"kernel_size": [2, 3], "stride": [3, 1]}),
+]
+
+
+@needs_kernels
+@pytest.mark.parametrize("workers", [1, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("layer_class", "config"), POOLS, ids=lambda v: str(v))
+def test_pooling_and_relu_give_the_numpy_bits(layer_class, config, dtype, workers, monkeypatch):
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(parallel, "SPLIT_ELEMENTS", 0)
+    x = images((4, 5, 9, 8), dtype)
+    x[:, :, 0, :4] = x[:, :, 1, :4]  # ties: the first largest input gets the gradient
+    x[0, 0] = 0.0  # whole windows of zeros, and ReLU's 0 and -0
+    x[0, 1, :, :3] = -0.0
+    x = x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)  # channel-major, as a convolution leaves it
+    for make in (lambda: layer_class(**config), ReLU):
+        compiled, reference = run_both_paths(monkeypatch, lambda make=make: layer_step(make, x))
+        for ours, theirs in zip(compiled, reference, strict=True):
+            same_bits(ours, theirs)
+
+
+def small_network(dtype="float64"):
+    layers = [Conv2D(4, 5, padding=2), ReLU(), MaxPool2D(2), Conv2D(6, 3), ReLU(), AvgPool2D(2), Flatten(), Dense(3)]
+    return Sequential(layers, input_shape=(1, 12, 12), rng=np.random.default_rng(0), dtype=dtype)
+
+
+def train_small_network(steps=3) -> list[np.ndarray]:
+    """A few plain gradient steps of a small network; its parameters after them."""
+    model = small_network()
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        x = rng.standard_normal((8, 1, 12, 12))
+        y = model.forward(x, training=True)
+        model.backward(y - 0.5, input_grad=False)
+        for parameter in model.parameters():
+            parameter.value -= 0.01 * parameter.grad
+    return [parameter.value.copy() for parameter in model.parameters()]
+
+
+@needs_kernels
+def test_a_network_trains_to_the_same_values_on_both_paths(monkeypatch):
+    compiled, reference = run_both_paths(monkeypatch, train_small_network)
+    for ours, theirs in zip(compiled, reference, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_with_the_kernels_disabled_everything_runs_on_numpy_with_the_same_values(monkeypatch):
+    """FRAMEWORK_DISABLE_KERNELS=1 in a fresh process: no kernel is loaded, and training gives the values
+    of the NumPy path here (which with the kernels built are the compiled path's too)."""
+    script = (
+        "import sys; import numpy as np; from framework.core import kernels; "
+        "assert not kernels.available(), 'kernels loaded'; "
+        "from tests.core.test_window_kernels import train_small_network; "
+        "np.save(sys.stdout.buffer, np.concatenate([p.ravel() for p in train_small_network()]))"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    environment = {**os.environ, "FRAMEWORK_DISABLE_KERNELS": "1", "PYTHONPATH": root}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=root, env=environment, check=False)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    import io
+
+    disabled = np.load(io.BytesIO(result.stdout))
+    monkeypatch.setattr(kernels, "_kernels", None)
+    np.testing.assert_array_equal(disabled, np.concatenate([p.ravel() for p in train_small_network()]))
+
+
+@needs_kernels
+def test_the_raw_kernels_refuse_arrays_that_do_not_fit_the_windows():
+    from framework.core.windows import window_axis
+
+    rows = cols = window_axis(8, 3, 1, 1, 1)
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="does not match"):
+        kernels.im2col(x, np.zeros(10, np.float32), rows, cols, 0, cols.padded)
+    with pytest.raises(ValueError, match="geometry does not fit"):
+        kernels.im2col(x, np.zeros(10, np.float32), window_axis(8, 9, 1, 1, 0), cols, 0, cols.padded)
+    with pytest.raises(ValueError, match="do not match the windows"):
+        kernels.max_pool(x, np.zeros((2, 1, 7, 4), np.float32), np.zeros((2, 1, 7, 4), np.int32), rows, cols)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        kernels.relu(x.astype(np.int64), x.astype(np.int64))
+
+
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, monkeypatch):
+    from framework.core import Identity
+
+    if path == "numpy":
+        monkeypatch.setattr(kernels, "_kernels", None)
+    elif not kernels.available():
+        pytest.skip("the compiled kernels are not built here")
+    x = images((5, 2, 9, 8), np.float32)
+
+    def step(*layers):
+        model = Sequential(list(layers), input_shape=(2, 9, 8), rng=np.random.default_rng(0))
+        y = model.forward(x, training=True)
+        dx = model.backward(images(y.shape, np.float32, 1))
+        return model, [y.copy(), dx.copy(), *(p.grad.copy() for p in model.parameters())]
+
+    fused_model, fused = step(Conv2D(3, 3, padding=1), ReLU(), MaxPool2D(2))
+    _, separate = step(Conv2D(3, 3, padding=1), Identity(), ReLU(), MaxPool2D(2))  # not adjacent: not fused
+    assert fused_model.layers[0]._rectify and fused_model.layers[1].input_rectified
+    for ours, theirs in zip(fused, separate, strict=True):
+        same_bits(ours, theirs)
+
+
+WINOGRAD_CASES = [(1, 28, 28), ("same", 7, 10), (2, 5, 6), (0, 9, 8)]  # the last without padding: col2im
+
+
+def winograd_or_windows(use_winograd, padding, x, upstream, absolute=False):
+    """Output, input gradient and weight gradient of a 3x3 convolution (the layer after an Identity, so that its
+    input gradient is computed) with Winograd's F(2x2, 3x3) or the window matrix; with ``absolute``, of |x|, |W| and
+    |upstream|: the sums of the products' magnitudes."""
+    from framework.core import Identity
+
+    layers = [Identity(), Conv2D(12, 3, padding=padding, use_bias=False)]
+    model = Sequential(layers, input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=x.dtype.name)
+    conv = layers[1]
+    for layer in (conv, conv._transposed):
+        if layer is not None:
+            layer._winograd = use_winograd
+    if absolute:
+        conv.weight.value[...] = np.abs(conv.weight.value)
+        x, upstream = np.abs(x), np.abs(upstream)
+    y = model.forward(x, training=True)
+    return [y.copy(), model.backward(upstream.copy()).copy(), conv.weight.grad.copy()]
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("padding", "height", "width"), WINOGRAD_CASES)
+def test_winograd_agrees_with_the_window_matrix_within_the_rounding_of_its_sums(padding, height, width, dtype):
+    """Each value is a sum of K products (K = 9 channels forward, 9 filters for the input gradient, batch x positions
+    for the weight gradient); a sum's rounding error is at most about K u times the sum of the products' magnitudes
+    (u the unit roundoff), and Winograd's transforms add a few more roundings of sums of at most 4 terms. Bound:
+    4 K u times those magnitudes (computed in float64), for both routes' errors together."""
+    x = images((5, 16, height, width), dtype)
+    y = Conv2D(12, 3, padding=padding).setup(x.shape[1:], np.dtype(dtype), np.random.default_rng(0))
+    upstream = images((5, *y), dtype, seed=1)
+    fast, reference = winograd_or_windows(True, padding, x, upstream), winograd_or_windows(False, padding, x, upstream)
+    magnitudes = winograd_or_windows(False, padding, x.astype(np.float64), upstream.astype(np.float64), absolute=True)
+    unit = np.finfo(dtype).eps / 2
+    for ours, theirs, sums, terms in zip(fast, reference, magnitudes, (9 * 16, 9 * 12, 5 * y[1] * y[2])):
+        assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 4 * terms * unit * sums)
+        assert not np.array_equal(ours, theirs) or padding == 0  # Winograd's own route, not the window matrix
