@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from framework.tracking.params import MAX_TAG_VALUE_LENGTH, clean_key, format_value, truncate
-from framework.tracking.plots import integer_epochs, new_figure, save
 from framework.tracking.run_tags import PRUNED_SUFFIX
 from framework.training.secrets import write_yaml
 
@@ -258,3 +257,29 @@ def comparison_plot(children: list[dict], monitor: str, best_run_id: str | None,
     bars.set_title("last value per run (best in orange)")
     bars.grid(alpha=0.3, axis="x")
     return save(figure, path)  # run names of any length: measured, not fixed
+
+
+def new_figure(width: float, height: float):
+    """A matplotlib figure on the Agg canvas: no pyplot, no change to the user's backend, no window."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def integer_epochs(axes) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def save(figure, path: Path) -> Path:
+    """Write ``figure`` as PNG, laid out to fit its labels (PNG compression level 1: written several
+    times faster, a few kilobytes larger)."""
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, pil_kwargs={"compress_level": 1})
+    return path

@@ -347,8 +347,7 @@ class MLflowLogger(LoggerSettings, Callback):
             self._log_epoch(epoch, logs, timestamp)
 
     def _artifacts(self, trainer, history) -> None:
-        """The run's files and, for a classification, its confusion matrix (drawn here: before the model is
-        queued, as the first canvas of a process must not be made while MLflow imports IPython to log one)."""
+        """The run's files and, for a classification, its confusion matrix (as CSV and as a figure)."""
         matrix = (history.test or {}).get("confusion_matrix")
         staging, redactor, files = self.staging, self.redactor, []
         try:
@@ -362,9 +361,9 @@ class MLflowLogger(LoggerSettings, Callback):
             if matrix is not None:
                 files.append((artifacts.confusion_matrix_csv(matrix, staging / "confusion_matrix.csv"), None))
                 if self.log_plots:
-                    from framework.tracking.plots import confusion_matrix_plot
+                    from framework.tracking.plots import confusion_matrix_svg
 
-                    files.append((confusion_matrix_plot(matrix, staging / "plots" / "confusion_matrix.png"), "plots"))
+                    files.append((confusion_matrix_svg(matrix, staging / "plots" / "confusion_matrix.svg"), "plots"))
         except Exception as exc:  # a failed file must not lose the run's status or metrics
             self._messages.append(f"could not prepare all artifacts: {type(exc).__name__}: {exc}")
         for path, folder in files:

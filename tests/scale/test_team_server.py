@@ -82,7 +82,7 @@ def _check_child(client, run, job_dir: Path) -> None:
         "history.npz",
         "confusion_matrix.csv",
         "config/config.yaml",
-        "plots/confusion_matrix.png",
+        "plots/confusion_matrix.svg",
     }
     expected |= {f"config/hydra/{name}.yaml" for name in ("config", "hydra", "overrides")}
     assert checkpoints and expected | checkpoints <= _files(client, run_id)

@@ -98,7 +98,7 @@ def _check_artifacts_and_model(client, run, result, tmp_path):
         "config/config.yaml",
         "confusion_matrix.csv",
         "history.npz",
-        "plots/confusion_matrix.png",
+        "plots/confusion_matrix.svg",
         "weights.npz",
     ]  # the per-epoch curves are MLflow's own charts of the logged metrics
     downloads = Path(client.download_artifacts(run_id, "", str(tmp_path / "downloaded")))

@@ -206,7 +206,7 @@ def _check_complete(client, run, result, epochs):
         "history.npz",
         "config/config.yaml",
         "checkpoints/last.npz",
-        "plots/confusion_matrix.png",
+        "plots/confusion_matrix.svg",
     } <= set(artifacts)
     assert len(run.outputs.model_outputs) == 1
     linked = {m.key: m for m in client.get_logged_model(run.outputs.model_outputs[0].model_id).metrics}
