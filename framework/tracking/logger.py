@@ -170,19 +170,18 @@ class MLflowLogger(LoggerSettings, Callback):
 
     def _queue_model(self, trainer, final: list) -> bool:
         """The model, at the last epoch's step, with the ``final`` metrics to link to it; False when it
-        could not be prepared."""
+        could not be prepared. Its weights are the run's ``weights.npz`` when the fit wrote one."""
+        weights = trainer.result_files[0] if trainer.result_files else None
         try:
             from framework.tracking.pyfunc import write_model_files
 
             example = self.run.data.x_train if self.run.data is not None else None
-            model_dir = write_model_files(trainer.model, self.staging / "model", example)
+            model_dir = write_model_files(trainer.model, self.staging / "model", example, weights)
         except Exception as exc:  # the run's metrics and status matter more than the model
             self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
             return False
-        step = len(trainer.history)
-        self._put(
-            {"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "step": step, "metrics": final}
-        )
+        model = {"op": "log_model", "model_dir": str(model_dir), "name": self.model_name, "step": len(trainer.history)}
+        self._put({**model, "weights": weights and str(weights), "metrics": final})
         self._model_queued = True
         return True
 

@@ -102,7 +102,7 @@ def _log_model(client, uri, run_id, record) -> None:
 
     name, step = record.get("name", "model"), int(record.get("step", 0))
     try:
-        model_id = log_framework_model(uri, run_id, record["model_dir"], name=name, step=step)
+        model_id = log_framework_model(uri, run_id, record["model_dir"], name, step, record.get("weights"))
     except Exception as exc:
         if not is_transient(exc):
             _log_metrics(client, run_id, record.get("metrics", []), None)

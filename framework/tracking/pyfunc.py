@@ -36,16 +36,17 @@ EXAMPLE_SAMPLES = 3
 EXACT_INPUT = "exact_input"
 
 
-def write_model_files(model, directory, example=None) -> Path:
-    """``model.json``, ``weights.npz`` and (given ``example`` inputs) ``input_example.npy``
-    for ``model`` in ``directory`` (no mlflow needed)."""
+def write_model_files(model, directory, example=None, weights: Path | None = None) -> Path:
+    """``model.json``, ``weights.npz`` (unless the run's ``weights`` file is given: not written twice)
+    and (given ``example`` inputs) ``input_example.npy`` for ``model`` in ``directory`` (no mlflow needed)."""
     import framework
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config = {"framework_version": framework.__version__, "model": model.get_config(), EXACT_INPUT: True}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    save_npz(directory / WEIGHTS_FILE, model.state_dict())
+    if weights is None:
+        save_npz(directory / WEIGHTS_FILE, model.state_dict())
     if example is not None and len(example):
         np.save(directory / EXAMPLE_FILE, np.asarray(example[:EXAMPLE_SAMPLES], dtype=model.dtype))
     return directory
@@ -190,10 +191,10 @@ def logged_model_id(client, run_id: str, name: str) -> str | None:
     return None
 
 
-def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "model", step: int = 0) -> str:
-    """Log the model in ``model_dir`` (from :func:`write_model_files`) to run ``run_id`` as
-    pyfunc model ``name`` at ``step`` (the run's last epoch), with its signature and input
-    example; once per run (a repeated call returns the first model's id)."""
+def log_framework_model(tracking_uri: str, run_id: str, model_dir, name="model", step=0, weights=None) -> str:
+    """Log the model in ``model_dir`` (from :func:`write_model_files`; its weights there, or the
+    ``weights`` file) to run ``run_id`` as pyfunc model ``name`` at ``step`` (the run's last epoch),
+    with its signature and input example; once per run (a repeated call returns the first model's id)."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -215,7 +216,10 @@ def log_framework_model(tracking_uri: str, run_id: str, model_dir, name: str = "
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(Path(__file__).with_name("model_code.py")),
-                artifacts={"model_config": str(model_dir / CONFIG_FILE), "weights": str(model_dir / WEIGHTS_FILE)},
+                artifacts={
+                    "model_config": str(model_dir / CONFIG_FILE),
+                    "weights": str(weights or model_dir / WEIGHTS_FILE),
+                },
                 pip_requirements=requirements(),  # explicit: MLflow's own inference of them is slow
                 signature=model_signature(model),
                 input_example=example,

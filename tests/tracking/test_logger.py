@@ -275,18 +275,24 @@ def test_a_run_name_shows_values_as_their_params_do(tracked, client):
 
 
 def test_a_tracked_run_writes_its_weights_and_history_once_and_uploads_those_files(
-    tracked, client, tmp_path, monkeypatch
+    tracked, client, store, tmp_path, monkeypatch
 ):
     import framework.training.trainer as trainer_module
     from framework.command.recipe import train
+    from framework.tracking import pyfunc
 
     written = []
-    save = trainer_module.save_npz
-    monkeypatch.setattr(
-        trainer_module, "save_npz", lambda path, arrays: written.append(Path(path).name) or save(path, arrays)
-    )
+    for module in (trainer_module, pyfunc):
+        save = module.save_npz
+        monkeypatch.setattr(
+            module, "save_npz", lambda path, arrays, save=save: written.append(Path(path).name) or save(path, arrays)
+        )
     result = train(tracked("logger.log_checkpoints=false", output_dir=tmp_path / "out"), log=lambda *_: None)
-    assert sorted(written) == ["history.npz", "weights.npz"]
+    assert sorted(written) == ["history.npz", "weights.npz"]  # not again for the upload, nor for the model
     run = only_run(client)
     uploaded = Path(client.download_artifacts(run.info.run_id, "weights.npz", str(tmp_path / "downloaded")))
     assert uploaded.read_bytes() == (result.output_dir / "weights.npz").read_bytes()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    served = pyfunc.mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/{run.info.run_name}")
+    x = np.zeros((2, 64), dtype=np.float32)
+    assert np.array_equal(served.predict(x), result.trainer.model.predict(x))
