@@ -1,17 +1,8 @@
-"""The MLflow logger: a callback on the trainer's lifecycle hooks.
+"""The MLflow logger: a callback on the trainer's lifecycle hooks (see ``docs/tracking.md``).
 
-``fit_start`` opens the store and experiment, starts a run (or, resuming from a
-checkpoint, reattaches to the run the checkpoint names) and keeps the MLflow run's
-id, store and experiment as its checkpoint state, so every checkpoint carries it.
-What it logs about the run (config, overrides, components) comes from the
-:class:`~framework.training.run.Run` handed to ``fit_start``. Each epoch's values are logged with
-``step = epoch``; ``fit_end`` logs the test results, the artifacts and the
-pyfunc model (with the final metrics linked to it), ends the run FINISHED and then
-registers the model when asked; ``exception`` ends it FAILED (with the
-error's type and message as tags) or KILLED (Ctrl-C, SIGTERM).
-
-mlflow is imported inside the methods, never when this module is imported: a
-run with ``logger=none`` never loads it.
+What it logs about the run comes from the :class:`~framework.training.run.Run` handed to
+``fit_start``; the MLflow run it tracks is its checkpoint state, so a resume continues it.
+mlflow is imported inside the methods: a run with ``logger=none`` never loads it.
 """
 
 import json
