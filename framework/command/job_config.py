@@ -3,9 +3,10 @@ nothing but the config is made here, and the checks, the build and the resume re
 result, never the config again."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from framework.command.resume_fetch import stored
 from framework.core.errors import ConfigError
 from framework.core.validation import check_float_dtype
 from framework.plugins.construct import construct
@@ -22,7 +23,8 @@ class JobConfig:
     ``trainer.threads`` as the run uses it (what the run records); ``nodes`` maps each
     configured component's label (``optimizer``, ``callbacks.checkpoint``, ``logger``) to its
     kind and config node, the logger last; ``trainer_arguments`` are the Trainer's keyword
-    arguments; ``resume`` is the checkpoint to continue, relative to the launch directory."""
+    arguments; ``resume`` is the checkpoint file to continue, relative to the launch directory;
+    ``resume_uri`` the run in a store it is fetched from (``runs:/<id>[/<path>]``), when one is named."""
 
     whole: dict
     seed: int
@@ -35,6 +37,7 @@ class JobConfig:
     monitor: str
     threads: int | None
     resume: Path | None
+    resume_uri: str | None = None
 
     @classmethod
     def read(cls, cfg, threads: int | None = None, launch_dir: Path | None = None) -> "JobConfig":
@@ -48,12 +51,15 @@ class JobConfig:
         model = section(whole, "model")
         if "dtype" in model:
             construct(_ModelDtype, {"dtype": model["dtype"]}, "model")
-        resume = trainer.get("resume")  # relative to where the command was started (hydra.job.chdir may move)
-        resume = None if resume is None else Path(launch_dir or Path.cwd()) / str(resume)
-        return cls._of(whole, seed, resume)
+        resume, resume_uri = trainer.get("resume"), None
+        if resume is not None and stored(resume):
+            resume, resume_uri = None, str(resume)  # fetched before anything else (recipe.py)
+        elif resume is not None:  # relative to where the command was started (hydra.job.chdir may move)
+            resume = Path(launch_dir or Path.cwd()) / str(resume)
+        return cls._of(whole, seed, resume, resume_uri)
 
     @classmethod
-    def _of(cls, whole: dict, seed: int, resume: Path | None) -> "JobConfig":
+    def _of(cls, whole: dict, seed: int, resume: Path | None, resume_uri: str | None = None) -> "JobConfig":
         trainer = section(whole, "trainer")
         return cls(
             whole=whole,
@@ -67,12 +73,22 @@ class JobConfig:
             monitor=_checked_monitor(trainer),
             threads=trainer["threads"],
             resume=resume,
+            resume_uri=resume_uri,
         )
 
     def renamed(self, whole: dict) -> "JobConfig":
         """This config with its components named as in ``whole`` (a resume pins the classes it was
         trained with)."""
-        return self._of(whole, self.seed, self.resume)
+        return self._of(whole, self.seed, self.resume, self.resume_uri)
+
+    def fetched(self, uri: str, path: Path) -> "JobConfig":
+        """This config resuming from ``path``, the local copy of the checkpoint ``uri`` names exactly."""
+        return replace(self, resume=path, resume_uri=uri)
+
+    @property
+    def resume_key(self) -> str:
+        """``trainer.resume=<the run URI, else the checkpoint's path>``: how messages name the checkpoint."""
+        return f"trainer.resume={self.resume_uri or self.resume}"
 
     def names(self) -> dict[str, tuple[str, str]]:
         """Each component's label with its kind and registry name, as the config says: the configured

@@ -19,7 +19,7 @@ from framework.command.build import (
     component_origins,
     output_units,
 )
-from framework.command.job_config import JobConfig
+from framework.command.job_config import JobConfig, section
 from framework.command.resume import (
     check_fits,
     check_resume,
@@ -27,10 +27,12 @@ from framework.command.resume import (
     read_resume_checkpoint,
     with_resumed_names,
 )
+from framework.command.resume_fetch import fetch_checkpoint
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
 from framework.plugins import Plugins, default_plugins
 from framework.tracking.run_tags import run_name
+from framework.training.checkpoint import Checkpoint
 from framework.training.run import Run
 from framework.training.trainer import Trainer
 from framework.tuning.trial import TrialRef, trial_callbacks
@@ -86,7 +88,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     plugins, context = plugins or default_plugins(), context or JobContext()
     # Everything that needs no data, before any loading.
     job = JobConfig.read(cfg, context.threads, context.launch_dir)
-    checkpoint = None if job.resume is None else read_resume_checkpoint(job.resume)
+    job, checkpoint = resume_checkpoint(job, context, log)
     if checkpoint is not None:
         check_resume_plugins(plugins, job, checkpoint)  # it may name components whose plugin is missing here
         job = with_resumed_names(plugins, job, checkpoint)
@@ -124,8 +126,24 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     return RunResult(float(history.last()[job.monitor]), job.monitor, history, run.output_dir, trainer, summary)
 
 
+def resume_checkpoint(job: JobConfig, context: JobContext, log) -> tuple[JobConfig, Checkpoint | None]:
+    """The checkpoint the run continues (None: a new run); one a tracked run uploaded
+    (``trainer.resume=runs:/...``) is fetched first from the store this run's config tracks to."""
+    if job.resume_uri is None:
+        return job, None if job.resume is None else read_resume_checkpoint(job)
+    logger = section(job.whole, "logger")
+    launch_dir = Path(logger.get("launch_dir") or context.launch_dir)
+    fetched = fetch_checkpoint(job.resume_uri, logger.get("tracking_uri"), launch_dir, output_dir_of(job, context))
+    log(f"resume: {fetched.uri} fetched to {fetched.checkpoint.path}")
+    return job.fetched(fetched.uri, fetched.checkpoint.path), fetched.checkpoint
+
+
+def output_dir_of(job: JobConfig, context: JobContext) -> Path:
+    return Path(job.whole.get("output_dir") or context.output_dir or Path.cwd())
+
+
 def describe_run(job: JobConfig, context: JobContext, checkpoint, components, plugins: Plugins) -> Run:
-    output_dir = Path(job.whole.get("output_dir") or context.output_dir or Path.cwd())
+    output_dir = output_dir_of(job, context)
     written = {
         f"{label}.{argument}": Path(directory)
         for label, callback in components.callbacks.items()

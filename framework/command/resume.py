@@ -24,16 +24,16 @@ AFRESH = "or start a new run without trainer.resume"
 LEAVABLE = ("callback", "layer", "metric")
 
 
-def read_resume_checkpoint(resume) -> Checkpoint:
+def read_resume_checkpoint(job: JobConfig) -> Checkpoint:
     try:
-        return read_checkpoint(resume)
+        return read_checkpoint(job.resume)
     except FrameworkError as exc:
         raise ConfigError(f"trainer.resume: {exc}") from exc
 
 
 def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components) -> None:
     """Everything about resuming that needs no data, once the components are built."""
-    where = f"trainer.resume={checkpoint.path}"
+    where = job.resume_key
     _check_finite(checkpoint, where)
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
@@ -52,7 +52,10 @@ def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components)
     try:
         check_optimizer_state(components.optimizer, checkpoint)
     except FrameworkError as exc:
-        raise ConfigError(f"trainer.resume: {exc}") from exc
+        shown = (
+            f"{where}: {str(exc).removeprefix(f'{checkpoint.path}: ')}" if job.resume_uri else f"trainer.resume: {exc}"
+        )
+        raise ConfigError(shown) from exc
     _check_epochs(job, checkpoint, where)
 
 
@@ -81,7 +84,7 @@ def with_resumed_names(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint)
         elif SEPARATOR in typed and typed != recorded:
             key = f"{label}.name" if isinstance(_at(cfg, _steps(label)), Mapping) else label
             raise ConfigError(
-                f"{key}={typed}: the checkpoint trainer.resume={checkpoint.path} was trained with {kind} {recorded}; "
+                f"{key}={typed}: the checkpoint {job.resume_key} was trained with {kind} {recorded}; "
                 f"resume with {key}={recorded}, {AFRESH}"
             )
     return job.renamed(resumed) if resumed != cfg else job
@@ -142,7 +145,7 @@ def _check_epochs(job: JobConfig, checkpoint: Checkpoint, where: str) -> None:
 
 def check_resume_plugins(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> None:
     """Every component the checkpoint was trained with and this run still uses is registered here."""
-    where = f"trainer.resume={checkpoint.path}"
+    where = job.resume_key
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
         kind, name = entry.get("kind"), entry.get("qualified") or entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
@@ -187,9 +190,7 @@ def check_fits(model, checkpoint: Checkpoint, job: JobConfig) -> None:
         if differences
         else "resume with the model and data settings it was trained with"
     )
-    raise ConfigError(
-        f"trainer.resume={checkpoint.path}: the checkpoint does not fit this model ({problem}); {hint}, {AFRESH}"
-    )
+    raise ConfigError(f"{job.resume_key}: the checkpoint does not fit this model ({problem}); {hint}, {AFRESH}")
 
 
 def _weights_problem(expected: dict, saved: dict) -> str | None:

@@ -22,6 +22,7 @@ from framework.command.hydra_errors import missing_plugin_module, one_line
 from framework.command.launch_checks import check_launch
 from framework.command.outcome import RunStopped
 from framework.command.redaction import job_redactor, redact_logging
+from framework.command.resume_fetch import stored
 from framework.command.sweep_stop import stop_jobs_on_sigterm
 from framework.core.errors import ConfigError
 from framework.core.npz import atomic_write
@@ -87,8 +88,9 @@ def claim(directory: Path, file: str = RUN_FILE, resume: str | None = None) -> P
 
 
 def _resumes_in_place(directory: Path, file: str, resume: str | None) -> bool:
-    """Resuming from the ``last.npz`` of a stopped run in ``directory`` continues it there."""
-    if resume is None or not (directory / file).exists() or not continues_in(directory, resume):
+    """Resuming from the ``last.npz`` of a stopped run in ``directory`` continues it there (one fetched
+    from a store, ``runs:/...``, never does: it starts a directory of its own)."""
+    if resume is None or stored(resume) or not (directory / file).exists() or not continues_in(directory, resume):
         return False
     record = read_status(directory, file)
     if may_be_live(record):

@@ -1,0 +1,216 @@
+"""``trainer.resume=runs:/<run id>[/<artifact path>]``: a checkpoint a tracked run uploaded,
+fetched from the store the run's config tracks to, before anything else is done, into
+``<output_dir>/.resume/<run id>/<artifact path>``; the usual local resume then reads it.
+
+Without a path, the run's latest checkpoint: of its ``checkpoints/last.npz`` and its
+newest ``checkpoints/epoch-NNNN.npz`` (by the number in the name), the one furthest into
+training by its manifest (a ``last.npz`` written mid-epoch is ahead of its epoch's file);
+the order the store lists them in plays no part.
+
+Each download goes to a temporary directory beside its place, is checked (its size against
+the store's listing, its content as a checkpoint) and only then renamed into place; a
+failure removes it. Every refusal is one line starting with ``trainer.resume=<value>``."""
+
+import contextlib
+import filecmp
+import os
+import posixpath
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from framework.command.store_check import Refused
+from framework.command.store_runs import RUNS_SCHEME, find_run, open_store, split_run_uri
+from framework.core.errors import ConfigError, FrameworkError
+from framework.tracking.operations import short_error
+from framework.training.callbacks.checkpoint import EPOCH_FILE, LAST
+from framework.training.checkpoint import Checkpoint, read_checkpoint
+from framework.training.secrets import masked
+
+#: Where in a run's output directory the checkpoints fetched from a store are kept.
+CACHE = ".resume"
+#: The artifact folder a tracked run uploads its checkpoints to (``framework/tracking/logger.py``).
+FOLDER = "checkpoints"
+#: How a training command names the store (the store's own tools take --tracking-uri).
+WHICH_STORE = "a training command reads runs from logger.tracking_uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db"
+LOCAL_FIX = "resume from a checkpoint file instead (trainer.resume=<run dir>/checkpoints/last.npz)"
+#: Why a run has no checkpoints in its store, by its status; checkpoints are uploaded when a run ends.
+NO_UPLOAD = {
+    "RUNNING": "it is still running, or its process died (kill -9, a lost node) before it could upload them",
+    "FAILED": "a run that fails uploads none (its last good checkpoint stays in its run directory)",
+}
+NO_CHECKPOINTS = (
+    "it ran without checkpoints (callbacks.checkpoint=null) or without uploading them (logger.log_checkpoints=false)"
+)
+
+
+def stored(value) -> bool:
+    """Whether ``trainer.resume`` names a run in a store (``runs:/...``, or mistyped ``runs:...``), not a file."""
+    return str(value).startswith(RUNS_SCHEME.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A checkpoint fetched from a run's store: the URI that names it exactly, and the checkpoint
+    as read from its local copy."""
+
+    uri: str
+    checkpoint: Checkpoint
+
+
+def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, output_dir: Path) -> Fetched:
+    """The checkpoint ``value`` (``runs:/<id>[/<path>]``) names, from the store ``tracking_uri``
+    names (else ``$MLFLOW_TRACKING_URI``, else ``<launch_dir>/mlflow.db``), kept in ``output_dir``."""
+    key = f"trainer.resume={value}"
+    run_id, artifact = split_run_uri(value, "trainer.resume")
+    try:
+        client, uri = open_store(tracking_uri, key, launch_dir)
+    except Refused as exc:
+        raise Refused(f"{exc}; {WHICH_STORE}") from exc
+    run = find_run(client, run_id, key)
+    source = _Source(client, run_id, key, masked(uri))
+    cache = Path(output_dir) / CACHE / run_id
+    with _scratch_directory(cache, key) as scratch:
+        if artifact:
+            name, checkpoint = source.download(source.listed(artifact), scratch)
+        else:
+            name, checkpoint = source.latest(run.info.status, scratch)
+        path = _into_place(checkpoint.path, cache / name, key)
+    return Fetched(f"runs:/{run_id}/{name}", replace(checkpoint, path=path))
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One run's checkpoints in its store, and how to say what goes wrong fetching them."""
+
+    client: object
+    run_id: str
+    key: str
+    store: str
+
+    def listed(self, artifact: str):
+        """The store's entry for the file ``artifact`` of the run, or :class:`Refused` naming its checkpoints."""
+        folder = posixpath.dirname(artifact)
+        entry = next((e for e in self._list(folder or None) if e.path == artifact), None)
+        if entry is not None and not entry.is_dir:
+            return entry
+        what = "a folder, not a file" if entry is not None else "not among its artifacts"
+        raise Refused(
+            f"{self.key}: {artifact} of run {self.run_id} in {self.store} is {what}; {self._choices()}, or give "
+            f"runs:/{self.run_id} for its latest checkpoint"
+        )
+
+    def latest(self, status: str, scratch: Path) -> tuple[str, Checkpoint]:
+        """The run's checkpoint furthest into training (see the module docstring)."""
+        files = self._checkpoint_files()
+        if not files:
+            why = NO_UPLOAD.get(status, NO_CHECKPOINTS)
+            raise Refused(
+                f"{self.key}: run {self.run_id} in {self.store} ({status}) has no checkpoints among its artifacts "
+                f"({FOLDER}/*.npz): {why}; {LOCAL_FIX}, or start a new run without trainer.resume"
+            )
+        numbered = sorted((int(match[1]), entry) for entry in files if (match := _epoch_file(entry.path)))
+        last = [entry for entry in files if posixpath.basename(entry.path) == LAST]
+        candidates = last + [entry for _, entry in numbered[-1:]] or files
+        best = None
+        for entry in candidates:
+            match = _epoch_file(entry.path)
+            if best is not None and match and int(match[1]) <= _position(best[1])[0]:
+                continue  # last.npz is already as far as this epoch's file: no second download
+            fetched = self.download(entry, scratch)
+            if best is None or _position(fetched[1]) > _position(best[1]):
+                best = fetched
+        return best
+
+    def download(self, entry, scratch: Path) -> tuple[str, Checkpoint]:
+        """``entry`` downloaded into ``scratch`` and read as a checkpoint; its artifact path with it."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            target = Path(self.client.download_artifacts(self.run_id, entry.path, str(scratch)))
+        except (MlflowException, OSError) as exc:
+            raise Refused(
+                f"{self.key}: the download of {entry.path} from {self.store} stopped ({short_error(exc)}); "
+                "nothing was kept: run the command again when the store answers"
+            ) from exc
+        size = target.stat().st_size if target.is_file() else 0
+        if entry.file_size is not None and size != entry.file_size:
+            raise Refused(
+                f"{self.key}: the download of {entry.path} from {self.store} was cut short ({size} of "
+                f"{entry.file_size} bytes); nothing was kept: run the command again when the store answers"
+            )
+        try:
+            return entry.path, read_checkpoint(target)
+        except FrameworkError as exc:
+            reason = str(exc).removeprefix(f"{target}: ").partition("; ")[0]  # its own fix is for a local file
+            raise ConfigError(
+                f"{self.key}: {entry.path} of run {self.run_id} in {self.store} cannot be resumed from ({reason}); "
+                f"{self._choices()}"
+            ) from exc
+
+    def _checkpoint_files(self) -> list:
+        return [entry for entry in self._list(FOLDER) if not entry.is_dir and entry.path.endswith(".npz")]
+
+    def _choices(self) -> str:
+        """The way out: the run's checkpoints by name, or a local file when it has none."""
+        names = [posixpath.basename(entry.path) for entry in self._checkpoint_files()]
+        if not names:
+            return f"the run has no checkpoints in {FOLDER}/: {LOCAL_FIX}"
+        return f"resume from one of its checkpoints (runs:/{self.run_id}/{FOLDER}/<name>: {', '.join(names)})"
+
+    def _list(self, folder: str | None) -> list:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return list(self.client.list_artifacts(self.run_id, folder))
+        except (MlflowException, OSError) as exc:
+            raise Refused(
+                f"{self.key}: {self.store} did not list the run's artifacts ({short_error(exc)}); "
+                "run the command again when the store answers"
+            ) from exc
+
+
+def _epoch_file(path: str):
+    return EPOCH_FILE.fullmatch(posixpath.basename(path))
+
+
+def _position(checkpoint: Checkpoint) -> tuple[int, int]:
+    """How far into training ``checkpoint`` is: epochs completed, then batches of the next one."""
+    manifest = checkpoint.manifest
+    return int(manifest.get("completed_epochs", 0)), int(manifest.get("batches_done", 0) or 0)
+
+
+@contextlib.contextmanager
+def _scratch_directory(cache: Path, key: str):
+    """A temporary directory inside ``cache`` (created as needed), removed at the end with every
+    directory it took to make it that is left empty."""
+    made = [parent for parent in (cache, *cache.parents) if not parent.exists()]
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}: {cache} cannot be created to hold the checkpoint ({exc.strerror or exc}); "
+            "make the run's output directory writable, or choose another (hydra.run.dir=<dir>)"
+        ) from exc
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        for directory in made:  # nearest first
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only when empty: a kept download stays
+
+
+def _into_place(downloaded: Path, target: Path, key: str) -> Path:
+    """``downloaded`` renamed to ``target``, which may already hold the same bytes (fetched
+    before); a different file there is never replaced."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not filecmp.cmp(downloaded, target, shallow=False):
+        raise ConfigError(
+            f"{key}: {target} already holds another file, which is left as it is; move it aside, "
+            "or resume into another directory (leave out hydra.run.dir)"
+        )
+    os.replace(downloaded, target)
+    return target
