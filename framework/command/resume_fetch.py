@@ -143,7 +143,8 @@ class _Source:
         try:
             return entry.path, read_checkpoint(target)
         except FrameworkError as exc:
-            reason = str(exc).removeprefix(f"{target}: ").partition("; ")[0]  # its own fix is for a local file
+            said, _, fix = str(exc).removeprefix(f"{target}: ").rpartition("; ")
+            reason = said or fix  # its own fix is for a local file
             raise ConfigError(
                 f"{self.key}: {entry.path} of run {self.run_id} in {self.store} cannot be resumed from ({reason}); "
                 f"{self._choices()}"
