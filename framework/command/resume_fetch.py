@@ -15,6 +15,7 @@ import contextlib
 import filecmp
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
@@ -69,7 +70,7 @@ def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, out
     except Refused as exc:
         raise Refused(f"{exc}; {WHICH_STORE}") from exc
     run = find_run(client, run_id, key)
-    source = _Source(client, run_id, key, masked(uri))
+    source = _Source(client, run_id, run.info.artifact_uri, uri, key)
     cache = Path(output_dir) / CACHE / run_id
     with _scratch_directory(cache, key) as scratch:
         if artifact:
@@ -86,8 +87,13 @@ class _Source:
 
     client: object
     run_id: str
+    artifact_uri: str
+    uri: str
     key: str
-    store: str
+
+    @property
+    def store(self) -> str:
+        return masked(self.uri)
 
     def listed(self, artifact: str):
         """The store's entry for the file ``artifact`` of the run, or :class:`Refused` naming its checkpoints."""
@@ -125,13 +131,15 @@ class _Source:
 
     def download(self, entry, scratch: Path) -> tuple[str, Checkpoint]:
         """``entry`` downloaded into ``scratch`` and read as a checkpoint; its artifact path with it."""
+        from mlflow.artifacts import download_artifacts
         from mlflow.exceptions import MlflowException
 
+        source = f"{self.artifact_uri.rstrip('/')}/{entry.path}"  # not runs:/..., which hides why it failed
         try:
-            target = Path(self.client.download_artifacts(self.run_id, entry.path, str(scratch)))
+            target = Path(download_artifacts(artifact_uri=source, dst_path=str(scratch), tracking_uri=self.uri))
         except (MlflowException, OSError) as exc:
             raise Refused(
-                f"{self.key}: the download of {entry.path} from {self.store} stopped ({short_error(exc)}); "
+                f"{self.key}: the download of {entry.path} from {self.store} stopped ({_cause(exc)}); "
                 "nothing was kept: run the command again when the store answers"
             ) from exc
         size = target.stat().st_size if target.is_file() else 0
@@ -167,13 +175,23 @@ class _Source:
             return list(self.client.list_artifacts(self.run_id, folder))
         except (MlflowException, OSError) as exc:
             raise Refused(
-                f"{self.key}: {self.store} did not list the run's artifacts ({short_error(exc)}); "
+                f"{self.key}: {self.store} did not list the run's artifacts ({_cause(exc)}); "
                 "run the command again when the store answers"
             ) from exc
 
 
 def _epoch_file(path: str):
     return EPOCH_FILE.fullmatch(posixpath.basename(path))
+
+
+def _cause(error: BaseException) -> str:
+    """What went wrong, in a few words: MLflow lists a failed download's error under a header."""
+    said = [
+        line for line in str(error).splitlines() if line.strip() and not line.startswith(("#####", "The following"))
+    ]
+    text = said[0] if said else str(error)
+    wrapped = re.match(r"\('(.+?)', ", text)  # urllib3's (message, error), as requests passes it on
+    return short_error(wrapped[1] if wrapped else text, limit=160)
 
 
 def _position(checkpoint: Checkpoint) -> tuple[int, int]:
