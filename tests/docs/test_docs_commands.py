@@ -49,6 +49,9 @@ TINY_MNIST = "data.path=mnist-files data.verify_checksum=false"
 PORT_5000 = "tests/conftest.py::MlflowServer"
 POSTGRES = "tests/scale/postgres.py::Postgres"
 TEAM_SERVER = "tests/scale/test_team_server.py::test_a_tracked_sweep_arrives_whole_on_the_team_server"
+MOVED_JOB = (
+    "tests/scale/test_resume_from_server.py::test_a_job_stopped_on_one_node_resumes_on_another_from_the_team_server"
+)
 
 HOW: dict[str, object] = {
     "pip install -e . && python -m framework.train": ByCI("main-command"),
@@ -142,6 +145,14 @@ HOW: dict[str, object] = {
     "mlflow server --backend-store-uri postgresql://mlflow@127.0.0.1:5432/mlflow --artifacts-destination "
     "/srv/mlflow/artifacts --host 10.0.0.5 --port 5000": ByTest(TEAM_SERVER),
     "export MLFLOW_TRACKING_URI=http://10.0.0.5:5000": Elsewhere("a team server on another host"),
+    "python -m framework.train logger=mlflow trainer.epochs=40 trainer.resume=runs:/<run id>": ByTest(
+        "tests/tracking/test_resume_from_store.py::test_a_run_resumed_from_its_store_elsewhere_ends_bit_identical_in_the_same_run"
+    ),
+    "python -m framework.train logger=mlflow trainer.epochs=40 trainer.resume=runs:/<run id>/checkpoints/epoch-0010.npz": (
+        ByTest("tests/tracking/test_resume_from_store.py::test_the_latest_checkpoint_is_the_one_furthest_into_training")
+    ),
+    "python -m framework.train logger=mlflow trainer.epochs=50 seed=3": ByTest(MOVED_JOB),
+    "python -m framework.train logger=mlflow trainer.epochs=50 seed=3 trainer.resume=runs:/<run id>": ByTest(MOVED_JOB),
     "python -m framework.train -m hydra/launcher=submitit_slurm hydra.launcher.partition=cpu "
     "hydra.launcher.cpus_per_task=4 hydra.launcher.timeout_min=120 hydra/sweeper=optuna_study "
     "hydra.sweeper.storage=postgresql://mlflow@10.0.0.5:5432/optuna hydra.sweeper.study_name=digits-lr "
