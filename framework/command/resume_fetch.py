@@ -35,6 +35,8 @@ CACHE = ".resume"
 FOLDER = "checkpoints"
 #: How a training command names the store (the store's own tools take --tracking-uri).
 WHICH_STORE = "a training command reads runs from logger.tracking_uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db"
+#: The checkpoints a refusal names at most.
+SHOWN = 6
 LOCAL_FIX = "resume from a checkpoint file instead (trainer.resume=<run dir>/checkpoints/last.npz)"
 #: Why a run has no checkpoints in its store, by its status; checkpoints are uploaded when a run ends.
 NO_UPLOAD = {
@@ -163,10 +165,12 @@ class _Source:
 
     def _choices(self) -> str:
         """The way out: the run's checkpoints by name, or a local file when it has none."""
-        names = [posixpath.basename(entry.path) for entry in self._checkpoint_files()]
+        names = sorted((posixpath.basename(entry.path) for entry in self._checkpoint_files()), key=_newest_first)
         if not names:
             return f"the run has no checkpoints in {FOLDER}/: {LOCAL_FIX}"
-        return f"resume from one of its checkpoints (runs:/{self.run_id}/{FOLDER}/<name>: {', '.join(names)})"
+        more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+        listed = ", ".join(names[:SHOWN]) + more
+        return f"resume from one of its checkpoints (runs:/{self.run_id}/{FOLDER}/<name>: {listed})"
 
     def _list(self, folder: str | None) -> list:
         from mlflow.exceptions import MlflowException
@@ -178,6 +182,12 @@ class _Source:
                 f"{self.key}: {self.store} did not list the run's artifacts ({_cause(exc)}); "
                 "run the command again when the store answers"
             ) from exc
+
+
+def _newest_first(name: str) -> tuple:
+    """``last.npz`` and ``best.npz`` first, then the epoch files from the highest epoch down."""
+    match = _epoch_file(name)
+    return (1, -int(match[1]), name) if match else (0, int(name != LAST), name)
 
 
 def _epoch_file(path: str):
