@@ -118,9 +118,9 @@ class _Source:
                 f"{self.key}: run {self.run_id} in {self.store} ({status}) has no checkpoints among its artifacts "
                 f"({FOLDER}/*.npz): {why}; {LOCAL_FIX}, or start a new run without trainer.resume"
             )
-        numbered = sorted((int(match[1]), entry) for entry in files if (match := _epoch_file(entry.path)))
-        last = [entry for entry in files if posixpath.basename(entry.path) == LAST]
-        candidates = last + [entry for _, entry in numbered[-1:]] or files
+        numbered = [entry for entry in files if _epoch_file(entry.path)]
+        newest = sorted(numbered, key=lambda entry: int(_epoch_file(entry.path)[1]))[-1:]
+        candidates = [entry for entry in files if posixpath.basename(entry.path) == LAST] + newest or files
         best = None
         for entry in candidates:
             match = _epoch_file(entry.path)
