@@ -1,8 +1,8 @@
 """The trained model as an MLflow pyfunc model.
 
 The logged model holds two artifacts: ``model.json`` (the model's
-``get_config()``: layers by registry name with their arguments, input shape and
-dtype) and ``weights.npz`` (its ``state_dict``), a tensor signature (``(-1, *input_shape)``
+``get_config()``: layers by qualified registry name such as ``framework:dense``, with
+their arguments, input shape and dtype) and ``weights.npz`` (its ``state_dict``), a tensor signature (``(-1, *input_shape)``
 of the model's dtype in, ``(-1, *output_shape)`` out) and, when the run's data is
 known, an input example of a few training samples. Loading rebuilds the model
 through the framework's registries, so layers from installed plugins work too,
@@ -43,13 +43,26 @@ def write_model_files(model, directory, example=None, weights: Path | None = Non
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"framework_version": framework.__version__, "model": model.get_config(), EXACT_INPUT: True}
+    config = {"framework_version": framework.__version__, "model": qualified_config(model), EXACT_INPUT: True}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     if weights is None:
         save_npz(directory / WEIGHTS_FILE, model.state_dict())
     if example is not None and len(example):
         np.save(directory / EXAMPLE_FILE, np.asarray(example[:EXAMPLE_SAMPLES], dtype=model.dtype))
     return directory
+
+
+def qualified_config(model) -> dict:
+    """``model.get_config()`` with each layer named as its plugin registered it (``framework:dense``,
+    ``extras:gelu``): a plugin installed later that shares a bare name does not change what loads."""
+    from framework.plugins import default_plugins
+
+    plugins, config = default_plugins(), model.get_config()
+    config["layers"] = [
+        {**node, "name": plugins.qualified_name("layer", layer) or node["name"]}
+        for node, layer in zip(config["layers"], model.layers, strict=True)
+    ]
+    return config
 
 
 def build_model(config: dict):
