@@ -36,14 +36,15 @@ EXAMPLE_SAMPLES = 3
 EXACT_INPUT = "exact_input"
 
 
-def write_model_files(model, directory, example=None, weights: Path | None = None) -> Path:
+def write_model_files(model, directory, example=None, weights: Path | None = None, plugins=None) -> Path:
     """``model.json``, ``weights.npz`` (unless the run's ``weights`` file is given: not written twice)
-    and (given ``example`` inputs) ``input_example.npy`` for ``model`` in ``directory`` (no mlflow needed)."""
+    and (given ``example`` inputs) ``input_example.npy`` for ``model`` in ``directory`` (no mlflow needed);
+    with the ``plugins`` that built the model, its layers by qualified name."""
     import framework
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"framework_version": framework.__version__, "model": qualified_config(model), EXACT_INPUT: True}
+    config = {"framework_version": framework.__version__, "model": qualified_config(model, plugins), EXACT_INPUT: True}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     if weights is None:
         save_npz(directory / WEIGHTS_FILE, model.state_dict())
@@ -52,12 +53,12 @@ def write_model_files(model, directory, example=None, weights: Path | None = Non
     return directory
 
 
-def qualified_config(model) -> dict:
-    """``model.get_config()`` with each layer named as its plugin registered it (``framework:dense``,
+def qualified_config(model, plugins=None) -> dict:
+    """``model.get_config()`` with each layer named as ``plugins`` registered it (``framework:dense``,
     ``extras:gelu``): a plugin installed later that shares a bare name does not change what loads."""
-    from framework.plugins import default_plugins
-
-    plugins, config = default_plugins(), model.get_config()
+    config = model.get_config()
+    if plugins is None:
+        return config
     config["layers"] = [
         {**node, "name": plugins.qualified_name("layer", layer) or node["name"]}
         for node, layer in zip(config["layers"], model.layers, strict=True)

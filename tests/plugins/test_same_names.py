@@ -544,7 +544,7 @@ def test_a_logged_model_loads_the_recorded_layers_after_a_plugin_shares_their_na
 
     alpha = install("alpha", 2.0)
     first = run(tmp_path, "model=sequential", "model.layers=[{name: dense, units: 8}, scale, {name: dense, units: 2}]")
-    model_dir = pyfunc.write_model_files(first.trainer.model, tmp_path / "logged")
+    model_dir = pyfunc.write_model_files(first.trainer.model, tmp_path / "logged", plugins=default_plugins())
     config = json.loads((model_dir / pyfunc.CONFIG_FILE).read_text())
     assert [layer["name"] for layer in config["model"]["layers"]] == [
         "framework:dense",
