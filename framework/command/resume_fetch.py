@@ -21,7 +21,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from framework.command.store_check import Refused
+from framework.command.store_check import TRAINING_OPTION, Refused
 from framework.command.store_runs import RUNS_SCHEME, find_run, open_store, split_run_uri
 from framework.core.errors import ConfigError, FrameworkError
 from framework.tracking.operations import short_error
@@ -33,8 +33,6 @@ from framework.training.secrets import masked
 CACHE = ".resume"
 #: The artifact folder a tracked run uploads its checkpoints to (``framework/tracking/logger.py``).
 FOLDER = "checkpoints"
-#: How a training command names the store (the store's own tools take --tracking-uri).
-WHICH_STORE = "a training command reads runs from logger.tracking_uri, else $MLFLOW_TRACKING_URI, else ./mlflow.db"
 #: The checkpoints a refusal names at most.
 SHOWN = 6
 LOCAL_FIX = "resume from a checkpoint file instead (trainer.resume=<run dir>/checkpoints/last.npz)"
@@ -67,10 +65,7 @@ def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, out
     names (else ``$MLFLOW_TRACKING_URI``, else ``<launch_dir>/mlflow.db``), kept in ``output_dir``."""
     key = f"trainer.resume={value}"
     run_id, artifact = split_run_uri(value, "trainer.resume")
-    try:
-        client, uri = open_store(tracking_uri, key, launch_dir)
-    except Refused as exc:
-        raise Refused(f"{exc}; {WHICH_STORE}") from exc
+    client, uri = open_store(tracking_uri, key, launch_dir, TRAINING_OPTION)
     run = find_run(client, run_id, key)
     source = _Source(client, run_id, run.info.artifact_uri, uri, key)
     cache = Path(output_dir) / CACHE / run_id

@@ -35,10 +35,18 @@ class Refused(TrackingError):
     """A store tool refuses what it was given and changed nothing (exit status 2)."""
 
 
-def check_store(uri: str, given: str) -> None:
+#: How a training command names its store, where the store's tools take ``--tracking-uri``.
+TRAINING_OPTION = "logger.tracking_uri="
+
+
+def check_store(uri: str, given: str, option: str = "--tracking-uri ") -> None:
     """Raise :class:`Refused` unless ``uri`` names a store that exists and answers. ``given``
-    is how the user named it (``--tracking-uri=...``), the start of the message."""
+    is how the user named it (``--tracking-uri=...``), the start of the message; the way out
+    names ``option`` (:data:`TRAINING_OPTION` for a training command)."""
     trouble = store_trouble(uri)
+    if trouble is not None and option != "--tracking-uri ":
+        trouble = trouble.replace("give --tracking-uri ", f"give {option}").replace("--tracking-uri", option.rstrip("= "))
+        trouble = trouble.replace("(the tools never create one)", "(none is created)")
     if trouble is not None:
         raise Refused(f"{given}: {trouble}")
 

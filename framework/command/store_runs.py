@@ -32,12 +32,12 @@ def split_run_uri(value: str, key: str) -> tuple[str, str]:
     return run_id, path
 
 
-def open_store(tracking_uri: str | None, key: str, directory=None):
+def open_store(tracking_uri: str | None, key: str, directory=None, option: str = "--tracking-uri "):
     """An ``MlflowClient`` on the store ``tracking_uri`` names (else ``$MLFLOW_TRACKING_URI``,
     else ``<directory>/mlflow.db``) and its URI, once the store is known to exist and answer;
-    else :class:`Refused`, its line starting with ``key``."""
+    else :class:`Refused`, its line starting with ``key`` and its way out naming ``option``."""
     uri = resolve_tracking_uri(tracking_uri, directory)
-    check_store(uri, f"{key} (store {masked(uri)})")
+    check_store(uri, f"{key} (store {masked(uri)})", option)
     configure_environment(uri)
     from mlflow import MlflowClient
 

@@ -145,7 +145,11 @@ MISTAKES = {
     "not a checkpoint": ("runs:/{run}/weights.npz", "", "has no manifest"),
     "no checkpoints": ("runs:/{bare}", "", "(FINISHED) has no checkpoints among its artifacts"),
     "truncated": ("runs:/{cut}", "", "truncated or corrupt .npz file"),
-    "no store": ("runs:/{run}", "sqlite:///{tmp}/nowhere/mlflow.db", "no such file"),
+    "no store": (
+        "runs:/{run}",
+        "sqlite:///{tmp}/nowhere/mlflow.db",
+        "nowhere); give the logger.tracking_uri of the store",
+    ),
     "no server": ("runs:/{run}", "http://127.0.0.1:{port}", "does not answer"),
 }
 
