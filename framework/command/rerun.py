@@ -25,7 +25,7 @@ from framework.command.store_check import Refused
 from framework.command.store_runs import open_store
 from framework.tracking.run_tags import RERUN_ENV, override_key
 from framework.tracking.store import TRACKING_URI_ENV
-from framework.training.secrets import REDACTED, masked, read_yaml, write_yaml
+from framework.training.secrets import REDACTED, Redactor, masked, read_yaml, write_yaml
 
 #: The name of the primary config a re-run is composed from.
 CONFIG_NAME = "rerun"
@@ -50,7 +50,8 @@ def rerun(tracking_uri: str | None, value: str, overrides: list[str]) -> int:
     config, notes = rerun_config(source, overrides, groups)
     for line in [*differences(source.versions(), versions_here(Path.cwd())), *notes]:
         print(f"warning: {line}", file=sys.stderr)
-    print(f"rerun: {source.label} from {masked(uri)}; overrides: {' '.join(overrides) or '(none)'}", flush=True)
+    shown = " ".join(map(Redactor().override, overrides)) or "(none)"
+    print(f"rerun: {source.label} from {masked(uri)}; overrides: {shown}", flush=True)
     with primary_config(config, groups) as directory, _environment({RERUN_ENV: source.run_id, TRACKING_URI_ENV: uri}):
         return run_primary_config(directory, CONFIG_NAME, overrides)
 
@@ -151,7 +152,7 @@ def primary_config(config: Mapping, groups: Mapping[str, str]) -> Iterator[Path]
         for entry in framework_config["defaults"]
         if isinstance(entry, dict) and all(str(key).startswith("override hydra/") for key in entry)
     ]
-    defaults = [*hydra_defaults, *({group: option} for group, option in groups.items()), "_self_"]
+    defaults = [*({group: option} for group, option in groups.items()), *hydra_defaults, "_self_"]
     directory = Path(tempfile.mkdtemp(prefix="framework-rerun-"))
     try:
         body = {"defaults": defaults, **config, "hydra": framework_config["hydra"]}

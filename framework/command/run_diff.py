@@ -9,8 +9,9 @@ from framework.command.store_runs import open_store
 from framework.tracking.params import flatten_config, format_value
 from framework.training.secrets import masked
 
-#: The table's columns: the key, then A's and B's values; 100 characters in all.
+#: The table's columns: a mark and the key, then A's and B's values; 100 characters in all.
 KEY_WIDTH, VALUE_WIDTH = 34, 32
+LINE_WIDTH = KEY_WIDTH + 2 * VALUE_WIDTH + 2
 #: Config rows shown unless ``--all`` is given: with the metrics and versions, about 40 lines in all.
 MOST_CONFIG_ROWS = 16
 ABSENT = "(absent)"
@@ -20,7 +21,7 @@ def diff(tracking_uri: str | None, run_a: str, run_b: str, every_key: bool = Fal
     """Print the comparison of the runs ``run_a`` and ``run_b`` of the store ``tracking_uri``."""
     client, uri = open_store(tracking_uri, "diff")
     a, b = read_logged_run(client, run_a, "run_a"), read_logged_run(client, run_b, "run_b")
-    print(f"store {masked(uri)}")
+    print(_fit(f"store {masked(uri)}", LINE_WIDTH))
     print("\n".join(diff_lines(a, b, every_key)))
     return 0
 
@@ -28,8 +29,8 @@ def diff(tracking_uri: str | None, run_a: str, run_b: str, every_key: bool = Fal
 def diff_lines(a: LoggedRun, b: LoggedRun, every_key: bool = False) -> list[str]:
     """The comparison as lines of at most 100 characters."""
     return [
-        _fit(f"A: {a.label}", KEY_WIDTH + 2 * VALUE_WIDTH + 4),
-        _fit(f"B: {b.label}", KEY_WIDTH + 2 * VALUE_WIDTH + 4),
+        _fit(f"A: {a.label}", LINE_WIDTH),
+        _fit(f"B: {b.label}", LINE_WIDTH),
         "",
         *config_lines(a, b, every_key),
         "",
