@@ -82,7 +82,11 @@ def main(argv=None) -> int:
     compare.add_argument("run_b", help="another run's id")
     compare.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
     compare.add_argument("--all", action="store_true", help="every config key that differs, however many")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.command != "rerun" or any(argument.startswith("-") for argument in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # overrides after --tracking-uri
+        args.overrides += extra
     if args.command != "upload":
         try:
             return _run_on_store(args)
