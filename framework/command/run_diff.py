@@ -13,7 +13,7 @@ from framework.training.secrets import masked
 KEY_WIDTH, VALUE_WIDTH = 34, 32
 LINE_WIDTH = KEY_WIDTH + 2 * VALUE_WIDTH + 2
 #: Config rows shown unless ``--all`` is given: with the metrics and versions, about 40 lines in all.
-MOST_CONFIG_ROWS = 16
+MOST_CONFIG_ROWS = 14
 ABSENT = "(absent)"
 
 

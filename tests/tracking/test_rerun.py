@@ -201,3 +201,24 @@ def test_a_mistake_is_one_line_and_makes_nothing(source, tool, run_id, store, pr
     assert len(runs_of(client)) == count
     assert sorted((place / "outputs").rglob("*")) == outputs
     assert not Path(f"{place}/nowhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "problem"),
+    [
+        (
+            "optimizer.momentum=0.9",
+            "optimizer.momentum: no such config key; to add a new key write +optimizer.momentum=",
+        ),
+        ("optimizer=nosuch", "optimizer=nosuch: the config group 'optimizer' has no option 'nosuch'; choose one of:"),
+        ("+experiment=xor", "+experiment=xor: a re-run starts from the run's logged config"),
+    ],
+)
+def test_an_override_the_logged_config_cannot_take_is_one_line_and_makes_nothing(source, override, problem):
+    place, uri, client, run = source
+    count, outputs = len(runs_of(client)), sorted((place / "outputs").rglob("*"))
+    result = run_tool("rerun", run.info.run_id, "storage.api_key=x", override, "--tracking-uri", uri, cwd=place)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {problem}")
+    assert len(runs_of(client)) == count and sorted((place / "outputs").rglob("*")) == outputs
