@@ -163,10 +163,11 @@ class MLflowLogger(LoggerSettings, Callback):
         could not be prepared. Its weights are the run's ``weights.npz`` when the fit wrote one."""
         weights = trainer.result_files[0] if trainer.result_files else None
         try:
+            from framework.plugins import default_plugins
             from framework.tracking.pyfunc import write_model_files
 
             example = self.run.data.x_train if self.run.data is not None else None
-            model_dir = write_model_files(trainer.model, self.staging / "model", example, weights)
+            model_dir = write_model_files(trainer.model, self.staging / "model", example, weights, default_plugins())
         except Exception as exc:  # the run's metrics and status matter more than the model
             self._messages.append(f"could not prepare the model: {type(exc).__name__}: {exc}")
             return False

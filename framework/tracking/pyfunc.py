@@ -1,8 +1,8 @@
 """The trained model as an MLflow pyfunc model.
 
 The logged model holds two artifacts: ``model.json`` (the model's
-``get_config()``: layers by registry name with their arguments, input shape and
-dtype) and ``weights.npz`` (its ``state_dict``), a tensor signature (``(-1, *input_shape)``
+``get_config()``: layers by qualified registry name such as ``framework:dense``, with
+their arguments, input shape and dtype) and ``weights.npz`` (its ``state_dict``), a tensor signature (``(-1, *input_shape)``
 of the model's dtype in, ``(-1, *output_shape)`` out) and, when the run's data is
 known, an input example of a few training samples. Loading rebuilds the model
 through the framework's registries, so layers from installed plugins work too,
@@ -16,7 +16,6 @@ Importing this module imports mlflow; the logger imports it only when it logs a 
 
 import json
 import logging
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ import mlflow.pyfunc
 import numpy as np
 
 from framework.core.errors import InvalidValueError
+from framework.core.model_inputs import check_representable, exact_samples, samples
 from framework.core.npz import save_npz
 
 CONFIG_FILE, WEIGHTS_FILE, EXAMPLE_FILE = "model.json", "weights.npz", "input_example.npy"
@@ -36,20 +36,34 @@ EXAMPLE_SAMPLES = 3
 EXACT_INPUT = "exact_input"
 
 
-def write_model_files(model, directory, example=None, weights: Path | None = None) -> Path:
+def write_model_files(model, directory, example=None, weights: Path | None = None, plugins=None) -> Path:
     """``model.json``, ``weights.npz`` (unless the run's ``weights`` file is given: not written twice)
-    and (given ``example`` inputs) ``input_example.npy`` for ``model`` in ``directory`` (no mlflow needed)."""
+    and (given ``example`` inputs) ``input_example.npy`` for ``model`` in ``directory`` (no mlflow needed);
+    with the ``plugins`` that built the model, its layers by qualified name."""
     import framework
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"framework_version": framework.__version__, "model": model.get_config(), EXACT_INPUT: True}
+    config = {"framework_version": framework.__version__, "model": qualified_config(model, plugins), EXACT_INPUT: True}
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2), encoding="utf-8")
     if weights is None:
         save_npz(directory / WEIGHTS_FILE, model.state_dict())
     if example is not None and len(example):
         np.save(directory / EXAMPLE_FILE, np.asarray(example[:EXAMPLE_SAMPLES], dtype=model.dtype))
     return directory
+
+
+def qualified_config(model, plugins=None) -> dict:
+    """``model.get_config()`` with each layer named as ``plugins`` registered it (``framework:dense``,
+    ``extras:gelu``): a plugin installed later that shares a bare name does not change what loads."""
+    config = model.get_config()
+    if plugins is None:
+        return config
+    config["layers"] = [
+        {**node, "name": plugins.qualified_name("layer", layer) or node["name"]}
+        for node, layer in zip(config["layers"], model.layers, strict=True)
+    ]
+    return config
 
 
 def build_model(config: dict):
@@ -97,55 +111,6 @@ class FrameworkModel(mlflow.pyfunc.PythonModel):
             return exact_samples(given, self.model.input_shape, self.model.dtype)
         # a model logged without a signature: inputs are cast, flat rows reshaped
         return samples(given.astype(self.model.dtype), self.model.input_shape)
-
-
-def check_representable(x: np.ndarray, dtype) -> None:
-    """Inputs the model can compute with: finite, and within its dtype's range (1e39 is infinity
-    in float32)."""
-    if x.dtype.kind not in "fc" or x.ndim == 0 or not x.size:
-        return  # not numbers to check here; a single value is refused by its shape
-    largest = float(np.finfo(dtype).max)
-    low, high = x.min(), x.max()  # NaN propagates; infinity and overflow show at the ends
-    if np.isfinite(low) and np.isfinite(high) and max(abs(low), abs(high)) <= largest:
-        return
-    bad = tuple(int(i) for i in np.argwhere(~(np.abs(x) <= largest))[0])  # the first NaN, infinity or overflow
-    raise InvalidValueError(
-        f"model input: sample {bad[0]} holds {x[bad]} at position {bad[1:]}; the model computes with finite "
-        f"{np.dtype(dtype).name} numbers (magnitude up to {largest:.3g}): replace or drop that sample"
-    )
-
-
-def exact_samples(x: np.ndarray, input_shape: tuple[int, ...], dtype) -> np.ndarray:
-    """``x`` when it is a batch of samples of ``input_shape`` and ``dtype``, as the logged
-    signature says; anything else is refused, as MLflow's signature check refuses it."""
-    if x.shape[1:] != tuple(input_shape):
-        raise InvalidValueError(
-            f"model input: each sample must have shape {tuple(input_shape)}, got an array of shape {x.shape}; "
-            f"give an array of shape (n, {', '.join(map(str, input_shape))}), one sample per row (no label column)"
-        )
-    if x.dtype != np.dtype(dtype):
-        raise InvalidValueError(
-            f"model input: the model takes {np.dtype(dtype).name} arrays, got {x.dtype}; "
-            f"convert it first: x.astype('{np.dtype(dtype).name}')"
-        )
-    return x
-
-
-def samples(x: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray:
-    """``x`` as a batch of samples of ``input_shape``: already so, or one flat row per sample
-    (a table, CSV input). Anything else is refused: a reshape would mix samples up."""
-    if x.shape[1:] == tuple(input_shape):
-        return x
-    width = math.prod(input_shape)
-    if x.ndim == 2 and x.shape[1] == width:
-        return x.reshape(-1, *input_shape)
-    if x.ndim == 1 and width == 1:
-        return x.reshape(-1, 1)
-    raise InvalidValueError(
-        f"model input: each sample must have shape {tuple(input_shape)} (or be a row of {width} values), got an "
-        f"array of shape {x.shape}; give one row per sample with the model's {width} input values "
-        "(and no label column)"
-    )
 
 
 def model_metadata(config: dict, model=None) -> dict:

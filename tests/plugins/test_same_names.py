@@ -537,3 +537,24 @@ def test_a_resume_keeps_the_builtin_a_plugin_installed_since_replaces(make_distr
     assert {module_of(layer) for layer in fresh.trainer.model.layers if layer.name == "dense"} == {faster.module}
     resumed = run(tmp_path, *model, "trainer.epochs=2", f"trainer.resume={last}")
     assert [type(layer) for layer in resumed.trainer.model.layers if layer.name == "dense"] == [Dense, Dense]
+
+
+def test_a_logged_model_loads_the_recorded_layers_after_a_plugin_shares_their_names(install, tmp_path):
+    from framework.tracking import pyfunc
+
+    alpha = install("alpha", 2.0)
+    first = run(tmp_path, "model=sequential", "model.layers=[{name: dense, units: 8}, scale, {name: dense, units: 2}]")
+    model_dir = pyfunc.write_model_files(first.trainer.model, tmp_path / "logged", plugins=default_plugins())
+    config = json.loads((model_dir / pyfunc.CONFIG_FILE).read_text())
+    assert [layer["name"] for layer in config["model"]["layers"]] == [
+        "framework:dense",
+        "alpha:scale",
+        "framework:dense",
+    ]
+
+    install("beta", 3.0)  # "scale" alone is now ambiguous
+    loaded = pyfunc.build_model(config["model"])
+    loaded.load_weights(model_dir / pyfunc.WEIGHTS_FILE)
+    assert module_of(loaded.layers[1]) == alpha.module
+    x = np.ones((4, 2), dtype=np.float32)
+    assert np.array_equal(loaded.predict(x), first.trainer.model.predict(x))

@@ -55,6 +55,12 @@ def test_pyfunc_load_model_predicts_like_the_framework(logged, store, client):
         metadata = loaded.metadata.metadata
         assert metadata["input_shape"] == [-1, 64] and metadata["output_shape"] == [-1, 10]
         assert metadata["dtype"] == "float32"
+        assert set(metadata["layers"]) == {
+            "framework:dense",
+            "framework:batch_norm",
+            "framework:relu",
+            "framework:dropout",
+        }
         _check_refusals(loaded, x)
     finally:
         mlflow.set_tracking_uri(None)
