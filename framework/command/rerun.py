@@ -70,12 +70,12 @@ def check_overrides(overrides: list[str]) -> None:
 def redacted_keys(config, prefix: str = "") -> list[str]:
     """The dotted keys whose logged values were secrets (``***``, or a URI's ``:***@`` password)."""
     if isinstance(config, Mapping):
-        items = [(f"{prefix}{key}", value, ".") for key, value in config.items()]
+        items = [(f"{prefix}{key}", value) for key, value in config.items()]
     elif isinstance(config, list):
-        items = [(f"{prefix.rstrip('.')}[{index}]", value, ".") for index, value in enumerate(config)]
+        items = [(f"{prefix.rstrip('.')}[{index}]", value) for index, value in enumerate(config)]
     else:
         return [prefix.rstrip(".")] if isinstance(config, str) and (config == REDACTED or ":***@" in config) else []
-    return [found for key, value, dot in items for found in redacted_keys(value, key + dot)]
+    return [found for key, value in items for found in redacted_keys(value, f"{key}.")]
 
 
 def missing_secrets(config: Mapping, overrides: list[str]) -> list[str]:
