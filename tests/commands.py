@@ -45,3 +45,15 @@ def terminate_when(process: subprocess.Popen, ready, timeout: float) -> str:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def run_tool(*args, cwd, timeout=300, env=None) -> subprocess.CompletedProcess:
+    """``python -m framework.tracking *args`` (the store's tools) in ``cwd``, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "framework.tracking", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

@@ -204,6 +204,23 @@ def main() -> None:
         sys.exit(status)
 
 
+def run_primary_config(config_dir: Path, config_name: str, overrides: list[str]) -> int:
+    """One run composed from the primary config ``<config_dir>/<config_name>.yaml`` instead of
+    ``conf/config.yaml`` (whose groups are still found), with ``overrides``; the exit status.
+    Hydra reads its arguments from ``sys.argv``: they are set for the run and restored after."""
+    logging.raiseExceptions = False
+    saved = sys.argv
+    sys.argv = [saved[0], "--config-dir", str(config_dir), "--config-name", config_name, *overrides]
+    try:
+        overlong = overlong_key(overrides)
+        if overlong is not None:
+            print(f"error: {overlong}", file=sys.stderr)
+            return ERROR_EXIT
+        return _run_command(wants_traceback=os.environ.get("HYDRA_FULL_ERROR") == "1")
+    finally:
+        sys.argv = saved
+
+
 def _run_command(wants_traceback: bool) -> int:
     mark_sweep_process()  # jobs a launcher runs in other processes stop if this one is killed
     try:

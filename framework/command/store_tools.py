@@ -1,9 +1,12 @@
 """The tracking store's tools. ``python -m framework.tracking upload <spool> [...]``: send what
 a run could not deliver to its tracking server (:mod:`framework.command.upload`).
 ``python -m framework.tracking repair``: end KILLED the runs left RUNNING by a process
-that died (:mod:`framework.command.repair`).
+that died (:mod:`framework.command.repair`). ``python -m framework.tracking rerun <run id>
+[overrides]``: a new run of the config a run logged (:mod:`framework.command.rerun`).
+``python -m framework.tracking diff <run A> <run B>``: two runs side by side
+(:mod:`framework.command.run_diff`).
 
-Both commands first check what they were given (``store_check.py``, the spool's every line,
+Each command first checks what it was given (``store_check.py``, the spool's every line,
 and that the store has the runs the records are for): a mistake is one line on stderr,
 ``error: <what was given>: <what is wrong>; <the way out>``, exit status 2, and nothing is
 changed, neither the store nor the spool (a spool with a line cut or garbled is not sent at
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from framework.command.store_check import check_store
 from framework.command.upload import upload
+from framework.core.errors import ConfigError
 from framework.tracking.operations import short_error
 from framework.tracking.store import TRACKING_URI_ENV, TrackingError, resolve_tracking_uri
 from framework.training.secrets import masked
@@ -67,11 +71,26 @@ def main(argv=None) -> int:
     up.add_argument("--tracking-uri", help="send to this tracking URI instead of the one each record names")
     fix = commands.add_parser("repair", help="end KILLED the runs left RUNNING by a process that died")
     fix.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
-    args = parser.parse_args(argv)
-    if args.command == "repair":
+    again = commands.add_parser("rerun", help="a new run of the config a tracked run logged, with overrides on top")
+    again.add_argument("run_id", help="the run's id (or runs:/<id>)")
+    again.add_argument("overrides", nargs="*", help="Hydra overrides applied to the run's config (key=value ...)")
+    again.add_argument(
+        "--tracking-uri", help="the store the run is in (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
+    )
+    compare = commands.add_parser("diff", help="two tracked runs side by side: config, final metrics, versions")
+    compare.add_argument("run_a", help="a run's id (or runs:/<id>)")
+    compare.add_argument("run_b", help="another run's id")
+    compare.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    compare.add_argument("--all", action="store_true", help="every config key that differs, however many")
+    args, extra = parser.parse_known_args(argv)
+    if extra and (args.command != "rerun" or any(argument.startswith("-") for argument in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # overrides after --tracking-uri
+        args.overrides += extra
+    if args.command != "upload":
         try:
-            return run_repair(args.tracking_uri)
-        except TrackingError as exc:
+            return _run_on_store(args)
+        except (TrackingError, ConfigError) as exc:
             return _refused(exc)
     left, refused = 0, False
     for path in args.spools:
@@ -83,7 +102,19 @@ def main(argv=None) -> int:
     return 2 if refused else 0 if left == 0 else 1
 
 
-def _refused(error: TrackingError) -> int:
+def _run_on_store(args) -> int:
+    if args.command == "repair":
+        return run_repair(args.tracking_uri)
+    if args.command == "rerun":
+        from framework.command.rerun import rerun
+
+        return rerun(args.tracking_uri, args.run_id, args.overrides)
+    from framework.command.run_diff import diff
+
+    return diff(args.tracking_uri, args.run_a, args.run_b, args.all)
+
+
+def _refused(error: Exception) -> int:
     """Say ``error`` as one line on stderr; the exit status of a refusal."""
     print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
     return 2

@@ -5,7 +5,6 @@ What it logs about the run comes from the :class:`~framework.training.run.Run` h
 mlflow is imported inside the methods: a run with ``logger=none`` never loads it.
 """
 
-import json
 import shutil
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.registry import model_name
-from framework.tracking.run_tags import PRUNED_SUFFIX, fitted, run_name, source_tags
+from framework.tracking.run_tags import PRUNED_SUFFIX, fitted, plugins_tag, run_name, source_tags
 from framework.tracking.summary import run_lines, upload_line
 from framework.tracking.tracked_run import known_steps, reattach, resumed_params, sweep_parent
 from framework.training.callback import Callback
@@ -249,9 +248,7 @@ class MLflowLogger(LoggerSettings, Callback):
     def _tags(self, config, parent) -> dict:
         run = self.run
         tags = source_tags(self.redactor, self.launch_dir or run.launch_dir, run.overrides)
-        tags["plugins"] = json.dumps(
-            {name: f"{dist} {version or ''}".strip() for name, (dist, version) in run.plugins.items()}
-        )
+        tags["plugins"] = plugins_tag(run.plugins)
         tags.update({f"plugin.{clean_key(dist)}": version or "-" for dist, version in run.plugins.values()})
         for label, origin in run.components.items():
             tags[f"component.{clean_key(label)}"] = f"{origin.name} ({origin.distribution} {origin.version})"

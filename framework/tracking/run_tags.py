@@ -7,6 +7,7 @@ tags that say where they came from: the framework's version, the command, the us
 the process (for ``repair``) and the git commit of the launch directory."""
 
 import getpass
+import json
 import os
 import shlex
 import socket
@@ -20,6 +21,8 @@ from framework.training.secrets import Redactor
 
 #: Set by the sweep's Hydra callback for the jobs of a multirun: JSON with the parent run and the swept keys.
 PARENT_ENV = "FRAMEWORK_MLFLOW_PARENT"
+#: Set by ``python -m framework.tracking rerun`` for the run it starts: the id of the run re-run.
+RERUN_ENV = "FRAMEWORK_RERUN_OF"
 #: The process that tracks a run: ``python -m framework.tracking repair`` ends a run whose process is gone.
 HOST_TAG, PID_TAG = "framework.host", "framework.pid"
 #: Appended to the name of a trial a tuner pruned: MLflow has no status for it.
@@ -61,23 +64,37 @@ def source_tags(redactor: Redactor, launch_dir, overrides: Iterable[str] = ()) -
     the tracking process, the git commit of ``launch_dir``."""
     import framework
 
-    command = command_line()
+    overrides = list(overrides)
+    rerun_of = os.environ.get(RERUN_ENV)
+    if rerun_of:
+        command = shlex.join(
+            ["python", "-m", "framework.tracking", "rerun", rerun_of, *map(redactor.override, overrides)]
+        )
+    else:
+        command = command_line()
+    source = "framework.tracking" if rerun_of else "framework.train" if "framework.train" in command else None
     tags = {
         "framework_version": framework.__version__,
         "mlflow.source.type": "LOCAL",
-        "mlflow.source.name": "framework.train" if "framework.train" in command else (sys.argv[:1] or [""])[0],
+        "mlflow.source.name": source or (sys.argv[:1] or [""])[0],
         "mlflow.user": user_name(),
         "command": redactor.text(command),
         HOST_TAG: socket.gethostname(),
         PID_TAG: str(os.getpid()),
     }
-    overrides = list(overrides)
+    if rerun_of:
+        tags["rerun_of"] = rerun_of
     if overrides:
         tags["overrides"] = " ".join(shlex.quote(redactor.override(o)) for o in overrides)
     commit = git_commit(launch_dir or Path.cwd())
     if commit:
         tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
     return tags
+
+
+def plugins_tag(plugins: Mapping[str, tuple[str, str | None]]) -> str:
+    """The tag ``plugins``: every plugin by name with its distribution and version, as JSON."""
+    return json.dumps({name: f"{dist} {version or ''}".strip() for name, (dist, version) in plugins.items()})
 
 
 def fitted(tags: Mapping) -> dict[str, str]:

@@ -52,6 +52,8 @@ TEAM_SERVER = "tests/scale/test_team_server.py::test_a_tracked_sweep_arrives_who
 MOVED_JOB = (
     "tests/scale/test_resume_from_server.py::test_a_job_stopped_on_one_node_resumes_on_another_from_the_team_server"
 )
+RERUN = "tests/tracking/test_rerun.py::test_a_rerun_logs_the_same_config_and_gives_the_same_results"
+TEAM_RERUN = "tests/scale/test_rerun_team_server.py::test_a_colleague_reruns_a_run_by_its_id_and_compares_the_two"
 
 HOW: dict[str, object] = {
     "pip install -e . && python -m framework.train": ByCI("main-command"),
@@ -128,6 +130,15 @@ HOW: dict[str, object] = {
     "python -m framework.tracking repair": ByTest(
         "tests/tracking/test_repair.py::test_a_killed_run_is_ended_with_its_resume_command"
     ),
+    "python -m framework.tracking rerun <run id> [--tracking-uri URI] [overrides...]": ByTest(RERUN),
+    "python -m framework.tracking rerun 5dc4e7ce82d742fdbd3fb460b72adf09 seed=1 optimizer.lr=0.01": ByTest(RERUN),
+    "python -m framework.tracking diff <run A> <run B> [--tracking-uri URI] [--all]": ByTest(
+        "tests/tracking/test_rerun.py::test_diff_shows_the_differing_keys_the_final_metrics_and_the_versions"
+    ),
+    "python -m framework.tracking rerun 5dc4e7ce82d742fdbd3fb460b72adf09 --tracking-uri http://10.0.0.5:5000 "
+    "trainer.epochs=50": ByTest(TEAM_RERUN),
+    "python -m framework.tracking diff 5dc4e7ce82d742fdbd3fb460b72adf09 <the re-run's id> --tracking-uri "
+    "http://10.0.0.5:5000": ByTest(TEAM_RERUN),
     "export MLFLOW_TRACKING_USERNAME=alice MLFLOW_TRACKING_PASSWORD=...": ByTest(
         "tests/scale/test_team_server.py::test_no_password_shows_in_output_files_or_the_tracked_data"
     ),
