@@ -45,7 +45,9 @@ def check_store(uri: str, given: str, option: str = "--tracking-uri ") -> None:
     names ``option`` (:data:`TRAINING_OPTION` for a training command)."""
     trouble = store_trouble(uri)
     if trouble is not None and option != "--tracking-uri ":
-        trouble = trouble.replace("give --tracking-uri ", f"give {option}").replace("--tracking-uri", option.rstrip("= "))
+        trouble = trouble.replace("give --tracking-uri ", f"give {option}").replace(
+            "--tracking-uri", option.rstrip("= ")
+        )
         trouble = trouble.replace("(the tools never create one)", "(none is created)")
     if trouble is not None:
         raise Refused(f"{given}: {trouble}")
