@@ -45,6 +45,12 @@ def check_bool(owner: str, name: str, value, *, allow_none: bool = False) -> boo
     return bool(value)
 
 
+def check_optional_str(owner: str, name: str, value) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
+    return value
+
+
 def check_float_dtype(owner: str, dtype) -> np.dtype:
     try:
         dtype = np.dtype(dtype)

@@ -4,18 +4,12 @@ from them before training: the tracking URI, and whether its server answers."""
 from pathlib import Path
 
 from framework.core.errors import InvalidValueError
-from framework.core.validation import check_bool, check_number
+from framework.core.validation import check_bool, check_number, check_optional_str
 from framework.tracking.registry import check_registered_name
 from framework.tracking.store import check_server, resolve_tracking_uri
 
 #: MLflow refuses longer experiment names.
 LONGEST_EXPERIMENT_NAME = 500
-
-
-def _check_optional_str(owner, name, value):
-    if value is not None and not isinstance(value, str):
-        raise InvalidValueError(f"{owner}: {name} must be a string or null, got {value!r}", name)
-    return value
 
 
 def check_system_metrics(owner: str, value) -> bool:
@@ -85,9 +79,9 @@ class LoggerSettings:
         launch_dir: str | None = None,
     ):
         owner = "mlflow logger"
-        self.tracking_uri = _check_optional_str(owner, "tracking_uri", tracking_uri)
+        self.tracking_uri = check_optional_str(owner, "tracking_uri", tracking_uri)
         self.experiment_name = _checked_experiment_name(owner, experiment_name)
-        self.run_name = _check_optional_str(owner, "run_name", run_name)
+        self.run_name = check_optional_str(owner, "run_name", run_name)
         if tags is not None and not isinstance(tags, dict):
             raise InvalidValueError(f"{owner}: tags must be a mapping of tag names to values, got {tags!r}", "tags")
         self.tags = dict(tags or {})
@@ -108,8 +102,8 @@ class LoggerSettings:
             )
         self.flush_every_seconds = check_number(owner, "flush_every_seconds", flush_every_seconds, low=0)
         self.connect_timeout = check_number(owner, "connect_timeout", connect_timeout, low=0, low_open=True)
-        self.output_dir = _check_optional_str(owner, "output_dir", None if output_dir is None else str(output_dir))
-        self.launch_dir = _check_optional_str(owner, "launch_dir", None if launch_dir is None else str(launch_dir))
+        self.output_dir = check_optional_str(owner, "output_dir", None if output_dir is None else str(output_dir))
+        self.launch_dir = check_optional_str(owner, "launch_dir", None if launch_dir is None else str(launch_dir))
         self.uri: str | None = None
 
     def get_config(self) -> dict:
