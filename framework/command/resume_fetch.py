@@ -75,7 +75,8 @@ def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, out
         else:
             name, checkpoint = source.latest(run.info.status, scratch)
         path = _into_place(checkpoint.path, cache / name, key)
-    return Fetched(f"runs:/{run_id}/{name}", replace(checkpoint, path=path))
+    fetched = f"runs:/{run_id}/{name}"
+    return Fetched(fetched, replace(checkpoint, path=path, source=fetched))
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ def resumed_params(tracked, params: dict, resume_from) -> tuple[dict, dict]:
     logged = tracked.data.params
     changed = {k: [logged[k], v] for k, v in params.items() if k in logged and logged[k] != v}
     tags = {
-        "resumed_from": str(resume_from.path),
+        "resumed_from": resume_from.source or str(resume_from.path),
         "resume_count": str(int(tracked.data.tags.get("resume_count", "0")) + 1),
     }
     if changed:

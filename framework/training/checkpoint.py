@@ -25,6 +25,8 @@ class Checkpoint:
     model: dict[str, np.ndarray]
     optimizer: dict[str, np.ndarray]
     callbacks: dict[str, dict]
+    #: Where the file was fetched from, when it is a copy of a tracked run's (``runs:/<id>/<path>``).
+    source: str | None = None
 
 
 def split_state(state: dict) -> tuple[dict, dict]:

@@ -73,6 +73,7 @@ def test_a_run_resumed_from_its_store_elsewhere_ends_bit_identical_in_the_same_r
     assert only_run_id(store) == run_id  # continued, not a new run
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
+    assert run.data.tags["resumed_from"] == f"runs:/{run_id}/checkpoints/last.npz"  # not the local copy
     assert sorted(m.step for m in client.get_metric_history(run_id, "loss")) == list(range(1, EPOCHS + 1))
 
 
