@@ -18,18 +18,27 @@ from framework.training import run_status
 NOTE = "its process ended without reporting (killed?); ended by python -m framework.tracking repair"
 
 
-def _process_gone(tags: dict) -> bool:
+def tracking_process(tags: dict) -> bool | None:
+    """Whether the process the run's tags name (``HOST_TAG``, ``PID_TAG``) is alive: None when it is not
+    on this machine (or the tags do not say), and for this very process."""
     if tags.get(HOST_TAG) != socket.gethostname():
-        return False
+        return None
     try:
-        os.kill(int(tags[PID_TAG]), 0)
+        pid = int(tags[PID_TAG])
+        if pid == os.getpid():
+            return None
+        os.kill(pid, 0)
     except (KeyError, ValueError):
-        return False
+        return None
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _process_gone(tags: dict) -> bool:
+    return tracking_process(tags) is False
 
 
 def resume_command(tags: dict) -> str | None:

@@ -21,10 +21,12 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from framework.command.repair import tracking_process
 from framework.command.store_check import TRAINING_OPTION, Refused
 from framework.command.store_runs import RUNS_SCHEME, find_run, open_store, split_run_uri
 from framework.core.errors import ConfigError, FrameworkError
 from framework.tracking.operations import short_error
+from framework.tracking.run_tags import PID_TAG
 from framework.training.callbacks.checkpoint import EPOCH_FILE, LAST
 from framework.training.checkpoint import Checkpoint, read_checkpoint
 from framework.training.secrets import masked
@@ -67,6 +69,12 @@ def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, out
     run_id, artifact = split_run_uri(value, "trainer.resume")
     client, uri = open_store(tracking_uri, key, launch_dir, TRAINING_OPTION)
     run = find_run(client, run_id, key)
+    if run.info.status == "RUNNING" and tracking_process(run.data.tags):
+        pid = run.data.tags[PID_TAG]
+        raise Refused(
+            f"{key}: run {run_id} is still running on this machine (pid {pid}), and two processes would write "
+            f"to it; let it finish, or stop it (kill -TERM {pid}: it uploads its checkpoint), then resume"
+        )
     source = _Source(client, run_id, run.info.artifact_uri, uri, key)
     cache = Path(output_dir) / CACHE / run_id
     with _scratch_directory(cache, key) as scratch:

@@ -6,12 +6,15 @@ training is the one taken, whatever the store's listing order; each mistake is o
 exit status 2, and leaves nothing behind."""
 
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from framework.command.resume_fetch import CACHE, fetch_checkpoint
+from framework.tracking.run_tags import HOST_TAG, PID_TAG
 from framework.training.checkpoint import write_checkpoint
 from tests.conftest import free_port, fresh_store
 from tests.reliability.conftest import assert_same_result, command, error_line
@@ -121,16 +124,18 @@ def test_the_latest_checkpoint_is_the_one_furthest_into_training(uploaded, taken
 # -- mistakes: one line, exit status 2, nothing kept -----------------------------------------
 
 
-def _crafted_run(store: str, directory: Path, files: dict[str, bytes]) -> str:
+def _crafted_run(store: str, directory: Path, files: dict[str, bytes], tags: dict | None = None) -> str:
+    """A run with ``files`` as its checkpoints: KILLED, or RUNNING with ``tags``."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=store)
     experiment = client.create_experiment(directory.name, artifact_location=(directory / "artifacts").as_uri())
-    run_id = client.create_run(experiment).info.run_id
+    run_id = client.create_run(experiment, tags=tags).info.run_id
     for name, content in files.items():
         (directory / name).write_bytes(content)
         client.log_artifact(run_id, str(directory / name), "checkpoints")
-    client.set_terminated(run_id, "KILLED")
+    if tags is None:
+        client.set_terminated(run_id, "KILLED")
     return run_id
 
 
@@ -188,3 +193,25 @@ def test_a_mistake_is_one_line_exit_2_and_nothing_is_kept(mistake, stored_run, m
     run_dir = tmp_path / "here" / "run"
     assert not (run_dir / CACHE).exists() and not list(run_dir.rglob("*.npz"))
     assert not (tmp_path / "nowhere").exists()  # a store that is not there is never made
+
+
+@pytest.mark.slow
+def test_a_run_still_running_on_this_machine_is_not_resumed_a_second_time(stored_run, tmp_path):
+    """A resumed run that is running again, resumed once more by mistake: two processes would write to it."""
+    store = stored_run[0]
+    alive = subprocess.Popen(["sleep", "60"])
+    try:
+        directory = tmp_path / "live"
+        directory.mkdir()
+        tags = {HOST_TAG: socket.gethostname(), PID_TAG: str(alive.pid)}
+        run_id = _crafted_run(store, directory, {"last.npz": _checkpoint(directory, "c.npz", 2).read_bytes()}, tags)
+        result = train(tmp_path / "here", *TRACKED, f"logger.tracking_uri={store}", f"trainer.resume=runs:/{run_id}")
+        assert result.returncode == 2, result.stderr
+        line = error_line(result)
+        assert line.startswith(f"error: trainer.resume=runs:/{run_id}: run {run_id} is still running on this machine")
+        assert f"kill -TERM {alive.pid}" in line and not (tmp_path / "here" / "run" / CACHE).exists()
+    finally:
+        alive.kill()
+        alive.wait()
+    result = train(tmp_path / "after", *TRACKED, f"logger.tracking_uri={store}", f"trainer.resume=runs:/{run_id}")
+    assert "still running" not in result.stderr  # its process is gone: a lost job, no longer refused as running
