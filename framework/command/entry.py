@@ -29,12 +29,13 @@ from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
 from framework.command.redaction import hydra_files, job_redactor, redact_files, redact_logging
+from framework.command.rerun import running_rerun_command
 from framework.command.sweep_stop import sweep_stopped
 from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file
 from framework.core.errors import FrameworkError
 from framework.training.interrupts import Interrupted
-from framework.training.run_status import resume_command
+from framework.training.run_status import TRAIN_COMMAND, resume_command
 
 #: The exit status of a run stopped by an error the framework (or Hydra) explains in one line.
 ERROR_EXIT = 2
@@ -137,7 +138,8 @@ def _plugin_bug_line(error: Exception, culprit: str) -> str:
 def _interruption_line(exc: BaseException, context: JobContext) -> str:
     checkpoint = getattr(exc, "checkpoint", None)
     if checkpoint:
-        how = f"resume with: {resume_command(context.overrides, checkpoint, context.output_dir)}"
+        command = running_rerun_command() or TRAIN_COMMAND
+        how = f"resume with: {resume_command(context.overrides, checkpoint, context.output_dir, command)}"
     else:
         how = "no checkpoint was written"
     # A hook that failed while the interruption was reported (a checkpoint that could not be

@@ -12,6 +12,7 @@ import shlex
 import socket
 from pathlib import Path
 
+from framework.command.rerun import rerun_command
 from framework.tracking.run_tags import HOST_TAG, PID_TAG
 from framework.training import run_status
 
@@ -41,13 +42,14 @@ def _process_gone(tags: dict) -> bool:
     return tracking_process(tags) is False
 
 
-def resume_command(tags: dict) -> str | None:
+def resume_command(tags: dict, tracking_uri: str) -> str | None:
     """The command that continues a run from its last checkpoint, when the checkpoint is there."""
     directory = tags.get("callbacks.checkpoint.directory")
     last = Path(directory) / "last.npz" if directory else None
     if last is None or not last.is_file():
         return None
-    return run_status.resume_command(shlex.split(tags.get("overrides", "")), last, tags.get("output_dir"))
+    command = rerun_command(tags.get("rerun_of"), tracking_uri) or run_status.TRAIN_COMMAND
+    return run_status.resume_command(shlex.split(tags.get("overrides", "")), last, tags.get("output_dir"), command)
 
 
 def stale_runs(client) -> list:
@@ -63,7 +65,7 @@ def repair(client) -> list[str]:
     """End every stale run KILLED; one line per run ended."""
     lines = []
     for run in stale_runs(client):
-        command = resume_command(run.data.tags)
+        command = resume_command(run.data.tags, client.tracking_uri)
         client.set_tag(run.info.run_id, "error_message", NOTE)
         client.set_tag(run.info.run_id, "stop_reason", "killed")
         if command:

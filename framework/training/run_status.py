@@ -48,13 +48,18 @@ def continues_in(directory: Path, checkpoint) -> bool:
         return False
 
 
-def resume_command(overrides, checkpoint, directory: Path | str | None = None) -> str:
+#: The command a run is started with, unless it was a re-run (``python -m framework.tracking rerun <id>``).
+TRAIN_COMMAND = ("python", "-m", "framework.train")
+
+
+def resume_command(overrides, checkpoint, directory: Path | str | None = None, command=TRAIN_COMMAND) -> str:
     """The command that continues a stopped run from ``checkpoint``, quoted for a POSIX shell: the run's
-    ``overrides`` with ``trainer.resume`` and, when it continues in the run's ``directory``, ``hydra.run.dir``."""
+    ``command`` and ``overrides`` with ``trainer.resume`` and, when it continues in the run's ``directory``,
+    ``hydra.run.dir``."""
     replaced = ("trainer.resume", "hydra.run.dir")
     kept = [o for o in overrides if o.lstrip("+~").partition("=")[0] not in replaced]
     here = [f"hydra.run.dir={directory}"] if directory is not None and continues_in(directory, checkpoint) else []
-    return shlex.join(["python", "-m", "framework.train", *kept, *here, f"trainer.resume={checkpoint}"])
+    return shlex.join([*command, *kept, *here, f"trainer.resume={checkpoint}"])
 
 
 def may_be_live(record: dict) -> bool:

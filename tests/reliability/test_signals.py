@@ -150,3 +150,45 @@ def test_sigterm_to_a_parallel_sweep_stops_each_job_as_a_single_run(tmp_path, te
         assert json.loads((sweep_dir / job / "run.json").read_text())["status"] == "KILLED"
     assert not (sweep_dir / "2" / "run.json").exists()
     assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == "KILLED"
+
+
+def test_a_stopped_rerun_prints_the_rerun_command_that_continues_it(tmp_path, store, testkit_site, reference):
+    """A re-run composes its source's logged config, not conf/: the command that resumes it must
+    re-run the same source (``python -m framework.train ... trainer.resume=`` would compose another)."""
+    import subprocess
+    import sys
+
+    from tests.reliability.conftest import command, environment
+
+    source = command(
+        *TINY, *TRACKED, f"logger.tracking_uri={store}", f"hydra.run.dir={tmp_path / 'source'}", cwd=tmp_path
+    )
+    assert source.returncode == 0, source.stderr
+    client = client_for(store)
+    [original] = runs_of(client)
+    marks, run_dir = tmp_path / "marks", tmp_path / "rerun"
+    marks.mkdir()
+    rerun = [sys.executable, "-m", "framework.tracking", "rerun", original.info.run_id, "--tracking-uri", store]
+    marker = f"+callbacks.marker={{directory: '{marks}', epoch: 2, batch: 1, sleep: 0.01}}"
+    process = subprocess.Popen(
+        [*rerun, marker, f"hydra.run.dir={run_dir}"], cwd=tmp_path, env=environment([testkit_site]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    wait_for(marks / "marker", process)
+    process.send_signal(signal.SIGTERM)
+    stopped = finish(process)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    [line] = [line for line in stopped.stderr.splitlines() if "resume with: " in line]
+    resume = shlex.split(line.partition("; resume with: ")[2])
+    assert resume[:7] == ["python", "-m", "framework.tracking", "rerun", original.info.run_id, "--tracking-uri", store]
+
+    resumed = subprocess.run(
+        [sys.executable, *resume[1:]], cwd=tmp_path, env=environment([testkit_site]), capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_result(run_dir, reference)
+    [again] = [run for run in runs_of(client) if run.info.run_id != original.info.run_id]
+    assert again.info.status == "FINISHED" and again.data.tags["rerun_of"] == original.info.run_id
+    assert again.data.tags["resume_count"] == "1" and steps(client, again.info.run_id, "loss") == list(
+        range(1, EPOCHS + 1)
+    )

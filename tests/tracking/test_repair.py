@@ -78,3 +78,20 @@ def test_a_run_json_that_another_run_holds_now_is_left_as_it_is(tmp_path, tracke
     assert len(repair(client)) == 1
     assert client.get_run(run.info.run_id).info.status == "KILLED"
     assert (out / "run.json").read_text() == before
+
+
+def test_a_rerun_is_resumed_by_re_running_its_source(tmp_path):
+    from framework.command.repair import resume_command
+
+    last = tmp_path / "checkpoints" / "last.npz"
+    last.parent.mkdir()
+    last.write_bytes(b"")
+    tags = {"callbacks.checkpoint.directory": str(last.parent), "overrides": "seed=2", "rerun_of": "a" * 32}
+    command = resume_command(tags, "sqlite:///store.db")
+    assert (
+        command
+        == f"python -m framework.tracking rerun {'a' * 32} --tracking-uri sqlite:///store.db seed=2 trainer.resume={last}"
+    )
+    assert resume_command({**tags, "rerun_of": ""}, "sqlite:///store.db").startswith(
+        "python -m framework.train seed=2 "
+    )
