@@ -63,28 +63,43 @@ def run_repair(tracking_uri: str | None) -> int:
     return 0
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m framework.tracking", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+class OneLineParser(argparse.ArgumentParser):
+    """A mistake on the command line is one line, like every other refusal: what is wrong, and where
+    the usage is (``--help``); exit status 2."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message}; see {self.prog} --help", file=sys.stderr)
+        sys.exit(2)
+
+
+def parser() -> OneLineParser:
+    tools = OneLineParser(prog="python -m framework.tracking", description=__doc__.split("\n\n")[0])
+    commands = tools.add_subparsers(dest="command", required=True)
+    store = "the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
     up = commands.add_parser("upload", help="send what an outage kept on disk to the tracking server")
     up.add_argument("spools", nargs="+", type=Path, help="spool files or job output directories")
     up.add_argument("--tracking-uri", help="send to this tracking URI instead of the one each record names")
     fix = commands.add_parser("repair", help="end KILLED the runs left RUNNING by a process that died")
-    fix.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    fix.add_argument("--tracking-uri", help=store)
     again = commands.add_parser("rerun", help="a new run of the config a tracked run logged, with overrides on top")
     again.add_argument("run_id", help="the run's id (or runs:/<id>)")
     again.add_argument("overrides", nargs="*", help="Hydra overrides applied to the run's config (key=value ...)")
-    again.add_argument(
-        "--tracking-uri", help="the store the run is in (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)"
-    )
+    again.add_argument("--tracking-uri", help=f"{store}; the run is looked up there")
     compare = commands.add_parser("diff", help="two tracked runs side by side: config, final metrics, versions")
     compare.add_argument("run_a", help="a run's id (or runs:/<id>)")
     compare.add_argument("run_b", help="another run's id")
-    compare.add_argument("--tracking-uri", help="the store (default: $MLFLOW_TRACKING_URI, else ./mlflow.db)")
+    compare.add_argument("--tracking-uri", help=store)
     compare.add_argument("--all", action="store_true", help="every config key that differs, however many")
-    args, extra = parser.parse_known_args(argv)
+    return tools
+
+
+def main(argv=None) -> int:
+    tools = parser()
+    args, extra = tools.parse_known_args(argv)
+    if args.command == "rerun" and {"-m", "--multirun"} & set(extra):
+        tools.error("rerun -m: a re-run is one run, not a sweep; sweep with python -m framework.train -m ...")
     if extra and (args.command != "rerun" or any(argument.startswith("-") for argument in extra)):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        tools.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:  # overrides after --tracking-uri
         args.overrides += extra
     if args.command != "upload":

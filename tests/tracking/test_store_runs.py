@@ -64,3 +64,23 @@ def test_a_missing_store_is_refused_and_not_created(tmp_path):
 def test_a_server_that_does_not_answer_is_refused():
     with pytest.raises(Refused, match="does not answer"):
         open_store(f"http://127.0.0.1:{free_port()}", "diff")
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        ((), "the following arguments are required: command"),
+        (("frob",), "invalid choice: 'frob'"),
+        (("diff", "a"), "the following arguments are required: run_b"),
+        (("rerun", RUN_ID, "-m", "seed=1,2"), "a re-run is one run, not a sweep"),
+        (("repair", "--all"), "unrecognized arguments: --all"),
+    ],
+)
+def test_a_mistake_on_the_tools_command_line_is_one_line(argv, said, tmp_path):
+    from tests.commands import run_tool
+
+    result = run_tool(*argv, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: python -m framework.tracking") and said in line and line.endswith(" --help")
+    assert list(tmp_path.iterdir()) == []
