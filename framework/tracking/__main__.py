@@ -1,5 +1,4 @@
-"""``python -m framework.tracking``: the tracking store's tools (``upload``, ``repair``), in
-:mod:`framework.command.store_tools`."""
+"""``python -m framework.tracking``: the store's tools (upload, repair, rerun, diff), in :mod:`framework.command.store_tools`."""
 
 import sys
 

@@ -66,12 +66,8 @@ def source_tags(redactor: Redactor, launch_dir, overrides: Iterable[str] = ()) -
 
     overrides = list(overrides)
     rerun_of = os.environ.get(RERUN_ENV)
-    if rerun_of:
-        command = shlex.join(
-            ["python", "-m", "framework.tracking", "rerun", rerun_of, *map(redactor.override, overrides)]
-        )
-    else:
-        command = command_line()
+    rerun = ["python", "-m", "framework.tracking", "rerun", rerun_of] if rerun_of else None
+    command = shlex.join([*rerun, *map(redactor.override, overrides)]) if rerun else command_line()
     source = "framework.tracking" if rerun_of else "framework.train" if "framework.train" in command else None
     tags = {
         "framework_version": framework.__version__,
