@@ -23,7 +23,7 @@ from framework.tracking.params import (
     truncate,
 )
 from framework.tracking.registry import model_name
-from framework.tracking.run_tags import PRUNED_SUFFIX, fitted, plugins_tag, run_name, source_tags
+from framework.tracking.run_tags import PRUNED_SUFFIX, fitted, job_tags, plugins_tag, run_name, source_tags
 from framework.tracking.summary import run_lines, upload_line
 from framework.tracking.tracked_run import known_steps, reattach, resumed_params, sweep_parent
 from framework.training.callback import Callback
@@ -94,6 +94,7 @@ class MLflowLogger(LoggerSettings, Callback):
         params, tags = config_params(config, leave_out=run.output_paths), {}
         if self.resumed:
             params, tags = resumed_params(tracked, params, run.resume_from)
+            tags |= job_tags(run.output_paths)
         else:
             parent = sweep_parent(self.uri, self.experiment_id)
             tags = fitted(self._tags(config, parent))
@@ -258,7 +259,7 @@ class MLflowLogger(LoggerSettings, Callback):
             tags["job_num"] = str(run.job_number)
         if run.trial is not None:
             tags["study_name"], tags["trial_number"] = run.trial.study, str(run.trial.number)
-        tags.update({key: str(path) for key, path in run.output_paths.items()})  # per job: tags, not params
+        tags.update(job_tags(run.output_paths))  # per job: tags, not params
         if parent:
             tags["mlflow.parentRunId"] = parent["run_id"]
         tags.update({clean_key(k): self.redactor.text(str(v)) for k, v in self.tags.items()})

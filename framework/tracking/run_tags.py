@@ -75,8 +75,6 @@ def source_tags(redactor: Redactor, launch_dir, overrides: Iterable[str] = ()) -
         "mlflow.source.name": source or (sys.argv[:1] or [""])[0],
         "mlflow.user": user_name(),
         "command": redactor.text(command),
-        HOST_TAG: socket.gethostname(),
-        PID_TAG: str(os.getpid()),
     }
     if rerun_of:
         tags["rerun_of"] = rerun_of
@@ -86,6 +84,12 @@ def source_tags(redactor: Redactor, launch_dir, overrides: Iterable[str] = ()) -
     if commit:
         tags["mlflow.source.git.commit"] = tags["git_commit"] = commit
     return tags
+
+
+def job_tags(output_paths: Mapping) -> dict[str, str]:
+    """The process that tracks the run now (``repair`` and a resume check it) and the directories it
+    writes: set when the run starts, and again when a resume continues it elsewhere."""
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())} | {k: str(v) for k, v in output_paths.items()}
 
 
 def plugins_tag(plugins: Mapping[str, tuple[str, str | None]]) -> str:

@@ -64,6 +64,7 @@ def test_a_run_resumed_from_its_store_elsewhere_ends_bit_identical_in_the_same_r
     from mlflow import MlflowClient
 
     store, run_id = stored_run
+    first_pid = MlflowClient(tracking_uri=store).get_run(run_id).data.tags[PID_TAG]
     elsewhere = tmp_path / "another-machine"
     result = train(elsewhere, *TRACKED, f"trainer.resume=runs:/{run_id}", env={"MLFLOW_TRACKING_URI": store})
     assert result.returncode == 0, result.stderr
@@ -77,6 +78,8 @@ def test_a_run_resumed_from_its_store_elsewhere_ends_bit_identical_in_the_same_r
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["resume_count"] == "1"
     assert run.data.tags["resumed_from"] == f"runs:/{run_id}/checkpoints/last.npz"  # not the local copy
+    # The process and directories of the job that continued it: repair and a second resume check these.
+    assert run.data.tags["output_dir"] == str(run_dir) and run.data.tags[PID_TAG] != first_pid
     assert sorted(m.step for m in client.get_metric_history(run_id, "loss")) == list(range(1, EPOCHS + 1))
 
 
