@@ -369,10 +369,11 @@ class MLflowLogger(LoggerSettings, Callback):
         self._report(at_once=status != "FINISHED")
 
     def _report(self, at_once: bool) -> None:
-        """With records left in the spool, a run that stops without a summary (``at_once``) prints it on
-        standard error (a finished run's summary says it); with none, the staged files go."""
-        if self.sender.pending_in_spool:
-            if at_once:
-                print("\n".join(self.summary_lines()), file=sys.stderr, flush=True)
-        elif self.staging is not None:
+        """A run that stops without a summary (``at_once``: stopped, failed) prints where it is (its id, to
+        resume it from the store), on standard error when records wait in the spool; with none, the staged
+        files go (a finished run's summary is printed by the command)."""
+        kept = self.sender.pending_in_spool
+        if at_once:
+            print("\n".join(self.summary_lines()), file=sys.stderr if kept else sys.stdout, flush=True)
+        if not kept and self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)  # everything delivered: no second copy kept

@@ -71,6 +71,7 @@ def test_a_signal_checkpoints_marks_killed_and_prints_the_resume_command(
     client = client_for(store)
     [run] = runs_of(client)
     assert run.info.status == "KILLED"
+    assert f"mlflow: run {run.info.run_id} (KILLED)" in result.stdout  # its id: to resume it from the store
     assert run.data.tags["error_type"] == "Interrupted"
     assert run.data.tags["resume_checkpoint"] == str(last)
     assert run.data.tags["stop_reason"] == "interrupted"
