@@ -23,7 +23,7 @@ from pathlib import Path
 
 from framework.command.repair import tracking_process
 from framework.command.store_check import TRAINING_OPTION, Refused
-from framework.command.store_runs import RUNS_SCHEME, find_run, open_store, split_run_uri
+from framework.command.store_runs import find_run, open_store, split_run_uri
 from framework.core.errors import ConfigError, FrameworkError
 from framework.tracking.operations import short_error
 from framework.tracking.run_tags import PID_TAG
@@ -48,9 +48,13 @@ NO_CHECKPOINTS = (
 )
 
 
+#: A URI's scheme (``runs:/``, mistyped ``run:/``), not a file's path.
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def stored(value) -> bool:
-    """Whether ``trainer.resume`` names a run in a store (``runs:/...``, or mistyped ``runs:...``), not a file."""
-    return str(value).startswith(RUNS_SCHEME.rstrip("/"))
+    """Whether ``trainer.resume`` names a run in a store (``runs:/...``, or a URI mistyped), not a file."""
+    return bool(SCHEME.match(str(value)))
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,13 @@ before MLflow touches it (:mod:`framework.command.store_check`: a missing store 
 never created); an id that is malformed or not in the store is one line that names
 what the user typed, the store, and where run ids are shown."""
 
+import os
 import re
 
 from framework.command.store_check import Refused, check_store
 from framework.core.errors import ConfigError
 from framework.tracking.operations import short_error
-from framework.tracking.store import configure_environment, resolve_tracking_uri
+from framework.tracking.store import TRACKING_URI_ENV, configure_environment, resolve_tracking_uri
 from framework.training.secrets import masked
 
 RUNS_SCHEME = "runs:/"
@@ -37,11 +38,19 @@ def open_store(tracking_uri: str | None, key: str, directory=None, option: str =
     else ``<directory>/mlflow.db``) and its URI, once the store is known to exist and answer;
     else :class:`Refused`, its line starting with ``key`` and its way out naming ``option``."""
     uri = resolve_tracking_uri(tracking_uri, directory)
-    check_store(uri, f"{key} (store {masked(uri)})", option)
+    check_store(uri, f"{key} (store {masked(uri)}{_how_named(tracking_uri, option)})", option)
     configure_environment(uri)
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri), uri
+
+
+def _how_named(tracking_uri: str | None, option: str) -> str:
+    if tracking_uri:
+        return ""
+    if os.environ.get(TRACKING_URI_ENV):
+        return f", from ${TRACKING_URI_ENV}"
+    return f", the default: no {option.strip('= ')} given, nor ${TRACKING_URI_ENV}"
 
 
 def find_run(client, run_id: str, where: str):

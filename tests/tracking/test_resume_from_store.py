@@ -149,6 +149,7 @@ def _truncated_checkpoint(directory: Path) -> bytes:
 
 MISTAKES = {
     "malformed": ("runs:{run}", "", "not a run URI; write runs:/<run id>"),
+    "another scheme": ("run:/{run}", "", "not a run URI; write runs:/<run id>"),
     "no such run": ("runs:/0123456789abcdef0123456789abcdef", "", "there is no run 0123456789abcdef0123456789abcdef"),
     "missing path": ("runs:/{run}/checkpoints/epoch-0009.npz", "", "is not among its artifacts; resume from one of"),
     "not a checkpoint": ("runs:/{run}/weights.npz", "", "has no manifest"),

@@ -61,6 +61,18 @@ def test_a_missing_store_is_refused_and_not_created(tmp_path):
     assert not path.parent.exists()
 
 
+def test_a_missing_store_says_how_it_was_named(tmp_path, monkeypatch):
+    path = tmp_path / "nowhere" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
+    with pytest.raises(Refused, match=r"^trainer.resume=runs:/x \(store sqlite:///\S+, from \$MLFLOW_TRACKING_URI\): "):
+        open_store(None, "trainer.resume=runs:/x", option="logger.tracking_uri=")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    with pytest.raises(
+        Refused, match=r"the default: no logger.tracking_uri given, nor \$MLFLOW_TRACKING_URI\): no such"
+    ):
+        open_store(None, "trainer.resume=runs:/x", tmp_path / "nowhere", option="logger.tracking_uri=")
+
+
 def test_a_server_that_does_not_answer_is_refused():
     with pytest.raises(Refused, match="does not answer"):
         open_store(f"http://127.0.0.1:{free_port()}", "diff")
