@@ -43,9 +43,16 @@ NO_UPLOAD = {
     "RUNNING": "it is still running, or its process died (kill -9, a lost node) before it could upload them",
     "FAILED": "a run that fails uploads none (its last good checkpoint stays in its run directory)",
 }
-NO_CHECKPOINTS = (
-    "it ran without checkpoints (callbacks.checkpoint=null) or without uploading them (logger.log_checkpoints=false)"
-)
+AFRESH = "start a new run without trainer.resume"
+
+
+def no_checkpoints(status: str, params: dict) -> str:
+    """Why a run has no checkpoints in its store, by its params and its status, and the way out."""
+    if params.get("callbacks.checkpoint") == "null":
+        return f"it ran without checkpoints (callbacks.checkpoint=null), so it cannot be continued; {AFRESH}"
+    if params.get("logger.log_checkpoints") == "false":
+        return f"it kept them on its machine (logger.log_checkpoints=false); {LOCAL_FIX}, or {AFRESH}"
+    return f"{NO_UPLOAD.get(status, 'it uploaded none')}; {LOCAL_FIX}, or {AFRESH}"
 
 
 #: A URI's scheme (``runs:/``, mistyped ``run:/``), not a file's path.
@@ -85,7 +92,7 @@ def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, out
         if artifact:
             name, checkpoint = source.download(source.listed(artifact), scratch)
         else:
-            name, checkpoint = source.latest(run.info.status, scratch)
+            name, checkpoint = source.latest(run, scratch)
         path = _into_place(checkpoint.path, cache / name, key)
     fetched = f"runs:/{run_id}/{name}"
     return Fetched(fetched, replace(checkpoint, path=path, source=fetched))
@@ -117,14 +124,13 @@ class _Source:
             f"runs:/{self.run_id} for its latest checkpoint"
         )
 
-    def latest(self, status: str, scratch: Path) -> tuple[str, Checkpoint]:
+    def latest(self, run, scratch: Path) -> tuple[str, Checkpoint]:
         """The run's checkpoint furthest into training (see the module docstring)."""
         files = self._checkpoint_files()
         if not files:
-            why = NO_UPLOAD.get(status, NO_CHECKPOINTS)
             raise Refused(
-                f"{self.key}: run {self.run_id} in {self.store} ({status}) has no checkpoints among its artifacts "
-                f"({FOLDER}/*.npz): {why}; {LOCAL_FIX}, or start a new run without trainer.resume"
+                f"{self.key}: run {self.run_id} in {self.store} ({run.info.status}) has no checkpoints among its "
+                f"artifacts ({FOLDER}/*.npz): {no_checkpoints(run.info.status, run.data.params)}"
             )
         numbered = [entry for entry in files if _epoch_file(entry.path)]
         newest = sorted(numbered, key=lambda entry: int(_epoch_file(entry.path)[1]))[-1:]

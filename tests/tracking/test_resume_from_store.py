@@ -153,7 +153,11 @@ MISTAKES = {
     "no such run": ("runs:/0123456789abcdef0123456789abcdef", "", "there is no run 0123456789abcdef0123456789abcdef"),
     "missing path": ("runs:/{run}/checkpoints/epoch-0009.npz", "", "is not among its artifacts; resume from one of"),
     "not a checkpoint": ("runs:/{run}/weights.npz", "", "has no manifest"),
-    "no checkpoints": ("runs:/{bare}", "", "(FINISHED) has no checkpoints among its artifacts"),
+    "no checkpoints": (
+        "runs:/{bare}",
+        "",
+        "(FINISHED) has no checkpoints among its artifacts (checkpoints/*.npz): it ran without checkpoints (callbacks.checkpoint=null), so it cannot be continued; start a new run",
+    ),
     "truncated": ("runs:/{cut}", "", "truncated or corrupt .npz file"),
     "no store": (
         "runs:/{run}",
@@ -219,3 +223,20 @@ def test_a_run_still_running_on_this_machine_is_not_resumed_a_second_time(stored
         alive.wait()
     result = train(tmp_path / "after", *TRACKED, f"logger.tracking_uri={store}", f"trainer.resume=runs:/{run_id}")
     assert "still running" not in result.stderr  # its process is gone: a lost job, no longer refused as running
+
+
+@pytest.mark.parametrize(
+    ("status", "params", "why"),
+    [
+        ("FINISHED", {"callbacks.checkpoint": "null"}, "it ran without checkpoints (callbacks.checkpoint=null)"),
+        ("FINISHED", {"logger.log_checkpoints": "false"}, "it kept them on its machine (logger.log_checkpoints=false)"),
+        ("RUNNING", {}, "it is still running, or its process died"),
+        ("FAILED", {}, "a run that fails uploads none"),
+    ],
+)
+def test_a_run_without_checkpoints_in_its_store_is_explained_by_its_params_and_status(status, params, why):
+    from framework.command.resume_fetch import no_checkpoints
+
+    said = no_checkpoints(status, params)
+    assert said.startswith(why)
+    assert ("trainer.resume=<run dir>/checkpoints/last.npz" in said) == ("callbacks.checkpoint" not in params)
