@@ -178,17 +178,6 @@ def database_unanswered(uri: str, timeout: float) -> str | None:
     return None
 
 
-def check_database_server(uri: str, timeout: float) -> None:
-    """A database store's server accepts a connection within ``timeout`` (MLflow would retry
-    an absent one for minutes, printing a warning each time)."""
-    reason = database_unanswered(uri, timeout)
-    if reason is not None:
-        raise TrackingServerUnavailable(
-            f"logger.tracking_uri={masked(uri)}: {reason}; start it, or track locally with "
-            "logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
-        )
-
-
 def http_unanswered(uri: str, timeout: float = 5.0, attempts: int = 3) -> str | None:
     """None when the server at ``uri`` answers within ``attempts`` tries of ``timeout`` seconds
     each (about a second apart); else why not, in a few words."""
@@ -210,17 +199,18 @@ def http_unanswered(uri: str, timeout: float = 5.0, attempts: int = 3) -> str | 
 
 
 def check_server(uri: str, timeout: float = 5.0, attempts: int = 3) -> None:
-    """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers
-    (:func:`http_unanswered`); a local store is checked by :func:`check_local_store`."""
-    if not is_http(uri):
+    """Raise :class:`TrackingServerUnavailable` unless the server at ``uri`` answers (:func:`http_unanswered`),
+    or a database store's server accepts a connection within ``timeout`` (MLflow would retry an absent one
+    for minutes); a local store is checked by :func:`check_local_store`."""
+    if is_http(uri):
+        reason, start = http_unanswered(uri, timeout, attempts), "start it (mlflow server --host ... --port ...)"
+    else:
         check_local_store(uri)
-        check_database_server(uri, timeout)
-        return
-    reason = http_unanswered(uri, timeout, attempts)
+        reason, start = database_unanswered(uri, timeout), "start it"
     if reason is not None:
         raise TrackingServerUnavailable(
-            f"logger.tracking_uri={masked(uri)}: {reason}; start it (mlflow server --host ... --port ...), "
-            "or track locally with logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
+            f"logger.tracking_uri={masked(uri)}: {reason}; {start}, or track locally with "
+            "logger.tracking_uri=sqlite:///mlflow.db, or run without tracking: logger=none"
         )
 
 
