@@ -83,7 +83,9 @@ def parser() -> OneLineParser:
     fix.add_argument("--tracking-uri", help=store)
     again = commands.add_parser("rerun", help="a new run of the config a tracked run logged, with overrides on top")
     again.add_argument("run_id", help="the run's id (or runs:/<id>)")
-    again.add_argument("overrides", nargs="*", help="Hydra overrides applied to the run's config (key=value ...)")
+    again.add_argument(
+        "overrides", nargs="*", default=[], help="Hydra overrides applied to the run's config (key=value ...)"
+    )
     again.add_argument("--tracking-uri", help=f"{store}; the run is looked up there")
     compare = commands.add_parser("diff", help="two tracked runs side by side: config, final metrics, versions")
     compare.add_argument("run_a", help="a run's id (or runs:/<id>)")

@@ -84,6 +84,7 @@ def test_a_server_that_does_not_answer_is_refused():
         ((), "the following arguments are required: command"),
         (("frob",), "invalid choice: 'frob'"),
         (("diff", "a"), "the following arguments are required: run_b"),
+        (("rerun",), "the following arguments are required: run_id;"),
         (("rerun", RUN_ID, "-m", "seed=1,2"), "a re-run is one run, not a sweep"),
         (("repair", "--all"), "unrecognized arguments: --all"),
     ],
