@@ -3,10 +3,12 @@ the framework did not word itself, as one line each: what is wrong, and what to 
 
 import functools
 import importlib.util
+import os
 import re
 
 from framework.command.config_keys import closest_key, known_keys
 from framework.core.errors import FrameworkError
+from framework.tracking.run_tags import RERUN_ENV
 
 HELP = "python -m framework.train --help"
 #: Hydra's plugin groups; a plugin for group ``hydra/<kind>`` is the distribution ``hydra-<name>-<kind>``,
@@ -180,6 +182,14 @@ def _unparsable_override(error: BaseException) -> str | None:
     )
 
 
+def see_keys() -> str:
+    """Where the config's keys are shown: a re-run's config is its source's logged one, not ``conf/``'s."""
+    source = os.environ.get(RERUN_ENV)
+    if source:
+        return f"see the keys in the config/config.yaml artifact of run {source}"
+    return "see the keys with: python -m framework.train --cfg job"
+
+
 #: Longer keys cannot be config keys (Hydra looks a key up as a file name, at most 255 bytes).
 LONGEST_KEY = 200
 
@@ -191,7 +201,7 @@ def overlong_key(arguments: list[str]) -> str | None:
         if equals and len(key) > LONGEST_KEY:
             return one_line(
                 f"{key}: a key of {len(key):,} characters, and config keys are short dotted names; check the "
-                "override (see the keys with: python -m framework.train --cfg job)"
+                f"override ({see_keys()})"
             )
     return None
 
@@ -205,7 +215,7 @@ def _override_hint(override: str) -> str | None:
         return (
             f"{key}: the key holds {foreign!r} (U+{ord(foreign):04X}, character {key.index(foreign) + 1}), and config "
             "keys are ASCII letters, digits, '_' and '.'; type the key again in ASCII "
-            "(see the keys with: python -m framework.train --cfg job)"
+            f"({see_keys()})"
         )
     if value.startswith("~/"):
         return (
@@ -228,13 +238,8 @@ def _unknown_key(error: BaseException) -> str | None:
     key = match.group(1)
     close = closest_key(key, known_keys())
     if close:
-        return (
-            f"{key}: no such config key; did you mean {close}? (see the keys with: python -m framework.train --cfg job)"
-        )
-    return (
-        f"{key}: no such config key; to add a new key write +{key}=..., "
-        f"or see the keys with: python -m framework.train --cfg job"
-    )
+        return f"{key}: no such config key; did you mean {close}? ({see_keys()})"
+    return f"{key}: no such config key; to add a new key write +{key}=..., or {see_keys()}"
 
 
 def _not_yaml(error: BaseException) -> str | None:

@@ -208,7 +208,8 @@ def test_a_mistake_is_one_line_and_makes_nothing(source, tool, run_id, store, pr
     [
         (
             "optimizer.momentum=0.9",
-            "optimizer.momentum: no such config key; to add a new key write +optimizer.momentum=",
+            "optimizer.momentum: no such config key; to add a new key write +optimizer.momentum=..., or see the keys "
+            "in the config/config.yaml artifact of run ",
         ),
         ("optimizer=nosuch", "optimizer=nosuch: the config group 'optimizer' has no option 'nosuch'; choose one of:"),
         ("+experiment=xor", "+experiment=xor: a re-run starts from the run's logged config"),
@@ -221,4 +222,5 @@ def test_an_override_the_logged_config_cannot_take_is_one_line_and_makes_nothing
     assert result.returncode == 2
     [line] = result.stderr.splitlines()
     assert line.startswith(f"error: {problem}")
+    assert "framework.train --cfg job" not in line  # the keys are the logged config's, not conf/'s
     assert len(runs_of(client)) == count and sorted((place / "outputs").rglob("*")) == outputs
