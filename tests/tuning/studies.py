@@ -5,6 +5,7 @@ import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.trial import TrialState
 
+from framework.tuning.asked import FAIL_REASON_ATTRIBUTE, STOPPED_ATTRIBUTE, counted
 from tests.commands import start_command
 from tests.conftest import fresh_store
 
@@ -36,9 +37,9 @@ def runs(uri):
 
 
 def check_agreement(study, children):
-    """Each trial is the child tagged with its number; pruned in Optuna is pruned in MLflow."""
-    assert sorted(children) == [t.number for t in study.trials]
-    for trial in study.trials:
+    """Each trial that counts is the child tagged with its number; pruned in Optuna is pruned in MLflow."""
+    assert sorted(children) == [t.number for t in counted(study.trials)]
+    for trial in counted(study.trials):
         child = children[trial.number]
         assert child.info.status == "FINISHED"
         assert (child.data.tags["stop_reason"] == "pruned") == (trial.state == TrialState.PRUNED)
@@ -65,7 +66,11 @@ def fill_one_study_from_two_processes(tmp_path, template, storage: str, load_stu
     outputs = [p.communicate(timeout=600) for p in processes]
     assert [p.returncode for p in processes] == [0, 0], [err[-2000:] for _, err in outputs]
     study = load_study()
-    assert [t.number for t in study.trials] == list(range(trials))
+    # Two processes may ask for the last trial at the same moment: the later one ends its trial at once,
+    # FAIL and not counted, without launching it.
+    extra = [t for t in study.trials if t.user_attrs.get(STOPPED_ATTRIBUTE)]
+    assert len(counted(study.trials)) == trials and len(extra) <= 1, [(t.number, t.state) for t in study.trials]
+    assert all(t.state == TrialState.FAIL and "reached n_trials" in t.user_attrs[FAIL_REASON_ATTRIBUTE] for t in extra)
     parent, children = runs(uri)
     check_agreement(study, children)
     launched = [len(list((tmp_path / d).glob("*/run.json"))) for d in ("a", "b")]
