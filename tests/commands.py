@@ -9,8 +9,12 @@ import time
 
 def run_command(*args, cwd, timeout=300, env=None) -> subprocess.CompletedProcess:
     """``python -m framework.train *args`` in ``cwd``, output captured; ``env`` adds variables."""
+    return _run("framework.train", args, cwd, timeout, env)
+
+
+def _run(module: str, args, cwd, timeout, env) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "framework.train", *args],
+        [sys.executable, "-m", module, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -49,11 +53,4 @@ def terminate_when(process: subprocess.Popen, ready, timeout: float) -> str:
 
 def run_tool(*args, cwd, timeout=300, env=None) -> subprocess.CompletedProcess:
     """``python -m framework.tracking *args`` (the store's tools) in ``cwd``, output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", "framework.tracking", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )
+    return _run("framework.tracking", args, cwd, timeout, env)

@@ -4,7 +4,6 @@ the directories it wrote (per job, so never compared), and what it ran with (the
 version, its plugins, the git commit), compared with what runs here."""
 
 import json
-import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -122,10 +121,6 @@ def read_logged_run(client, value: str, key: str) -> LoggedRun:
 
 def _download_config(client, run_id: str):
     """The run's logged config, downloaded into a temporary directory that is removed after."""
-    directory = tempfile.mkdtemp(prefix="framework-run-config-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="framework-run-config-") as directory:
         path = Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, directory))
-        config = read_yaml(path.read_text(encoding="utf-8"))
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-    return config
+        return read_yaml(path.read_text(encoding="utf-8"))
