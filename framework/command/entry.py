@@ -29,7 +29,7 @@ from framework.command.outcome import JobFailed, RunStopped
 from framework.command.paths import conf_dir
 from framework.command.recipe import JobContext, train
 from framework.command.redaction import hydra_files, job_redactor, redact_files, redact_logging
-from framework.command.rerun import running_rerun_command
+from framework.command.rerun_command import running_rerun_command
 from framework.command.sweep_stop import sweep_stopped
 from framework.command.watchdog import mark_sweep_process, runs_apart_from_sweep, watch_sweep_process
 from framework.console import lines_through_logging, say, to_log_file

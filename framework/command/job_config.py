@@ -3,16 +3,13 @@ nothing but the config is made here, and the checks, the build and the resume re
 result, never the config again."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from framework.command.resume_fetch import stored
+from framework.command.store_runs import stored
 from framework.core.errors import ConfigError
-from framework.core.validation import check_float_dtype
-from framework.plugins.construct import construct
-from framework.training.trainer import TrainerSettings
+from framework.plugins.build import TRAINER_KEYS
 
-TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
 #: Component kinds the config names in a section of their own: (kind, section).
 CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))
 
@@ -48,9 +45,6 @@ class JobConfig:
         seed, trainer = _checked_seed(whole), section(whole, "trainer")
         trainer["threads"] = _checked_threads(trainer) or threads
         whole["trainer"] = trainer  # recorded as it ran: results depend on it
-        model = section(whole, "model")
-        if "dtype" in model:
-            construct(_ModelDtype, {"dtype": model["dtype"]}, "model")
         resume, resume_uri = trainer.get("resume"), None
         if resume is not None and stored(resume):
             resume, resume_uri = None, str(resume)  # fetched before anything else (recipe.py)
@@ -65,7 +59,7 @@ class JobConfig:
             whole=whole,
             seed=seed,
             trainer=trainer,
-            trainer_arguments=_trainer_arguments(trainer),
+            trainer_arguments={key: trainer[key] for key in TRAINER_KEYS if key in trainer},
             model=section(whole, "model"),
             data=section(whole, "data"),
             schedule=section(whole, "schedule"),
@@ -80,15 +74,6 @@ class JobConfig:
         """This config with its components named as in ``whole`` (a resume pins the classes it was
         trained with)."""
         return self._of(whole, self.seed, self.resume, self.resume_uri)
-
-    def fetched(self, uri: str, path: Path) -> "JobConfig":
-        """This config resuming from ``path``, the local copy of the checkpoint ``uri`` names exactly."""
-        return replace(self, resume=path, resume_uri=uri)
-
-    @property
-    def resume_key(self) -> str:
-        """``trainer.resume=<the run URI, else the checkpoint's path>``: how messages name the checkpoint."""
-        return f"trainer.resume={self.resume_uri or self.resume}"
 
     def names(self) -> dict[str, tuple[str, str]]:
         """Each component's label with its kind and registry name, as the config says: the configured
@@ -171,19 +156,6 @@ def _checked_monitor(trainer: Mapping) -> str:
     if not isinstance(monitor, str) or not monitor:
         raise ConfigError(f"trainer.monitor={monitor!r}: name a logged value, e.g. val_loss or val_accuracy")
     return monitor
-
-
-def _trainer_arguments(trainer: Mapping) -> dict:
-    """The Trainer's keyword arguments, checked; ``batch_size: full`` stays for the data to decide."""
-    arguments = {key: trainer[key] for key in TRAINER_KEYS if key in trainer}
-    full_batch = arguments.get("batch_size") == "full"
-    construct(TrainerSettings, {**arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
-    return arguments
-
-
-class _ModelDtype:
-    def __init__(self, dtype):
-        check_float_dtype("model", dtype)
 
 
 def to_container(cfg) -> dict:

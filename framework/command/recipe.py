@@ -3,37 +3,26 @@ data, load the data, check what needs it, build, fit, save, report. Returns the
 monitored value (for sweepers) with what the run produced."""
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from framework.command import checks
-from framework.command.build import (
-    build_components,
-    build_metrics,
-    build_model,
-    check_model_and_metric_names,
-    component_origins,
-    output_units,
-)
 from framework.command.job_config import JobConfig, section
-from framework.command.resume import (
-    check_fits,
-    check_resume,
-    check_resume_plugins,
-    read_resume_checkpoint,
-    with_resumed_names,
-)
+from framework.command.resume import check_resume
 from framework.command.resume_fetch import fetch_checkpoint
 from framework.command.threads import blas_threads, job_thread_share
 from framework.console import to_log_file
+from framework.core.errors import ConfigError, FrameworkError
 from framework.plugins import Plugins, default_plugins
+from framework.plugins.build import build_components, build_for_data, with_components
 from framework.tracking.run_tags import run_name
-from framework.training.checkpoint import Checkpoint
+from framework.training.checkpoint import Checkpoint, read_checkpoint
+from framework.training.fit_splits import fit_splits, report
+from framework.training.resume_checks import check_continues, check_weights_fit
 from framework.training.run import Run
+from framework.training.run_checks import check_before_data, check_monitors
 from framework.training.trainer import Trainer
 from framework.tuning.trial import TrialRef, trial_callbacks
 
@@ -88,74 +77,71 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     plugins, context = plugins or default_plugins(), context or JobContext()
     # Everything that needs no data, before any loading.
     job = JobConfig.read(cfg, context.threads, context.launch_dir)
-    job, checkpoint = resume_checkpoint(job, context, log)
-    if checkpoint is not None:
-        check_resume_plugins(plugins, job, checkpoint)  # it may name components whose plugin is missing here
-        job = with_resumed_names(plugins, job, checkpoint)
-    components = build_components(plugins, job.nodes)
-    check_model_and_metric_names(plugins, job.model, job.trainer.get("metrics", "auto"))
-    checks.check_schedule(job, components.schedule)
-    if checkpoint is not None:
-        check_resume(job, checkpoint, components)
-    run = describe_run(job, context, checkpoint, components, plugins)
-    checks.check_callback_hooks(plugins, components)
-    checks.check_output_dirs(run.output_paths)
-    checks.check_preflight(components)
-
-    rng, trainer_arguments = np.random.default_rng(job.seed), dict(job.trainer_arguments)
+    job, checkpoint = resume_checkpoint(job, context, plugins, log)
+    run, names, rng = describe_run(job, context, checkpoint, plugins), job.names(), np.random.default_rng(job.seed)
     with blas_threads(job.threads, log):
-        data = components.dataset.load(rng)
-        checks.check_classes(data)
-        metrics = build_metrics(plugins, job.trainer.get("metrics", "auto"), data.task)
-        checks.check_monitors(job, components, metrics, has_validation=len(data.x_val) > 0)
-        units = output_units(components.loss, data)
-        model = build_model(plugins, job.model, data, units, rng, components.loss)
+        components = build_components(plugins, job.nodes, job.model, job.trainer)
+        run = with_components(run, plugins, names, components)
+        callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, job.monitor)]
+        check_before_data(components, run.output_paths, job.trainer, job.schedule, plugins.describe)
         if checkpoint is not None:
-            check_fits(model, checkpoint, job)
+            check_continues(components.optimizer, checkpoint, job.trainer.get("epochs"))
+        data = components.dataset.load(rng)
+        model, metrics, units = build_for_data(
+            plugins, job.model, job.trainer.get("metrics"), components.loss, data, rng
+        )
+        watchers = {"schedule": components.schedule, **components.callbacks}
+        check_monitors(job.monitor, watchers, metrics, data, job.data.get("val_fraction", 0))
+        if checkpoint is not None:
+            check_weights_fit(model, checkpoint, job.whole)
+        trainer_arguments = dict(job.trainer_arguments)
         if trainer_arguments.get("batch_size") == "full":
             trainer_arguments["batch_size"] = len(data.x_train)
-        callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, job.monitor)]
         trainer = Trainer(
             model, components.loss, components.optimizer, metrics=metrics, callbacks=callbacks, rng=rng,
             plugins=plugins, run=replace(run, data=data, monitor=job.monitor), **trainer_arguments,
         )  # fmt: skip
         log(f"data: {data.describe()}")
         log_model(model, context, log)
-        history = fit(trainer, data, units)
+        history = fit_splits(trainer, data, units)
     summary = report(history, run.output_dir, callbacks, log)
     return RunResult(float(history.last()[job.monitor]), job.monitor, history, run.output_dir, trainer, summary)
 
 
-def resume_checkpoint(job: JobConfig, context: JobContext, log) -> tuple[JobConfig, Checkpoint | None]:
-    """The checkpoint the run continues (None: a new run); one a tracked run uploaded
-    (``trainer.resume=runs:/...``) is fetched first from the store this run's config tracks to."""
-    if job.resume_uri is None:
-        return job, None if job.resume is None else read_resume_checkpoint(job)
-    logger = section(job.whole, "logger")
-    launch_dir = Path(logger.get("launch_dir") or context.launch_dir)
-    fetched = fetch_checkpoint(job.resume_uri, logger.get("tracking_uri"), launch_dir, output_dir_of(job, context))
-    log(f"resume: {fetched.uri} fetched to {fetched.checkpoint.path}")
-    return job.fetched(fetched.uri, fetched.checkpoint.path), fetched.checkpoint
+def resume_checkpoint(
+    job: JobConfig, context: JobContext, plugins: Plugins, log
+) -> tuple[JobConfig, Checkpoint | None]:
+    """The checkpoint the run continues (None: a new run), and ``job`` as it continues it; one a
+    tracked run uploaded (``trainer.resume=runs:/...``) is fetched first from the store this run's
+    config tracks to."""
+    if job.resume is None and job.resume_uri is None:
+        return job, None
+    logger, output_dir = section(job.whole, "logger"), output_dir_of(job, context)
+    if job.resume_uri is not None:
+        launch_dir = Path(logger.get("launch_dir") or context.launch_dir)
+        checkpoint = fetch_checkpoint(job.resume_uri, logger.get("tracking_uri"), launch_dir, output_dir)
+        log(f"resume: {checkpoint.source} fetched to {checkpoint.path}")
+    else:
+        try:
+            checkpoint = read_checkpoint(job.resume)
+        except FrameworkError as exc:
+            raise ConfigError(f"trainer.resume: {exc}") from exc
+    return check_resume(plugins, job, checkpoint), checkpoint
 
 
 def output_dir_of(job: JobConfig, context: JobContext) -> Path:
     return Path(job.whole.get("output_dir") or context.output_dir or Path.cwd())
 
 
-def describe_run(job: JobConfig, context: JobContext, checkpoint, components, plugins: Plugins) -> Run:
+def describe_run(job: JobConfig, context: JobContext, checkpoint, plugins: Plugins) -> Run:
+    """The run, before its components are built (``with_components`` adds them)."""
     output_dir = output_dir_of(job, context)
-    written = {
-        f"{label}.{argument}": Path(directory)
-        for label, callback in components.callbacks.items()
-        for argument, directory in callback.output_dirs().items()
-    }
     return Run(
         config=job.whole,
         output_dir=output_dir,
-        output_paths={"output_dir": output_dir, **written},
+        output_paths={"output_dir": output_dir},
         name=run_name(context.overrides),
         resume_from=checkpoint,
-        components=component_origins(plugins, job.names(), components),
         plugins={name: (origin.distribution, origin.version) for name, origin in plugins.origins.items()},
         overrides=context.overrides,
         job_number=context.job_number,
@@ -173,40 +159,3 @@ def log_model(model, context: JobContext, log) -> None:
         return
     in_file = to_log_file(table, logging.INFO)
     log(f"model: {table.splitlines()[-1]}" + ("; its layers are in this job's train.log" if in_file else ""))
-
-
-def fit(trainer: Trainer, data, units: int):
-    """Fit on the data's splits; the trainer writes the weights and the history into the run's
-    directory, even when an error ends the fit once training has begun."""
-    dtype = trainer.model.dtype
-    targets = [_targets(trainer.loss, y, data.task, units, dtype) for y in (data.y_train, data.y_val, data.y_test)]
-    validation = (data.x_val, targets[1]) if len(data.x_val) else None
-    test = (data.x_test, targets[2]) if len(data.x_test) else None
-    classification = data.task == "classification"
-    return trainer.fit(data.x_train, targets[0], validation, test_data=test, classification=classification)
-
-
-def report(history, output_dir: Path, callbacks: list, log) -> dict:
-    summary = {
-        **{k: v for k, v in history.last().items() if k != "epoch"},
-        **{k: v for k, v in history.test.items() if k != "confusion_matrix"},
-    }
-    log("result: " + ", ".join(f"{k}={_fmt(v)}" for k, v in summary.items()))
-    log(f"outputs: {output_dir}")
-    for callback in callbacks:
-        for line in callback.summary_lines():
-            log(line)
-    return summary
-
-
-def _targets(loss, y: np.ndarray, task: str, units: int, dtype) -> np.ndarray:
-    """Integer labels for class-index losses; one-hot (or a 0/1 column) where a loss needs it."""
-    if task != "classification" or loss.target_kind == "class_index":
-        return y.astype(dtype) if task == "regression" else y
-    if units == 1:
-        return y.reshape(-1, 1).astype(dtype)
-    return np.eye(units, dtype=dtype)[y]
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)

@@ -7,39 +7,18 @@ KILLED with a note and, where the run's checkpoint directory holds a ``last.npz`
 the command that resumes it; the ``run.json`` in the run's directory, still RUNNING
 by that process, says KILLED too. Runs of other hosts, and live ones, are left alone."""
 
-import os
 import shlex
-import socket
 from pathlib import Path
 
-from framework.command.rerun import rerun_command
+from framework.command.rerun_command import rerun_command
 from framework.tracking.run_tags import HOST_TAG, PID_TAG
 from framework.training import run_status
 
 NOTE = "its process ended without reporting (killed?); ended by python -m framework.tracking repair"
 
 
-def tracking_process(tags: dict) -> bool | None:
-    """Whether the process the run's tags name (``HOST_TAG``, ``PID_TAG``) is alive: None when it is not
-    on this machine (or the tags do not say), and for this very process."""
-    if tags.get(HOST_TAG) != socket.gethostname():
-        return None
-    try:
-        pid = int(tags[PID_TAG])
-        if pid == os.getpid():
-            return None
-        os.kill(pid, 0)
-    except (KeyError, ValueError):
-        return None
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _process_gone(tags: dict) -> bool:
-    return tracking_process(tags) is False
+    return run_status.process_alive(tags.get(HOST_TAG), tags.get(PID_TAG)) is False
 
 
 def resume_command(tags: dict, tracking_uri: str) -> str | None:

@@ -56,20 +56,6 @@ def rerun(tracking_uri: str | None, value: str, overrides: list[str]) -> int:
         return run_primary_config(directory, CONFIG_NAME, overrides)
 
 
-def rerun_command(source_id: str | None, tracking_uri: str | None) -> tuple[str, ...] | None:
-    """``python -m framework.tracking rerun <source id> --tracking-uri <store>``: how a re-run started (and
-    is resumed, with its overrides), when ``source_id`` names its source."""
-    if not source_id:
-        return None
-    store = ("--tracking-uri", masked(tracking_uri)) if tracking_uri else ()
-    return ("python", "-m", "framework.tracking", "rerun", source_id, *store)
-
-
-def running_rerun_command() -> tuple[str, ...] | None:
-    """:func:`rerun_command` of the re-run this process is running, if it is one."""
-    return rerun_command(os.environ.get(RERUN_ENV), os.environ.get(TRACKING_URI_ENV))
-
-
 def check_overrides(overrides: list[str]) -> None:
     """A preset (``+experiment=...``) changes the groups of a config composed from ``conf/``,
     which a re-run's is not."""

@@ -1,39 +1,34 @@
 """Whether a run can continue the checkpoint it names (``trainer.resume``), checked in
-one place: the file, the plugins it needs, its components, dtype and epochs before
-any data loads; the fit of its weights once the model is built. Each refusal is one
+one place: the file, the plugins it needs, its components, and dtype before anything
+is built (its optimizer's state, its epochs and the fit of its weights are checked once
+they are: ``framework.training.resume_checks``). Each refusal is one
 line that names what differs and how to resume, or to start afresh."""
 
-import json
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
-from framework.command.build import Components
 from framework.command.job_config import JobConfig, section
-from framework.core.errors import ConfigError, FrameworkError
+from framework.core.errors import ConfigError
 from framework.plugins import Plugins
 from framework.plugins.manager import autoload_enabled, blocked_from_environment
 from framework.plugins.registry import SEPARATOR, bare
-from framework.training.checkpoint import Checkpoint, check_optimizer_state, read_checkpoint
+from framework.training.checkpoint import Checkpoint
+from framework.training.resume_checks import AFRESH, resume_key
 
-#: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_state).
+#: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_fits).
 SAME_COMPONENTS = ("loss", "data")
-AFRESH = "or start a new run without trainer.resume"
 #: Components a resumed run may leave out or swap (check_fits judges the layers' weights).
 LEAVABLE = ("callback", "layer", "metric")
 
 
-def read_resume_checkpoint(job: JobConfig) -> Checkpoint:
-    try:
-        return read_checkpoint(job.resume)
-    except FrameworkError as exc:
-        raise ConfigError(f"trainer.resume: {exc}") from exc
-
-
-def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components) -> None:
-    """Everything about resuming that needs no data, once the components are built."""
-    where = job.resume_key
+def check_resume(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> JobConfig:
+    """Everything about resuming ``checkpoint`` that needs neither components nor data; ``job``
+    with the component names the checkpoint pins (:func:`with_resumed_names`)."""
+    check_resume_plugins(plugins, job, checkpoint)  # it may name components whose plugin is missing here
+    job = with_resumed_names(plugins, job, checkpoint)
+    where = resume_key(checkpoint)
     _check_finite(checkpoint, where)
     saved = checkpoint.manifest.get("config") or {}
     for key in SAME_COMPONENTS:
@@ -43,20 +38,20 @@ def check_resume(job: JobConfig, checkpoint: Checkpoint, components: Components)
                 f"{where}: the checkpoint was trained with {key}={before}, this run has {key}={now}; "
                 f"resume with {key}={before}, {AFRESH}"
             )
-    before, now = section(saved, "model").get("dtype", "float32"), job.model.get("dtype", "float32")
-    if np.dtype(before) != np.dtype(now):
+    _check_dtype(section(saved, "model").get("dtype", "float32"), job.model.get("dtype", "float32"), where)
+    return job
+
+
+def _check_dtype(before, now, where: str) -> None:
+    try:
+        differ = np.dtype(before) != np.dtype(now)
+    except TypeError:
+        return  # not a dtype: the build says so, naming model.dtype
+    if differ:
         raise ConfigError(
             f"{where}: the checkpoint holds {before} weights, this run has model.dtype={now}; "
             f"resume with model.dtype={before}, {AFRESH}"
         )
-    try:
-        check_optimizer_state(components.optimizer, checkpoint)
-    except FrameworkError as exc:
-        shown = (
-            f"{where}: {str(exc).removeprefix(f'{checkpoint.path}: ')}" if job.resume_uri else f"trainer.resume: {exc}"
-        )
-        raise ConfigError(shown) from exc
-    _check_epochs(job, checkpoint, where)
 
 
 def _same_name(before: str, now: str) -> bool:
@@ -84,7 +79,7 @@ def with_resumed_names(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint)
         elif SEPARATOR in typed and typed != recorded:
             key = f"{label}.name" if isinstance(_at(cfg, _steps(label)), Mapping) else label
             raise ConfigError(
-                f"{key}={typed}: the checkpoint {job.resume_key} was trained with {kind} {recorded}; "
+                f"{key}={typed}: the checkpoint {resume_key(checkpoint)} was trained with {kind} {recorded}; "
                 f"resume with {key}={recorded}, {AFRESH}"
             )
     return job.renamed(resumed) if resumed != cfg else job
@@ -133,19 +128,9 @@ def _check_finite(checkpoint: Checkpoint, where: str) -> None:
         )
 
 
-def _check_epochs(job: JobConfig, checkpoint: Checkpoint, where: str) -> None:
-    done = int(checkpoint.manifest.get("completed_epochs", 0))
-    epochs = job.trainer.get("epochs")
-    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs < done:
-        raise ConfigError(
-            f"{where}: the checkpoint has already completed {done} epochs, more than trainer.epochs={epochs}; "
-            f"set trainer.epochs to {done} or more (the total, not the epochs to add), {AFRESH}"
-        )
-
-
 def check_resume_plugins(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> None:
     """Every component the checkpoint was trained with and this run still uses is registered here."""
-    where = job.resume_key
+    where = resume_key(checkpoint)
     for label, entry in (checkpoint.manifest.get("components") or {}).items():
         kind, name = entry.get("kind"), entry.get("qualified") or entry.get("name")
         if kind not in plugins.registries or name in plugins.registry(kind):
@@ -172,57 +157,3 @@ def _why_missing(distribution, version) -> str:
     if not autoload_enabled():
         return "plugin autoload is off (FRAMEWORK_DISABLE_PLUGIN_AUTOLOAD)"
     return f"is {distribution} installed?" if version else "register that plugin again"
-
-
-def check_fits(model, checkpoint: Checkpoint, job: JobConfig) -> None:
-    """The checkpoint's weights fit the model this config builds; if not, say which config
-    values differ from the run that wrote it."""
-    problem = _weights_problem(model.state_dict(), checkpoint.model)
-    if problem is None:
-        return
-    saved_cfg = checkpoint.manifest.get("config") or {}
-    differences = [
-        f"{key}={_plain(saved_value)} (this run: {_plain(value)})"
-        for key, saved_value, value in _differences(saved_cfg, job.whole, ("model", "data"))
-    ]
-    hint = (
-        f"it was trained with {'; '.join(differences[:4])}: resume with the same model and data settings"
-        if differences
-        else "resume with the model and data settings it was trained with"
-    )
-    raise ConfigError(f"{job.resume_key}: the checkpoint does not fit this model ({problem}); {hint}, {AFRESH}")
-
-
-def _weights_problem(expected: dict, saved: dict) -> str | None:
-    missing, unexpected = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
-    if missing or unexpected:
-        return f"missing {missing or 'nothing'}, unexpected {unexpected or 'nothing'}"
-    for name, array in expected.items():
-        if saved[name].shape != array.shape:
-            return f"{name} has shape {saved[name].shape}, this model needs {array.shape}"
-        if saved[name].dtype != array.dtype:
-            return f"{name} has dtype {saved[name].dtype}, this model is {array.dtype}"
-    return None
-
-
-def _differences(saved: Mapping, current: Mapping, sections) -> list[tuple[str, object, object]]:
-    found = []
-    for group in sections:
-        before, now = _flat(saved.get(group) or {}, group), _flat(current.get(group) or {}, group)
-        for key in sorted(set(before) & set(now)):
-            if before[key] != now[key]:
-                found.append((key, before[key], now[key]))
-    return found
-
-
-def _flat(node, prefix: str) -> dict:
-    if not isinstance(node, Mapping):
-        return {prefix: node}
-    items = {}
-    for key, value in node.items():
-        items.update(_flat(value, f"{prefix}.{key}"))
-    return items
-
-
-def _plain(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value)

@@ -21,14 +21,14 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from framework.command.repair import tracking_process
 from framework.command.store_check import TRAINING_OPTION, Refused
 from framework.command.store_runs import find_run, open_store, split_run_uri
 from framework.core.errors import ConfigError, FrameworkError
 from framework.tracking.operations import short_error
-from framework.tracking.run_tags import PID_TAG
+from framework.tracking.run_tags import HOST_TAG, PID_TAG
 from framework.training.callbacks.checkpoint import EPOCH_FILE, LAST
 from framework.training.checkpoint import Checkpoint, read_checkpoint
+from framework.training.run_status import process_alive
 from framework.training.secrets import masked
 
 #: Where in a run's output directory the checkpoints fetched from a store are kept.
@@ -55,58 +55,44 @@ def no_checkpoints(status: str, params: dict) -> str:
     return f"{NO_UPLOAD.get(status, 'it uploaded none')}; {LOCAL_FIX}, or {AFRESH}"
 
 
-#: A URI's scheme (``runs:/``, mistyped ``run:/``), not a file's path.
-SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
-
-
-def stored(value) -> bool:
-    """Whether ``trainer.resume`` names a run in a store (``runs:/...``, or a URI mistyped), not a file."""
-    return bool(SCHEME.match(str(value)))
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A checkpoint fetched from a run's store: the URI that names it exactly, and the checkpoint
-    as read from its local copy."""
-
-    uri: str
-    checkpoint: Checkpoint
-
-
-def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, output_dir: Path) -> Fetched:
+def fetch_checkpoint(value: str, tracking_uri: str | None, launch_dir: Path, output_dir: Path) -> Checkpoint:
     """The checkpoint ``value`` (``runs:/<id>[/<path>]``) names, from the store ``tracking_uri``
-    names (else ``$MLFLOW_TRACKING_URI``, else ``<launch_dir>/mlflow.db``), kept in ``output_dir``."""
+    names (else ``$MLFLOW_TRACKING_URI``, else ``<launch_dir>/mlflow.db``), kept in ``output_dir``;
+    its ``source`` is the URI that names it exactly (``runs:/<id>/<path>``)."""
     key = f"trainer.resume={value}"
     run_id, artifact = split_run_uri(value, "trainer.resume")
     client, uri = open_store(tracking_uri, key, launch_dir, TRAINING_OPTION)
-    run = find_run(client, run_id, key)
-    if run.info.status == "RUNNING" and tracking_process(run.data.tags):
-        pid = run.data.tags[PID_TAG]
-        raise Refused(
-            f"{key}: run {run_id} is still running on this machine (pid {pid}), and two processes would write "
-            f"to it; let it finish, or stop it (kill -TERM {pid}: it uploads its checkpoint), then resume"
-        )
-    source = _Source(client, run_id, run.info.artifact_uri, uri, key)
+    source = _Source(client, find_run(client, run_id, key), uri, key)
+    source.refuse_live()
     cache = Path(output_dir) / CACHE / run_id
     with _scratch_directory(cache, key) as scratch:
-        if artifact:
-            name, checkpoint = source.download(source.listed(artifact), scratch)
-        else:
-            name, checkpoint = source.latest(run, scratch)
+        name, checkpoint = source.download(source.listed(artifact), scratch) if artifact else source.latest(scratch)
         path = _into_place(checkpoint.path, cache / name, key)
-    fetched = f"runs:/{run_id}/{name}"
-    return Fetched(fetched, replace(checkpoint, path=path, source=fetched))
+    return replace(checkpoint, path=path, source=f"runs:/{run_id}/{name}")
 
 
 @dataclass(frozen=True)
 class _Source:
-    """One run's checkpoints in its store, and how to say what goes wrong fetching them."""
+    """One run in its store, and how to say what goes wrong fetching its checkpoints."""
 
     client: object
-    run_id: str
-    artifact_uri: str
+    run: object
     uri: str
     key: str
+
+    @property
+    def run_id(self) -> str:
+        return self.run.info.run_id
+
+    def refuse_live(self) -> None:
+        """Two processes would write to one run: refused while the run's process is alive on this machine."""
+        tags = self.run.data.tags
+        if self.run.info.status == "RUNNING" and process_alive(tags.get(HOST_TAG), tags.get(PID_TAG)):
+            raise Refused(
+                f"{self.key}: run {self.run_id} is still running on this machine (pid {tags[PID_TAG]}), and two "
+                f"processes would write to it; let it finish, or stop it (kill -TERM {tags[PID_TAG]}: it uploads "
+                "its checkpoint), then resume"
+            )
 
     @property
     def store(self) -> str:
@@ -124,9 +110,9 @@ class _Source:
             f"runs:/{self.run_id} for its latest checkpoint"
         )
 
-    def latest(self, run, scratch: Path) -> tuple[str, Checkpoint]:
+    def latest(self, scratch: Path) -> tuple[str, Checkpoint]:
         """The run's checkpoint furthest into training (see the module docstring)."""
-        files = self._checkpoint_files()
+        run, files = self.run, self._checkpoint_files()
         if not files:
             raise Refused(
                 f"{self.key}: run {self.run_id} in {self.store} ({run.info.status}) has no checkpoints among its "
@@ -150,7 +136,7 @@ class _Source:
         from mlflow.artifacts import download_artifacts
         from mlflow.exceptions import MlflowException
 
-        source = f"{self.artifact_uri.rstrip('/')}/{entry.path}"  # not runs:/..., which hides why it failed
+        source = f"{self.run.info.artifact_uri.rstrip('/')}/{entry.path}"  # not runs:/..., which hides why it failed
         try:
             target = Path(download_artifacts(artifact_uri=source, dst_path=str(scratch), tracking_uri=self.uri))
         except (MlflowException, OSError) as exc:

@@ -22,7 +22,7 @@ from framework.command.hydra_errors import missing_plugin_module, one_line
 from framework.command.launch_checks import check_launch
 from framework.command.outcome import RunStopped
 from framework.command.redaction import job_redactor, redact_logging
-from framework.command.resume_fetch import stored
+from framework.command.store_runs import stored
 from framework.command.sweep_stop import stop_jobs_on_sigterm
 from framework.core.errors import ConfigError
 from framework.core.npz import atomic_write

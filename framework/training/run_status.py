@@ -64,13 +64,21 @@ def resume_command(overrides, checkpoint, directory: Path | str | None = None, c
 
 def may_be_live(record: dict) -> bool:
     """Whether the run that wrote ``record`` may still be running (on another host: it may)."""
-    if record.get("status") != "RUNNING":
-        return False
-    if record.get("host") != socket.gethostname():
-        return True
+    return record.get("status") == "RUNNING" and process_alive(record.get("host"), record.get("pid")) is not False
+
+
+def process_alive(host, pid) -> bool | None:
+    """Whether the process ``pid`` of ``host`` is alive: None when ``host`` is another machine, or
+    the process is this one, or ``pid`` is not a number."""
+    if host != socket.gethostname():
+        return None
     try:
-        os.kill(int(record["pid"]), 0)
-    except (KeyError, ValueError, ProcessLookupError):
+        if int(pid) == os.getpid():
+            return None
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError):
+        return None
+    except ProcessLookupError:
         return False
     except PermissionError:
         return True

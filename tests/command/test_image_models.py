@@ -9,7 +9,6 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from framework.command import train
-from framework.command.build import layer_nodes
 from framework.core import (
     Adam,
     BatchNorm,
@@ -24,6 +23,7 @@ from framework.core import (
 )
 from framework.core.errors import ConfigError
 from framework.plugins import default_plugins
+from framework.plugins.build import layer_nodes
 from framework.training.callbacks import ModelCheckpoint
 from framework.training.trainer import Trainer
 from tests.training.helpers import RaiseAt, assert_same_weights, without_seconds

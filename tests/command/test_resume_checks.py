@@ -22,13 +22,13 @@ def checkpoint(compose_config, tmp_path_factory):
 def data_loads(monkeypatch):
     """Records whether a run got as far as loading its data."""
     loaded = []
-    original = recipe.build_metrics
+    original = recipe.build_for_data
 
     def spy(*args, **kwargs):
         loaded.append(True)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(recipe, "build_metrics", spy)
+    monkeypatch.setattr(recipe, "build_for_data", spy)
     return loaded
 
 

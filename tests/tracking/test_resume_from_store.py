@@ -115,13 +115,13 @@ def test_the_latest_checkpoint_is_the_one_furthest_into_training(uploaded, taken
     for name, (epochs, batches) in uploaded.items():
         client.log_artifact(run_id, str(_checkpoint(tmp_path / "made", name, epochs, batches)), "checkpoints")
     fetched = fetch_checkpoint(f"runs:/{run_id}", store, tmp_path, tmp_path / "out")
-    assert fetched.uri == f"runs:/{run_id}/checkpoints/{taken}"
-    assert fetched.checkpoint.path == tmp_path / "out" / CACHE / run_id / "checkpoints" / taken
-    assert fetched.checkpoint.manifest["completed_epochs"] == uploaded[taken][0]
-    assert sorted(p.name for p in fetched.checkpoint.path.parent.iterdir()) == [taken]  # only the one taken is kept
+    assert fetched.source == f"runs:/{run_id}/checkpoints/{taken}"
+    assert fetched.path == tmp_path / "out" / CACHE / run_id / "checkpoints" / taken
+    assert fetched.manifest["completed_epochs"] == uploaded[taken][0]
+    assert sorted(p.name for p in fetched.path.parent.iterdir()) == [taken]  # only the one taken is kept
 
     named = fetch_checkpoint(f"runs:/{run_id}/checkpoints/{min(uploaded)}", store, tmp_path, tmp_path / "named")
-    assert named.checkpoint.manifest["completed_epochs"] == uploaded[min(uploaded)][0]
+    assert named.manifest["completed_epochs"] == uploaded[min(uploaded)][0]
 
 
 # -- mistakes: one line, exit status 2, nothing kept -----------------------------------------

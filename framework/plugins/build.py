@@ -5,18 +5,23 @@ model once the data says its task and shape. Also where each component came from
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from framework.core.errors import ConfigError, FrameworkError, TooLargeError
 from framework.core.model import Sequential
+from framework.core.validation import check_float_dtype
 from framework.plugins import Plugins
 from framework.plugins.construct import construct, instantiate, registered_class
-from framework.training.run import ComponentOrigin
+from framework.training.run import ComponentOrigin, Run
+from framework.training.trainer import TrainerSettings
 
 DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
 DEFAULT_INIT = "glorot_uniform"
+#: The trainer's settings a config may give (``trainer.<key>``).
+TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
 
 
 @dataclass
@@ -33,16 +38,46 @@ class Components:
     callbacks: dict = field(default_factory=dict)
 
 
-def build_components(plugins: Plugins, nodes: Mapping[str, tuple[str, dict]]) -> Components:
+def build_components(
+    plugins: Plugins, nodes: Mapping[str, tuple[str, dict]], model_cfg: Mapping, trainer_cfg: Mapping
+) -> Components:
     """The components the config's ``nodes`` (:attr:`JobConfig.nodes`) name, with the schedule's own
-    callback (when it has one) before the configured callbacks."""
+    callback (when it has one) before the configured callbacks; the trainer's settings, the model's
+    dtype and the names of its layers and metrics are checked first, before any data loads."""
+    check_settings(model_cfg, trainer_cfg)
     built = {label: instantiate(plugins, kind, node, label) for label, (kind, node) in nodes.items()}
     components = Components(built.pop("optimizer"), built.pop("loss"), built.pop("data"), built.pop("schedule"))
     scheduler = components.schedule.callback()
     if scheduler is not None:
         components.callbacks[f"callbacks.{scheduler.name}"] = scheduler
     components.callbacks.update(built)
+    check_model_and_metric_names(plugins, model_cfg, trainer_cfg.get("metrics", "auto"))
     return components
+
+
+def check_settings(model_cfg: Mapping, trainer_cfg: Mapping) -> None:
+    """The trainer's numbers (``batch_size: full`` stays for the data to decide) and the model's dtype."""
+    arguments = {key: trainer_cfg[key] for key in TRAINER_KEYS if key in trainer_cfg}
+    full_batch = arguments.get("batch_size") == "full"
+    construct(TrainerSettings, {**arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
+    if "dtype" in model_cfg:
+        construct(_ModelDtype, {"dtype": model_cfg["dtype"]}, "model")
+
+
+class _ModelDtype:
+    def __init__(self, dtype):
+        check_float_dtype("model", dtype)
+
+
+def with_components(run: Run, plugins: Plugins, names: Mapping, components: Components) -> Run:
+    """``run`` with where each component came from, and every directory a callback writes, by config key."""
+    written = {
+        f"{label}.{argument}": Path(directory)
+        for label, callback in components.callbacks.items()
+        for argument, directory in callback.output_dirs().items()
+    }
+    origins = component_origins(plugins, names, components)
+    return replace(run, components=origins, output_paths={**run.output_paths, **written})
 
 
 def component_origins(plugins: Plugins, names: Mapping, components: Components) -> dict[str, ComponentOrigin]:
@@ -84,6 +119,25 @@ def build_metrics(plugins: Plugins, names, task: str) -> list:
         if metric.task not in ("any", task):
             raise ConfigError(f"trainer.metrics[{i}]={metric.name!r}: a {metric.task} metric, but the data is {task}")
     return metrics
+
+
+def build_for_data(plugins: Plugins, model_cfg: Mapping, metric_names, loss, data, rng) -> tuple:
+    """Once the data says its task and shape: the metrics, the model's output width and the model."""
+    check_classes(data)
+    metrics = build_metrics(plugins, metric_names, data.task)
+    units = output_units(loss, data)
+    return build_model(plugins, model_cfg, data, units, rng, loss), metrics, units
+
+
+def check_classes(data) -> None:
+    """A classifier needs training labels of at least two classes."""
+    present = np.unique(data.y_train) if data.task == "classification" else ()
+    if len(present) == 1:
+        raise ConfigError(
+            f"data={data.name}: every training label is class {present[0]}, so there is nothing to tell apart (the "
+            "loss would be 0 and the accuracy meaningless); give labels of at least 2 classes, or task=regression "
+            "for real-valued targets"
+        )
 
 
 # -- the model ------------------------------------------------------------------
