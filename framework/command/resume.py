@@ -1,8 +1,8 @@
-"""Whether a run can continue the checkpoint it names (``trainer.resume``), checked in
-one place: the file, the plugins it needs, its components, and dtype before anything
-is built (its optimizer's state, its epochs and the fit of its weights are checked once
-they are: ``framework.training.resume_checks``). Each refusal is one
-line that names what differs and how to resume, or to start afresh."""
+"""Whether a run can continue the checkpoint it names (``trainer.resume``), as far as the
+config tells before anything is built: the plugins the checkpoint needs, the classes its
+bare names meant, its components and dtype. (Its optimizer's state, its epochs and the
+fit of its weights are checked once they are built: ``framework.training.resume_checks``.)
+Each refusal is one line that names what differs and how to resume, or to start afresh."""
 
 import re
 from collections.abc import Mapping
@@ -19,7 +19,7 @@ from framework.training.resume_checks import AFRESH, resume_key
 
 #: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_fits).
 SAME_COMPONENTS = ("loss", "data")
-#: Components a resumed run may leave out or swap (check_fits judges the layers' weights).
+#: Components a resumed run may leave out or swap (check_weights_fit judges the layers' weights).
 LEAVABLE = ("callback", "layer", "metric")
 
 
@@ -73,7 +73,7 @@ def with_resumed_names(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint)
         if not recorded or kind not in plugins.registries or typed_names.get(label, (None,))[0] != kind:
             continue
         if bare(typed) != entry.get("name"):
-            continue  # another component at that place: check_resume and check_fits judge it
+            continue  # another component at that place: check_resume and check_weights_fit judge it
         if SEPARATOR not in typed and _means_another(plugins.registry(kind), typed, recorded):
             resumed = _with_name(resumed, _steps(label), recorded)
         elif SEPARATOR in typed and typed != recorded:
