@@ -1,6 +1,7 @@
-"""The config of one run, read once into a :class:`JobConfig`: every check that needs
-nothing but the config is made here, and the checks, the build and the resume read the
-result, never the config again."""
+"""The config of one run, read once into a :class:`JobConfig`: its sections, seed, threads,
+trainer arguments, monitor and resume source, checked as far as the config alone can say
+(the values a component checks itself, when it is built); the resume, the build and the
+checks read the result, never the config again."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from framework.command.store_runs import stored
 from framework.core.errors import ConfigError
-from framework.plugins.build import TRAINER_KEYS
+from framework.training.trainer import TRAINER_KEYS
 
 #: Component kinds the config names in a section of their own: (kind, section).
 CONFIGURED_KINDS = (("optimizer", "optimizer"), ("loss", "loss"), ("dataset", "data"), ("schedule", "schedule"))

@@ -1,6 +1,7 @@
-"""``train(cfg)``: the recipe of one run, top to bottom. Check everything that needs no
-data, load the data, check what needs it, build, fit, save, report. Returns the
-monitored value (for sweepers) with what the run produced."""
+"""``train(cfg)``: the recipe of one run, top to bottom. Read the config and the checkpoint
+it continues, build the components and check them, load the data, build the model and
+check what needs it, fit, save, report. Returns the monitored value (for sweepers) with
+what the run produced."""
 
 import logging
 from collections.abc import Mapping
@@ -77,15 +78,15 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     plugins, context = plugins or default_plugins(), context or JobContext()
     # Everything that needs no data, before any loading.
     job = JobConfig.read(cfg, context.threads, context.launch_dir)
-    job, checkpoint = resume_checkpoint(job, context, plugins, log)
+    job, checkpoint = resumed(job, context, plugins, log)
     run, names, rng = describe_run(job, context, checkpoint, plugins), job.names(), np.random.default_rng(job.seed)
     with blas_threads(job.threads, log):
         components = build_components(plugins, job.nodes, job.model, job.trainer)
         run = with_components(run, plugins, names, components)
         callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, job.monitor)]
-        check_before_data(components, run.output_paths, job.trainer, job.schedule, plugins.describe)
         if checkpoint is not None:
             check_continues(components.optimizer, checkpoint, job.trainer.get("epochs"))
+        check_before_data(components, run.output_paths, job.trainer, job.schedule, plugins.describe)
         data = components.dataset.load(rng)
         model, metrics, units = build_for_data(
             plugins, job.model, job.trainer.get("metrics"), components.loss, data, rng
@@ -108,12 +109,10 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     return RunResult(float(history.last()[job.monitor]), job.monitor, history, run.output_dir, trainer, summary)
 
 
-def resume_checkpoint(
-    job: JobConfig, context: JobContext, plugins: Plugins, log
-) -> tuple[JobConfig, Checkpoint | None]:
-    """The checkpoint the run continues (None: a new run), and ``job`` as it continues it; one a
-    tracked run uploaded (``trainer.resume=runs:/...``) is fetched first from the store this run's
-    config tracks to."""
+def resumed(job: JobConfig, context: JobContext, plugins: Plugins, log) -> tuple[JobConfig, Checkpoint | None]:
+    """``job`` as it continues its checkpoint (:func:`check_resume`), and the checkpoint (None: a new
+    run); one a tracked run uploaded (``trainer.resume=runs:/...``) is fetched first from the store
+    this run's config tracks to."""
     if job.resume is None and job.resume_uri is None:
         return job, None
     logger, output_dir = section(job.whole, "logger"), output_dir_of(job, context)

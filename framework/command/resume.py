@@ -17,7 +17,7 @@ from framework.plugins.registry import SEPARATOR, bare
 from framework.training.checkpoint import Checkpoint
 from framework.training.resume_checks import AFRESH, resume_key
 
-#: Components that must be the same to continue a run, by config label (the optimizer: check_optimizer_fits).
+#: Components that must be the same to continue a run, by config label (the optimizer: resume_checks.check_continues).
 SAME_COMPONENTS = ("loss", "data")
 #: Components a resumed run may leave out or swap (check_weights_fit judges the layers' weights).
 LEAVABLE = ("callback", "layer", "metric")
@@ -45,7 +45,7 @@ def check_resume(plugins: Plugins, job: JobConfig, checkpoint: Checkpoint) -> Jo
 def _check_dtype(before, now, where: str) -> None:
     try:
         differ = np.dtype(before) != np.dtype(now)
-    except TypeError:
+    except (TypeError, ValueError, SyntaxError):
         return  # not a dtype: the build says so, naming model.dtype
     if differ:
         raise ConfigError(

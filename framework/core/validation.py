@@ -54,7 +54,7 @@ def check_optional_str(owner: str, name: str, value) -> str | None:
 def check_float_dtype(owner: str, dtype) -> np.dtype:
     try:
         dtype = np.dtype(dtype)
-    except TypeError as exc:
+    except (TypeError, ValueError, SyntaxError) as exc:  # numpy parses some strings as Python
         raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}", "dtype") from exc
     if dtype not in FLOAT_DTYPES:
         raise InvalidValueError(f"{owner}: dtype must be float32 or float64, got {dtype.name}", "dtype")

@@ -16,12 +16,10 @@ from framework.core.validation import check_float_dtype
 from framework.plugins import Plugins
 from framework.plugins.construct import construct, instantiate, registered_class
 from framework.training.run import ComponentOrigin, Run
-from framework.training.trainer import TrainerSettings
+from framework.training.trainer import TRAINER_KEYS, TrainerSettings
 
 DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
 DEFAULT_INIT = "glorot_uniform"
-#: The trainer's settings a config may give (``trainer.<key>``).
-TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
 
 
 @dataclass
@@ -44,7 +42,7 @@ def build_components(
     """The components the config's ``nodes`` (:attr:`JobConfig.nodes`) name, with the schedule's own
     callback (when it has one) before the configured callbacks; the trainer's settings, the model's
     dtype and the names of its layers and metrics are checked first, before any data loads."""
-    check_settings(model_cfg, trainer_cfg)
+    check_settings(model_cfg, {key: trainer_cfg[key] for key in TRAINER_KEYS if key in trainer_cfg})
     built = {label: instantiate(plugins, kind, node, label) for label, (kind, node) in nodes.items()}
     components = Components(built.pop("optimizer"), built.pop("loss"), built.pop("data"), built.pop("schedule"))
     scheduler = components.schedule.callback()
@@ -55,9 +53,9 @@ def build_components(
     return components
 
 
-def check_settings(model_cfg: Mapping, trainer_cfg: Mapping) -> None:
-    """The trainer's numbers (``batch_size: full`` stays for the data to decide) and the model's dtype."""
-    arguments = {key: trainer_cfg[key] for key in TRAINER_KEYS if key in trainer_cfg}
+def check_settings(model_cfg: Mapping, arguments: Mapping) -> None:
+    """The trainer's numbers ``arguments`` (``batch_size: full`` stays for the data to decide) and the
+    model's dtype."""
     full_batch = arguments.get("batch_size") == "full"
     construct(TrainerSettings, {**arguments, **({"batch_size": 1} if full_batch else {})}, "trainer")
     if "dtype" in model_cfg:
@@ -122,7 +120,8 @@ def build_metrics(plugins: Plugins, names, task: str) -> list:
 
 
 def build_for_data(plugins: Plugins, model_cfg: Mapping, metric_names, loss, data, rng) -> tuple:
-    """Once the data says its task and shape: the metrics, the model's output width and the model."""
+    """Once the data says its task and shape (a classifier's labels of two classes at least):
+    ``(model, metrics, output units)``."""
     check_classes(data)
     metrics = build_metrics(plugins, metric_names, data.task)
     units = output_units(loss, data)

@@ -68,17 +68,15 @@ def may_be_live(record: dict) -> bool:
 
 
 def process_alive(host, pid) -> bool | None:
-    """Whether the process ``pid`` of ``host`` is alive: None when ``host`` is another machine, or
-    the process is this one, or ``pid`` is not a number."""
+    """Whether the process ``pid`` of ``host`` is alive: None when ``host`` is another machine (it
+    cannot be told) or the process is this one; False when ``pid`` is not a process id."""
     if host != socket.gethostname():
         return None
     try:
         if int(pid) == os.getpid():
             return None
         os.kill(int(pid), 0)
-    except (TypeError, ValueError):
-        return None
-    except ProcessLookupError:
+    except (TypeError, ValueError, ProcessLookupError):
         return False
     except PermissionError:
         return True

@@ -59,6 +59,10 @@ class TrainerSettings:
             check_number("Trainer", "grad_clip_norm", self.grad_clip_norm, low=0, low_open=True)
 
 
+#: The trainer's settings a config may give (``trainer.<key>``).
+TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
+
+
 class Trainer:
     """Fits ``model`` with ``loss`` and ``optimizer``.
 

@@ -4,8 +4,9 @@ differs, before the data loads wherever that is possible."""
 
 import pytest
 
-from framework.command import recipe, train
+from framework.command import train
 from framework.core.errors import ConfigError
+from framework.data.base import Dataset
 
 TINY = ["trainer.batch_size=256", "callbacks.progress=null"]
 
@@ -22,13 +23,13 @@ def checkpoint(compose_config, tmp_path_factory):
 def data_loads(monkeypatch):
     """Records whether a run got as far as loading its data."""
     loaded = []
-    original = recipe.build_for_data
+    original = Dataset.load
 
-    def spy(*args, **kwargs):
+    def spy(self, *args, **kwargs):
         loaded.append(True)
-        return original(*args, **kwargs)
+        return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(recipe, "build_for_data", spy)
+    monkeypatch.setattr(Dataset, "load", spy)
     return loaded
 
 

@@ -1,9 +1,14 @@
 """The command that resumes a stopped run continues it in its own directory only when the
-checkpoint is that directory's ``last.npz`` (anything else would move aside to ``<dir>-2``)."""
+checkpoint is that directory's ``last.npz`` (anything else would move aside to ``<dir>-2``);
+a RUNNING record is live only while its process is."""
 
+import os
 import shlex
+import socket
+import subprocess
+import sys
 
-from framework.training.run_status import resume_command
+from framework.training.run_status import may_be_live, resume_command
 
 
 def test_a_runs_own_last_checkpoint_resumes_in_its_directory(tmp_path):
@@ -24,3 +29,16 @@ def test_another_checkpoint_resumes_into_a_new_directory(tmp_path):
             == f"python -m framework.train seed=1 trainer.resume={checkpoint}"
         )
     assert "hydra.run.dir" not in resume_command([], run / "checkpoints" / "last.npz")  # directory unknown
+
+
+def test_a_running_record_may_be_live_unless_its_process_on_this_host_is_gone():
+    """A RUNNING record from another host may be live; on this host, only while its process is."""
+    here = socket.gethostname()
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = int(finished.stdout)
+    assert may_be_live({"status": "RUNNING", "host": "another-host", "pid": gone})
+    assert may_be_live({"status": "RUNNING", "host": here, "pid": os.getpid()})
+    assert not may_be_live({"status": "RUNNING", "host": here, "pid": gone})
+    assert not may_be_live({"status": "RUNNING", "host": here})  # no process to wait for
+    assert not may_be_live({"status": "RUNNING", "host": here, "pid": "garbled"})
+    assert not may_be_live({"status": "FINISHED", "host": here, "pid": os.getpid()})
