@@ -223,13 +223,15 @@ class Conv2D(Layer):
         batch = len(grad)
         if self._source is None or self._batch != batch:
             raise ShapeError("Conv2D.backward needs the forward pass of the same batch")
+        col2im = self.input_grad and self._transposed is None
+        if self._compiled and self._winograd and not col2im:  # no window matrix: no row-run copy of grad
+            if self.bias is not None:
+                np.add.reduce(grad.transpose(1, 0, 2, 3).reshape(self.filters, -1), axis=1, out=self.bias.grad)
+            self.weight.grad[...] = winograd.weight_gradient(self, grad)
+            return self._transposed_product(grad) if self.input_grad else None
         grad_rows = self._grad_rows(grad)
         if self.bias is not None:
             np.add.reduce(grad_rows, axis=1, out=self.bias.grad)
-        col2im = self.input_grad and self._transposed is None
-        if self._compiled and self._winograd and not col2im:
-            self.weight.grad[...] = winograd.weight_gradient(self, grad)
-            return self._transposed_product(grad) if self.input_grad else None
         shape = (self.input_shape[0], batch, *self.input_shape[1:]) if self._compiled else self._source_shape(batch)
         input_grad = self._input_grad.get(shape, self.dtype) if col2im else None
         if col2im and not self._compiled:  # the compiled col2im writes every pixel
