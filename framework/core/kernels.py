@@ -126,9 +126,11 @@ def max_pool(x, y, index, rows, cols) -> None:
     _kernels.max_pool((x, y, index), rows.kernel, rows.stride, cols.kernel, cols.stride)
 
 
-def max_pool_backward(grad, index, input_grad, rows, cols) -> None:
-    """``input_grad``: each window's gradient at its ``index`` tap (grad * 0 at the others); zero elsewhere."""
-    _kernels.max_pool_backward((grad, index, input_grad), rows.kernel, rows.stride, cols.kernel, cols.stride)
+def max_pool_backward(grad, index, input_grad, rows, cols, rectified=None) -> None:
+    """``input_grad``: each window's gradient at its ``index`` tap (grad * 0 at the others); zero elsewhere. With
+    ``rectified`` (the pooling's input, a ReLU's output), then times ``rectified > 0``: that ReLU's backward pass."""
+    arrays = (grad, index, input_grad) if rectified is None else (grad, index, input_grad, rectified)
+    _kernels.max_pool_backward(arrays, rows.kernel, rows.stride, cols.kernel, cols.stride)
 
 
 def average_pool(x, y, rows, cols, share: float) -> None:

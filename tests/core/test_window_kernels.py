@@ -207,6 +207,39 @@ def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, 
         same_bits(ours, theirs)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("config", [{"kernel_size": 2}, {"kernel_size": 3}, {"kernel_size": 3, "stride": 2}])
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_a_relu_before_max_pooling_is_differentiated_by_the_pooling_with_the_same_bits(
+    path, config, workers, monkeypatch
+):
+    from framework.core import Identity
+
+    if path == "numpy":
+        monkeypatch.setattr(kernels, "_kernels", None)
+    elif not kernels.available():
+        pytest.skip("the compiled kernels are not built here")
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(parallel, "SPLIT_ELEMENTS", 0)
+    x = images((4, 3, 9, 8), np.float32)
+    x[0, 0] = 0.0  # windows of zeros: ReLU's 0 and -0, ties
+    x[0, 1, :, :3] = -0.0
+    x[1, 2, 2:5, 2:5] = np.nan
+    x = x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)  # channel-major, as a convolution leaves it
+    upstream = images((4, 3, *MaxPool2D(**config).setup((3, 9, 8), np.float32, None)[1:]), np.float32, 1)
+
+    def step(*layers):
+        model = Sequential(list(layers), input_shape=(3, 9, 8), rng=np.random.default_rng(0), dtype="float32")
+        y = model.forward(x, training=True)
+        return model, [y.copy(), model.backward(upstream.copy()).copy()]
+
+    fused_model, fused = step(Identity(), ReLU(), MaxPool2D(**config))
+    _, separate = step(Identity(), ReLU(), Identity(), MaxPool2D(**config))  # not adjacent: not fused
+    assert fused_model.layers[1].masked_by_following and fused_model.layers[2].rectifies_input_gradient
+    for ours, theirs in zip(fused, separate, strict=True):
+        same_bits(ours, theirs)
+
+
 WINOGRAD_CASES = [(1, 28, 28), ("same", 7, 10), (2, 5, 6), (0, 9, 8)]  # the last without padding: col2im
 
 
