@@ -4,6 +4,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "_kernels.h"
@@ -12,7 +13,7 @@
  * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
  * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
  * the caller; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output. */
-#define DEFINE_WINOGRAD_KERNELS(T, SUFFIX)                                                                         \
+#define DEFINE_WINOGRAD_KERNELS(T, U, SUFFIX)                                                                         \
     static void winograd_input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,    \
                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,           \
                                         T *restrict out, T *restrict padded) {                                    \
@@ -62,8 +63,13 @@
                             out[i][0] = s[i][0] + s[i][1] + s[i][2], out[i][1] = s[i][1] - s[i][2] - s[i][3];     \
                             for (int j = 0; j < 2; j++) {                                                         \
                                 T v = bias ? out[i][j] + bias[f] : out[i][j];                                     \
-                                int keep = (v > 0) | (v != v) | !rectify; /* bitwise: a select, no branch */      \
-                                out[i][j] = keep ? v : 0;                                                         \
+                                if (rectify) { /* v where v > 0 or NaN, else +0, on the bits: no branch on v */   \
+                                    U bits, keep = (U)0 - (U)((v > 0) | (v != v));                                \
+                                    memcpy(&bits, &v, sizeof bits);                                               \
+                                    bits &= keep;                                                                 \
+                                    memcpy(&v, &bits, sizeof v);                                                  \
+                                }                                                                                 \
+                                out[i][j] = v;                                                                    \
                             }                                                                                     \
                         }                                                                                         \
                         T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1];                     \
@@ -104,8 +110,8 @@
             }                                                                                                     \
     }
 
-DEFINE_WINOGRAD_KERNELS(float, float32)
-DEFINE_WINOGRAD_KERNELS(double, float64)
+DEFINE_WINOGRAD_KERNELS(float, uint32_t, float32)
+DEFINE_WINOGRAD_KERNELS(double, uint64_t, float64)
 
 /* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols) */
 PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {

@@ -279,3 +279,25 @@ def test_winograd_agrees_with_the_window_matrix_within_the_rounding_of_its_sums(
     for ours, theirs, sums, terms in zip(fast, reference, magnitudes, (9 * 16, 9 * 12, 5 * y[1] * y[2])):
         assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 4 * terms * unit * sums)
         assert not np.array_equal(ours, theirs) or padding == 0  # Winograd's own route, not the window matrix
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_applies_a_following_relu_with_the_bits_of_a_separate_relu(dtype):
+    """The output transform rectifies on the bits, without a branch on the sign: +0 for negatives and -0, NaN kept."""
+    from framework.core import Identity
+
+    x = images((3, 16, 9, 10), dtype)
+    x[0, :, :4, :4] = np.nan
+
+    def output(*layers):
+        model = Sequential(
+            list(layers), input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(dtype).name
+        )
+        assert model.layers[0]._winograd
+        return model.forward(x, training=True).copy()
+
+    fused = output(Conv2D(12, 3, padding=1), ReLU())
+    separate = output(Conv2D(12, 3, padding=1), Identity(), ReLU())  # not adjacent: not fused
+    assert np.isnan(fused).any() and (fused == 0).any() and (fused > 0).any()
+    same_bits(fused, separate)
