@@ -9,37 +9,54 @@
 
 #include "_kernels.h"
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* Winograd F(2x2, 3x3): each 2x2 block of outputs of a 3x3 stride-1 convolution from the 4x4 input tile under
  * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
  * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
  * the caller; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output. */
 #define DEFINE_WINOGRAD_KERNELS(T, U, SUFFIX)                                                                         \
+    /* B^T d of a row of tiles, every column of the padded rows d (`line` apart): the 4 rows of u. */             \
+    NOINLINE static void input_rows_##SUFFIX(const T *restrict d, Py_ssize_t line, T *restrict u) {               \
+        const T *d1 = d + line, *d2 = d + 2 * line, *d3 = d + 3 * line;                                           \
+        for (Py_ssize_t k = 0; k < line; k++) {                                                                   \
+            u[k] = d[k] - d2[k], u[line + k] = d1[k] + d2[k];                                                     \
+            u[2 * line + k] = d2[k] - d1[k], u[3 * line + k] = d1[k] - d3[k];                                     \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    /* (B^T d) B of a row of `count` tiles from one row u of input_rows: 4 of the 16 planes, contiguous. */       \
+    NOINLINE static void input_columns_##SUFFIX(const T *restrict u, T *restrict o0, T *restrict o1,              \
+                                                T *restrict o2, T *restrict o3, Py_ssize_t count) {               \
+        for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
+            o0[t] = u[2 * t] - u[2 * t + 2], o1[t] = u[2 * t + 1] + u[2 * t + 2];                                 \
+            o2[t] = u[2 * t + 2] - u[2 * t + 1], o3[t] = u[2 * t + 1] - u[2 * t + 3];                             \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
     static void winograd_input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,    \
                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,           \
                                         T *restrict out, T *restrict padded) {                                    \
-        Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;     \
+        Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;      \
         Py_ssize_t tiles = samples * per_sample, plane = x->shape[0] * tiles;                                     \
+        T *u = padded + height * line; /* the caller's buffer holds 4 more lines */                               \
         for (Py_ssize_t c = 0; c < x->shape[0]; c++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
                 for (Py_ssize_t row = 0; row < height; row++)                                                     \
                     padded_row_##SUFFIX(x, c, first + n, row - rows->before, cols->before, line,                  \
                                         padded + row * line);                                                     \
                 T *target = out + c * tiles + n * per_sample;                                                     \
-                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
-                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++, target++) {                                     \
-                        const T *d = padded + 2 * tr * line + 2 * tc;                                             \
-                        T u[4][4];                                                                                \
-                        for (int j = 0; j < 4; j++) {                                                             \
-                            T d0 = d[j], d1 = d[line + j], d2 = d[2 * line + j], d3 = d[3 * line + j];            \
-                            u[0][j] = d0 - d2, u[1][j] = d1 + d2, u[2][j] = d2 - d1, u[3][j] = d1 - d3;           \
-                        }                                                                                         \
-                        for (int i = 0; i < 4; i++) {                                                             \
-                            target[(4 * i) * plane] = u[i][0] - u[i][2];                                          \
-                            target[(4 * i + 1) * plane] = u[i][1] + u[i][2];                                      \
-                            target[(4 * i + 2) * plane] = u[i][2] - u[i][1];                                      \
-                            target[(4 * i + 3) * plane] = u[i][1] - u[i][3];                                      \
-                        }                                                                                         \
-                    }                                                                                             \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++, target += tile_cols) {                              \
+                    input_rows_##SUFFIX(padded + 2 * tr * line, line, u);                                         \
+                    for (int i = 0; i < 4; i++)                                                                   \
+                        input_columns_##SUFFIX(u + i * line, target + 4 * i * plane, target + (4 * i + 1) * plane,\
+                                               target + (4 * i + 2) * plane, target + (4 * i + 3) * plane,        \
+                                               tile_cols);                                                        \
+                }                                                                                                 \
             }                                                                                                     \
     }                                                                                                             \
                                                                                                                   \
@@ -138,7 +155,7 @@ PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
         2 * tile_cols + 2 < cols.before + x.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_input: the tiles do not match the images");
     } else {
-        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 2) * (2 * tile_cols + 2)) * out.itemsize);
+        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 6) * (2 * tile_cols + 2)) * out.itemsize);
         if (padded == NULL) {
             PyErr_NoMemory();
         } else {
