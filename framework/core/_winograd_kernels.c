@@ -4,7 +4,6 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <stdint.h>
 #include <string.h>
 
 #include "_kernels.h"
@@ -19,7 +18,7 @@
  * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
  * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
  * the caller; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output. */
-#define DEFINE_WINOGRAD_KERNELS(T, U, SUFFIX)                                                                         \
+#define DEFINE_WINOGRAD_KERNELS(T, SUFFIX)                                                                        \
     /* B^T d of a row of tiles, every column of the padded rows d (`line` apart): the 4 rows of u. */             \
     NOINLINE static void input_rows_##SUFFIX(const T *restrict d, Py_ssize_t line, T *restrict u) {               \
         const T *d1 = d + line, *d2 = d + 2 * line, *d3 = d + 3 * line;                                           \
@@ -60,42 +59,52 @@
             }                                                                                                     \
     }                                                                                                             \
                                                                                                                   \
+    /* A^T m A of a row of `count` tiles, their 16 products `plane` apart, plus the bias and through the ReLU     \
+     * with `rectify`, into two contiguous rows of 2 * count outputs. */                                          \
+    NOINLINE static void output_tiles_##SUFFIX(const T *restrict m, Py_ssize_t plane, const T *bias, int rectify, \
+                                               T *restrict top, T *restrict bottom, Py_ssize_t count) {           \
+        for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
+            T s[2][4];                                                                                            \
+            for (int j = 0; j < 4; j++) {                                                                         \
+                T m0 = m[j * plane + t], m1 = m[(4 + j) * plane + t];                                             \
+                T m2 = m[(8 + j) * plane + t], m3 = m[(12 + j) * plane + t];                                      \
+                s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;                                                   \
+            }                                                                                                     \
+            top[2 * t] = s[0][0] + s[0][1] + s[0][2], top[2 * t + 1] = s[0][1] - s[0][2] - s[0][3];               \
+            bottom[2 * t] = s[1][0] + s[1][1] + s[1][2], bottom[2 * t + 1] = s[1][1] - s[1][2] - s[1][3];         \
+        }                                                                                                         \
+        /* then, on both rows, each a loop of its own that the compiler vectorizes: */                            \
+        for (T *row = top; row; row = row == top ? bottom : NULL) {                                               \
+            if (bias)                                                                                             \
+                for (Py_ssize_t k = 0; k < 2 * count; k++) row[k] += *bias;                                       \
+            if (rectify) /* v where v > 0 or NaN, else +0: np.maximum(v, 0), a vector select */                   \
+                for (Py_ssize_t k = 0; k < 2 * count; k++) row[k] = row[k] > 0 || row[k] != row[k] ? row[k] : 0;  \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
     static void winograd_output_##SUFFIX(const T *restrict m, const T *bias, int rectify, Py_ssize_t first,       \
                                          Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,          \
-                                         const Images *y) {                                                       \
-        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                             \
-        Py_ssize_t plane = y->shape[0] * tiles;                                                                   \
+                                         const Images *y, T *restrict rows) {                                     \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                              \
+        Py_ssize_t plane = y->shape[0] * tiles, width = 2 * tile_cols;                                            \
         for (Py_ssize_t f = 0; f < y->shape[0]; f++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++)                                                              \
-                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
-                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++) {                                               \
-                        const T *source = m + f * tiles + n * per_sample + tr * tile_cols + tc;                   \
-                        T s[2][4], out[2][2];                                                                     \
-                        for (int j = 0; j < 4; j++) {                                                             \
-                            T m0 = source[j * plane], m1 = source[(4 + j) * plane];                               \
-                            T m2 = source[(8 + j) * plane], m3 = source[(12 + j) * plane];                        \
-                            s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;                                       \
-                        }                                                                                         \
-                        for (int i = 0; i < 2; i++) {                                                             \
-                            out[i][0] = s[i][0] + s[i][1] + s[i][2], out[i][1] = s[i][1] - s[i][2] - s[i][3];     \
-                            for (int j = 0; j < 2; j++) {                                                         \
-                                T v = bias ? out[i][j] + bias[f] : out[i][j];                                     \
-                                if (rectify) { /* v where v > 0 or NaN, else +0, on the bits: no branch on v */   \
-                                    U bits, keep = (U)0 - (U)((v > 0) | (v != v));                                \
-                                    memcpy(&bits, &v, sizeof bits);                                               \
-                                    bits &= keep;                                                                 \
-                                    memcpy(&v, &bits, sizeof v);                                                  \
-                                }                                                                                 \
-                                out[i][j] = v;                                                                    \
-                            }                                                                                     \
-                        }                                                                                         \
-                        T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1];                     \
-                        for (int i = 0; i < 2 && 2 * tr + i < y->shape[2]; i++)                                   \
-                            for (int j = 0; j < 2 && 2 * tc + j < y->shape[3]; j++)                               \
-                                target[(2 * tr + i) * y->step[2] + (2 * tc + j) * y->step[3]] = out[i][j];        \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++) {                                                   \
+                    const T *products = m + f * tiles + n * per_sample + tr * tile_cols;                          \
+                    output_tiles_##SUFFIX(products, plane, bias ? bias + f : NULL,                                \
+                                          rectify, rows, rows + width, tile_cols);                                \
+                    for (Py_ssize_t i = 0; i < 2 && 2 * tr + i < y->shape[2]; i++) {                              \
+                        T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1] +                    \
+                                    (2 * tr + i) * y->step[2];                                                    \
+                        if (y->step[3] == 1)                                                                      \
+                            memcpy(target, rows + i * width, (size_t)y->shape[3] * sizeof(T));                    \
+                        else                                                                                      \
+                            for (Py_ssize_t k = 0; k < y->shape[3]; k++)                                          \
+                                target[k * y->step[3]] = rows[i * width + k];                                     \
                     }                                                                                             \
+                }                                                                                                 \
     }                                                                                                             \
-                                                                                                                      \
+                                                                                                                  \
     /* The output gradient's transform A g A^T (the output transform's adjoint): each 2x2 block of grad (zeros  \
      * past the edge) as 16 values per tile, (16, filters, tiles), for the weight gradient's products. */        \
     static void winograd_gradient_##SUFFIX(const Images *grad, Py_ssize_t first, Py_ssize_t samples,              \
@@ -127,8 +136,8 @@
             }                                                                                                     \
     }
 
-DEFINE_WINOGRAD_KERNELS(float, uint32_t, float32)
-DEFINE_WINOGRAD_KERNELS(double, uint64_t, float64)
+DEFINE_WINOGRAD_KERNELS(float, float32)
+DEFINE_WINOGRAD_KERNELS(double, float64)
 
 /* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols) */
 PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
@@ -203,14 +212,20 @@ PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
         2 * tile_rows < y.shape[2] || 2 * tile_cols < y.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_output: the products do not match the images");
     } else {
-        Py_BEGIN_ALLOW_THREADS
-        if (format[0] == 'f')
-            winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
-                                    &y);
-        else
-            winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
-                                    &y);
-        Py_END_ALLOW_THREADS
+        void *rows = PyMem_RawMalloc((size_t)(4 * tile_cols) * in.itemsize);
+        if (rows == NULL) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (format[0] == 'f')
+                winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
+                                        tile_cols, &y, rows);
+            else
+                winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
+                                        tile_cols, &y, rows);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(rows);
+        }
     }
     if (has_bias) PyBuffer_Release(&bias);
     PyBuffer_Release(&in);
