@@ -134,6 +134,29 @@ typedef struct {
         for (Py_ssize_t k = 0; k < length; k++) grad[k] *= y[k] > 0 ? (T)1 : (T)0;                                \
     }                                                                                                             \
                                                                                                                   \
+    /* x + bias, then with `rectify` max(., 0) as relu_run, in place over `length` contiguous elements. */        \
+    NOINLINE static void bias_relu_run_##SUFFIX(T *restrict x, const T *bias, int rectify, Py_ssize_t length) {   \
+        if (bias && rectify) {                                                                                    \
+            T b = *bias;                                                                                          \
+            for (Py_ssize_t k = 0; k < length; k++) {                                                             \
+                T v = x[k] + b;                                                                                   \
+                x[k] = v > 0 || v != v ? v : 0;                                                                   \
+            }                                                                                                     \
+        } else if (bias) {                                                                                        \
+            T b = *bias;                                                                                          \
+            for (Py_ssize_t k = 0; k < length; k++) x[k] += b;                                                    \
+        } else if (rectify) {                                                                                     \
+            for (Py_ssize_t k = 0; k < length; k++) x[k] = x[k] > 0 || x[k] != x[k] ? x[k] : 0;                   \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    static void bias_relu_##SUFFIX(Images x, const T *bias, int rectify) {                                        \
+        for (Py_ssize_t c = 0; c < x.shape[0]; c++)                                                               \
+            for (Py_ssize_t n = 0; n < x.shape[1]; n++)                                                           \
+                for (Py_ssize_t r = 0; r < x.shape[2]; r++)                                                       \
+                    bias_relu_run_##SUFFIX(AT(&x, T, c, n, r, 0), bias ? bias + c : NULL, rectify, x.shape[3]);   \
+    }                                                                                                             \
+                                                                                                                  \
     static void relu_forward_##SUFFIX(Images x, Images y) { RUNS(x, y, T, relu_run_##SUFFIX(first, second, length)); } \
                                                                                                                   \
     static void relu_backward_##SUFFIX(Images grad, Images y) {                                                   \
@@ -346,4 +369,36 @@ PyObject *relu_backward(PyObject *Py_UNUSED(self), PyObject *args) {
     if (take(&call, args, "wr") == 0 && same_shape(&call.a[0], &call.a[1]) == 0)
         RUN(call, relu_backward_float32(call.a[0], call.a[1]), relu_backward_float64(call.a[0], call.a[1]));
     return release(&call);
+}
+
+/* bias_relu(x, bias or None, rectify): x (channels, batch, rows, cols) with contiguous rows, in place: plus its
+ * channel's bias, then with rectify max(., 0): the passes NumPy makes after a convolution's product, in one. */
+PyObject *bias_relu(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *target, *bias_object;
+    int rectify;
+    if (!PyArg_ParseTuple(args, "OOp", &target, &bias_object, &rectify)) return NULL;
+    const char *format = float_format(target);
+    if (format == NULL) return NULL;
+    Py_buffer view, bias = {0};
+    Images x;
+    if (get_images(target, &view, &x, 1, format) < 0) return NULL;
+    int has_bias = bias_object != Py_None;
+    if (has_bias && PyObject_GetBuffer(bias_object, &bias, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
+    if ((has_bias && (strcmp(bias.format, format) != 0 || bias.len != x.shape[0] * bias.itemsize)) ||
+        x.step[3] != 1) {
+        PyErr_SetString(PyExc_ValueError, "bias_relu: a bias per channel and contiguous rows");
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        if (format[0] == 'f')
+            bias_relu_float32(x, has_bias ? bias.buf : NULL, rectify);
+        else
+            bias_relu_float64(x, has_bias ? bias.buf : NULL, rectify);
+        Py_END_ALLOW_THREADS
+    }
+    if (has_bias) PyBuffer_Release(&bias);
+    PyBuffer_Release(&view);
+    return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }

@@ -144,6 +144,7 @@ class Conv2D(Layer):
             return winograd.forward(self, x, self._rectify)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
+        bias = None if self.bias is None else self.bias.value
         chunks = self._chunks()
         size = len(x) * self._window_size * positions
         kept = self._kept.get((size,), self.dtype) if training and size * self.dtype.itemsize <= KEEP_BYTES else None
@@ -152,8 +153,11 @@ class Conv2D(Layer):
             for samples, windows in self._window_chunks(chunks, worker, kept):
                 out = rows[:, samples.start * positions : samples.stop * positions]
                 np.matmul(weights, windows, out=out)
-                if self.bias is not None:
-                    out += self.bias.value[:, None]
+                if self._compiled:
+                    kernels.bias_relu(out[:, None, None], bias, self._rectify)
+                    continue
+                if bias is not None:
+                    out += bias[:, None]
                 if self._rectify:
                     np.maximum(out, 0, out=out)
 

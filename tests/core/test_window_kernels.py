@@ -207,6 +207,23 @@ def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, 
         same_bits(ours, theirs)
 
 
+@needs_kernels
+@pytest.mark.parametrize("rectify", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_bias_and_a_fused_relu_give_the_numpy_bits(dtype, rectify, monkeypatch):
+    x = images((5, 2, 9, 8), dtype)
+
+    def output():
+        layers = [Conv2D(3, 3, padding=1), ReLU() if rectify else Flatten()]
+        model = Sequential(layers, input_shape=(2, 9, 8), rng=np.random.default_rng(0), dtype=np.dtype(dtype).name)
+        layers[0].bias.value[...] = images((3,), dtype, seed=2)
+        return model.forward(x, training=True).copy()
+
+    compiled, reference = run_both_paths(monkeypatch, output)
+    assert (compiled == 0).any() == rectify
+    same_bits(compiled, reference)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("config", [{"kernel_size": 2}, {"kernel_size": 3}, {"kernel_size": 3, "stride": 2}])
 @pytest.mark.parametrize("path", ["compiled", "numpy"])
