@@ -53,10 +53,6 @@ from framework.core.windows import (
 #: samples whose windows stay in cache between their copy and their products.
 CHUNK_BYTES = 4 * 2**20
 
-#: Bytes of a batch's window matrices a layer keeps from its training forward pass for its weight gradient, not
-#: copying them again; above that (large images or many channels), backward copies them again, chunk by chunk.
-KEEP_BYTES = 8 * CHUNK_BYTES
-
 #: With stride 1, the window matrix is read as runs of whole padded rows (one contiguous copy per
 #: channel, tap and sample), the product computing the few extra columns too, when the padded width
 #: is at most this many times the output width.
@@ -102,8 +98,7 @@ class Conv2D(Layer):
         self.init = initializers.get(init)
         self.bias_init = initializers.get(bias_init)
         self.use_bias = check_bool("Conv2D", "use_bias", use_bias)
-        self._cols, self._padded, self._kept = Scratch(), Scratch(zeroed=True), Scratch()
-        self._kept_chunks: list[slice] | None = None  # those of the window matrices ``_kept`` holds
+        self._cols, self._padded = Scratch(), Scratch(zeroed=True)
         self._window_grads, self._input_grad, self._grad_rows_buffer = Scratch(), Scratch(), Scratch(zeroed=True)
         self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
@@ -139,18 +134,15 @@ class Conv2D(Layer):
     def forward(self, x, training=False):
         filters, positions = self.filters, self._positions
         self._compiled = kernels.accepts_images(x)
-        self._source, self._batch, self._kept_chunks = self._padded_source(x), len(x), None
+        self._source, self._batch = self._padded_source(x), len(x)
         if self._compiled and self._winograd:
             return winograd.forward(self, x, self._rectify)
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
         bias = None if self.bias is None else self.bias.value
-        chunks = self._chunks()
-        size = len(x) * self._window_size * positions
-        kept = self._kept.get((size,), self.dtype) if training and size * self.dtype.itemsize <= KEEP_BYTES else None
 
         def work(worker, chunks):
-            for samples, windows in self._window_chunks(chunks, worker, kept):
+            for samples, windows in self._window_chunks(chunks, worker):
                 out = rows[:, samples.start * positions : samples.stop * positions]
                 np.matmul(weights, windows, out=out)
                 if self._compiled:
@@ -161,8 +153,7 @@ class Conv2D(Layer):
                 if self._rectify:
                     np.maximum(out, 0, out=out)
 
-        parallel.split(work, chunks, parallel.workers())
-        self._kept_chunks = chunks if kept is not None else None
+        parallel.split(work, self._chunks(), parallel.workers())
         return y[..., : self.cols.out].transpose(1, 0, 2, 3)
 
     def fuse_following(self, following: Layer) -> None:
@@ -181,20 +172,12 @@ class Conv2D(Layer):
             step = -(-self._batch // (-(-chunks // count) * count))
         return [slice(start, min(start + step, self._batch)) for start in range(0, self._batch, step)]
 
-    def _window_chunks(self, chunks: list[slice], worker: int = 0, kept: np.ndarray | None = None, reuse=False):
-        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one array reused by
-        ``worker``; or in its part of ``kept`` (a batch's window matrices, chunk after chunk), and with ``reuse``
-        the matrix already there."""
+    def _window_chunks(self, chunks: list[slice], worker: int = 0):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
+        array reused by ``worker``."""
         for samples in chunks:
-            shape, size = (self._window_size, (samples.stop - samples.start) * self._positions), self._window_size
-            if kept is None:
-                matrix = self._scratch("_cols", worker).get(shape, self.dtype)
-            else:
-                matrix = kept[samples.start * size * self._positions : samples.stop * size * self._positions]
-                matrix = matrix.reshape(shape)
-                if reuse:
-                    yield samples, matrix
-                    continue
+            count = samples.stop - samples.start
+            matrix = self._scratch("_cols", worker).get((self._window_size, count * self._positions), self.dtype)
             if self._compiled:
                 kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, self._width)
             else:
@@ -278,20 +261,18 @@ class Conv2D(Layer):
         positions, weight_grad = self._positions, self.weight.grad.reshape(-1, self.filters)
         weight_grad[...] = 0
 
-        chunks, count = self._chunks(), parallel.workers()
-        kept = self._kept.storage if self._kept_chunks == chunks else None  # the forward pass's windows
-
         def work(worker, chunks):
             total = weight_grad if worker == 0 else self._scratch("_partial", worker).get(weight_grad.shape, self.dtype)
             if worker:
                 total[...] = 0
-            for samples, windows in self._window_chunks(chunks, worker, kept, reuse=True):
+            for samples, windows in self._window_chunks(chunks, worker):
                 part = grad_rows[:, samples.start * positions : samples.stop * positions]
                 total += windows @ part.T
                 if input_grad is not None:
                     self._col2im(part, input_grad, samples, worker)
             return total
 
+        chunks, count = self._chunks(), parallel.workers()
         phases = [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 else [chunks]
         for phase in phases:
             for total in parallel.split(work, phase, count)[1:]:

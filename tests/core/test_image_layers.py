@@ -233,7 +233,6 @@ def test_windows_go_through_in_chunks_of_samples_with_the_same_result(monkeypatc
     dx = whole.backward(upstream.copy())
     chunk_bytes = 3 * 9 * 10 * 12 * 8  # the windows of 3 samples of the first layer, 12 padded columns per row
     monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
-    monkeypatch.setattr(conv, "KEEP_BYTES", chunk_bytes)  # the batch's windows copied again in backward
     chunked = lenet_like("float64")
     np.testing.assert_allclose(chunked.forward(x, training=True), y, rtol=0, atol=1e-13)
     np.testing.assert_allclose(chunked.backward(upstream.copy()), dx, rtol=0, atol=1e-13)
@@ -264,31 +263,6 @@ def test_chunks_split_among_threads_give_the_results_of_one_thread_every_time(mo
     for serial, threaded, repeated in zip(one, two, again):
         np.testing.assert_allclose(threaded, serial, rtol=0, atol=1e-13)
         np.testing.assert_array_equal(repeated, threaded)
-
-
-@pytest.mark.parametrize("workers", [1, 2])
-def test_window_matrices_kept_from_the_forward_pass_give_the_bits_of_copying_them_again(workers, monkeypatch):
-    from framework.core import conv, parallel
-
-    x = np.random.default_rng(0).normal(size=(9, 1, 10, 10))
-    upstream = np.random.default_rng(1).normal(size=(9, 3))
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 2 * 9 * 10 * 12 * 8)  # several chunks per convolution
-    monkeypatch.setattr(parallel, "workers", lambda: workers)
-
-    def run(keep_bytes):
-        monkeypatch.setattr(conv, "KEEP_BYTES", keep_bytes)
-        model = lenet_like("float64")
-        y = model.forward(x, training=True)
-        kept = [layer._kept_chunks is not None for layer in model.layers if isinstance(layer, Conv2D)]
-        return kept, [y, model.backward(upstream.copy()), *(p.grad.copy() for p in model.parameters())]
-
-    (kept, reused), (copied, again) = run(2**20), run(0)
-    assert all(kept) and not any(copied)
-    for ours, theirs in zip(reused, again, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
-    model = lenet_like("float64")
-    model.forward(x)  # not training: nothing kept
-    assert model.layers[0]._kept_chunks is None
 
 
 def test_relu_and_max_pooling_split_among_threads_give_the_same_values(monkeypatch):
