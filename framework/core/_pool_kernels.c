@@ -53,6 +53,63 @@ typedef struct {
 /* The kernels take their array descriptions by value: through a pointer, the compiler would reload every
  * stride after each store it cannot tell apart from them. */
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* One tap `v` (number `tap`) into the running maximum and first largest tap of 4 windows, as max_tap below. */
+static inline void max_tap_4(__m128 v, int tap, __m128 *best, __m128i *first) {
+    __m128 better = _mm_cmpgt_ps(v, *best);
+    __m128 keep = _mm_or_ps(_mm_cmpgt_ps(*best, v), _mm_cmpunord_ps(*best, *best));
+    __m128i chosen = _mm_castps_si128(better);
+    *first = _mm_or_si128(_mm_and_si128(chosen, _mm_set1_epi32(tap)), _mm_andnot_si128(chosen, *first));
+    *best = _mm_or_ps(_mm_and_ps(keep, *best), _mm_andnot_ps(keep, v));
+}
+
+/* A row of 2x2 windows 2 apart over the contiguous rows `top` and `bottom` of float32: the taps in row-major
+ * order with the operations of max_tap, 4 windows at a time (a window at a time, the compiler kept branches).
+ * Returns how many windows it did: all of them, or none without SSE2 or for float64. */
+static Py_ssize_t max_2x2_row_float32(const float *top, const float *bottom, float *out, int32_t *index,
+                                      Py_ssize_t count) {
+    Py_ssize_t k = 0;
+    for (; k + 4 <= count; k += 4) {
+        __m128 t0 = _mm_loadu_ps(top + 2 * k), t1 = _mm_loadu_ps(top + 2 * k + 4);
+        __m128 b0 = _mm_loadu_ps(bottom + 2 * k), b1 = _mm_loadu_ps(bottom + 2 * k + 4);
+        __m128 best = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+        __m128i first = _mm_setzero_si128();
+        max_tap_4(_mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)), 1, &best, &first);
+        max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), 2, &best, &first);
+        max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)), 3, &best, &first);
+        _mm_storeu_ps(out + k, best);
+        _mm_storeu_si128((__m128i *)(index + k), first);
+    }
+    if (k < count) { /* the last 1-3 windows, through 4-wide copies of their taps */
+        float taps[4][4] = {{0}}, best_out[4];
+        int32_t first_out[4];
+        for (Py_ssize_t w = 0; w < count - k; w++) {
+            taps[0][w] = top[2 * (k + w)], taps[1][w] = top[2 * (k + w) + 1];
+            taps[2][w] = bottom[2 * (k + w)], taps[3][w] = bottom[2 * (k + w) + 1];
+        }
+        __m128 best = _mm_loadu_ps(taps[0]);
+        __m128i first = _mm_setzero_si128();
+        for (int tap = 1; tap < 4; tap++) max_tap_4(_mm_loadu_ps(taps[tap]), tap, &best, &first);
+        _mm_storeu_ps(best_out, best);
+        _mm_storeu_si128((__m128i *)first_out, first);
+        for (Py_ssize_t w = 0; w < count - k; w++) out[k + w] = best_out[w], index[k + w] = first_out[w];
+    }
+    return count;
+}
+#else
+static Py_ssize_t max_2x2_row_float32(const float *top, const float *bottom, float *out, int32_t *index,
+                                      Py_ssize_t count) {
+    return 0;
+}
+#endif
+
+static Py_ssize_t max_2x2_row_float64(const double *top, const double *bottom, double *out, int32_t *index,
+                                      Py_ssize_t count) {
+    return 0;
+}
+
 #define DEFINE_POOL_KERNELS(T, SUFFIX)                                                                            \
     /* One tap of a row of windows: where it is larger than the best so far, it becomes the best and its tap      \
      * the index (a NaN becomes the best without taking the index, as np.maximum and the NumPy index do). */      \
@@ -91,15 +148,22 @@ typedef struct {
      * NumPy paths take them; y and first have contiguous rows. */                                                \
     static void pool_forward_##SUFFIX(Images x, Images y, const Images *first_, Pool rows, Pool cols, T share) {  \
         Images first = first_ ? *first_ : y;                                                                      \
-        Py_ssize_t count = y.shape[3], step = cols.stride * x.step[3];                                            \
+        Py_ssize_t step = cols.stride * x.step[3];                                                                \
+        int pair = first_ && rows.kernel == 2 && rows.stride == 2 && cols.kernel == 2 && cols.stride == 2 &&      \
+                   x.step[3] == 1;                                                                                \
         for (Py_ssize_t c = 0; c < y.shape[0]; c++)                                                               \
             for (Py_ssize_t n = 0; n < y.shape[1]; n++)                                                           \
                 for (Py_ssize_t r = 0; r < y.shape[2]; r++) {                                                     \
                     T *out = AT(&y, T, c, n, r, 0);                                                               \
                     int32_t *index = AT(&first, int32_t, c, n, r, 0), tap = 0;                                    \
+                    Py_ssize_t done = pair ? max_2x2_row_##SUFFIX(AT(&x, const T, c, n, 2 * r, 0),                \
+                                                                  AT(&x, const T, c, n, 2 * r + 1, 0), out, index, \
+                                                                  y.shape[3]) : 0;                                \
+                    Py_ssize_t count = y.shape[3] - done;                                                         \
+                    out += done, index += done;                                                                   \
                     for (Py_ssize_t i = 0; i < rows.kernel; i++)                                                  \
                         for (Py_ssize_t j = 0; j < cols.kernel; j++, tap++) {                                     \
-                            const T *source = AT(&x, const T, c, n, r * rows.stride + i, j);                      \
+                            const T *source = AT(&x, const T, c, n, r * rows.stride + i, j) + done * step;        \
                             if (tap == 0) {                                                                       \
                                 for (Py_ssize_t k = 0; k < count; k++) out[k] = source[k * step];                 \
                                 if (first_) memset(index, 0, (size_t)count * sizeof(int32_t));                    \

@@ -106,13 +106,14 @@ POOLS = [
 
 
 @needs_kernels
+@pytest.mark.parametrize("width", [8, 14])  # 2x2 windows: 4 per row, or 7 (4 at once, then 3)
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("layer_class", "config"), POOLS, ids=lambda v: str(v))
-def test_pooling_and_relu_give_the_numpy_bits(layer_class, config, dtype, workers, monkeypatch):
+def test_pooling_and_relu_give_the_numpy_bits(layer_class, config, dtype, workers, width, monkeypatch):
     monkeypatch.setattr(parallel, "workers", lambda: workers)
     monkeypatch.setattr(parallel, "SPLIT_ELEMENTS", 0)
-    x = images((4, 5, 9, 8), dtype)
+    x = images((4, 5, 9, width), dtype)
     x[:, :, 0, :4] = x[:, :, 1, :4]  # ties: the first largest input gets the gradient
     x[0, 0] = 0.0  # whole windows of zeros, and ReLU's 0 and -0
     x[0, 1, :, :3] = -0.0
