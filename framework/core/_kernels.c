@@ -14,7 +14,7 @@
 #include "_kernels.h"
 
 /* The interface version framework/core/kernels.py expects (KERNEL_VERSION). */
-#define KERNELS_VERSION 2
+#define KERNELS_VERSION 3
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
@@ -137,6 +137,7 @@ static PyMethodDef methods[] = {
      "average_pool_backward((grad, input_grad), kr, sr, kc, sc, share)"},
     {"relu", relu_forward, METH_VARARGS, "relu((x, y)): y = max(x, 0)"},
     {"relu_backward", relu_backward, METH_VARARGS, "relu_backward((grad, y)): grad *= (y > 0), in place"},
+    {"bias_relu", bias_relu, METH_VARARGS, "bias_relu(x, bias or None, rectify): x += bias per channel, then max(x, 0)"},
     {NULL, NULL, 0, NULL},
 };
 

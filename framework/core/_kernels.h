@@ -42,5 +42,6 @@ PyObject *pool_average_forward(PyObject *self, PyObject *args);
 PyObject *pool_average_backward(PyObject *self, PyObject *args);
 PyObject *relu_forward(PyObject *self, PyObject *args);
 PyObject *relu_backward(PyObject *self, PyObject *args);
+PyObject *bias_relu(PyObject *self, PyObject *args);
 
 #endif

@@ -8,71 +8,103 @@
 
 #include "_kernels.h"
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* Winograd F(2x2, 3x3): each 2x2 block of outputs of a 3x3 stride-1 convolution from the 4x4 input tile under
  * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
  * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
  * the caller; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output. */
-#define DEFINE_WINOGRAD_KERNELS(T, SUFFIX)                                                                         \
+#define DEFINE_WINOGRAD_KERNELS(T, SUFFIX)                                                                        \
+    /* B^T d of a row of tiles, every column of the padded rows d (`line` apart): the 4 rows of u. */             \
+    NOINLINE static void input_rows_##SUFFIX(const T *restrict d, Py_ssize_t line, T *restrict u) {               \
+        const T *d1 = d + line, *d2 = d + 2 * line, *d3 = d + 3 * line;                                           \
+        for (Py_ssize_t k = 0; k < line; k++) {                                                                   \
+            u[k] = d[k] - d2[k], u[line + k] = d1[k] + d2[k];                                                     \
+            u[2 * line + k] = d2[k] - d1[k], u[3 * line + k] = d1[k] - d3[k];                                     \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
+    /* (B^T d) B of a row of `count` tiles from one row u of input_rows: 4 of the 16 planes, contiguous. */       \
+    NOINLINE static void input_columns_##SUFFIX(const T *restrict u, T *restrict o0, T *restrict o1,              \
+                                                T *restrict o2, T *restrict o3, Py_ssize_t count) {               \
+        for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
+            o0[t] = u[2 * t] - u[2 * t + 2], o1[t] = u[2 * t + 1] + u[2 * t + 2];                                 \
+            o2[t] = u[2 * t + 2] - u[2 * t + 1], o3[t] = u[2 * t + 1] - u[2 * t + 3];                             \
+        }                                                                                                         \
+    }                                                                                                             \
+                                                                                                                  \
     static void winograd_input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,    \
                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,           \
                                         T *restrict out, T *restrict padded) {                                    \
-        Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;     \
+        Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;      \
         Py_ssize_t tiles = samples * per_sample, plane = x->shape[0] * tiles;                                     \
+        T *u = padded + height * line; /* the caller's buffer holds 4 more lines */                               \
         for (Py_ssize_t c = 0; c < x->shape[0]; c++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
                 for (Py_ssize_t row = 0; row < height; row++)                                                     \
                     padded_row_##SUFFIX(x, c, first + n, row - rows->before, cols->before, line,                  \
                                         padded + row * line);                                                     \
                 T *target = out + c * tiles + n * per_sample;                                                     \
-                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
-                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++, target++) {                                     \
-                        const T *d = padded + 2 * tr * line + 2 * tc;                                             \
-                        T u[4][4];                                                                                \
-                        for (int j = 0; j < 4; j++) {                                                             \
-                            T d0 = d[j], d1 = d[line + j], d2 = d[2 * line + j], d3 = d[3 * line + j];            \
-                            u[0][j] = d0 - d2, u[1][j] = d1 + d2, u[2][j] = d2 - d1, u[3][j] = d1 - d3;           \
-                        }                                                                                         \
-                        for (int i = 0; i < 4; i++) {                                                             \
-                            target[(4 * i) * plane] = u[i][0] - u[i][2];                                          \
-                            target[(4 * i + 1) * plane] = u[i][1] + u[i][2];                                      \
-                            target[(4 * i + 2) * plane] = u[i][2] - u[i][1];                                      \
-                            target[(4 * i + 3) * plane] = u[i][1] - u[i][3];                                      \
-                        }                                                                                         \
-                    }                                                                                             \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++, target += tile_cols) {                              \
+                    input_rows_##SUFFIX(padded + 2 * tr * line, line, u);                                         \
+                    for (int i = 0; i < 4; i++)                                                                   \
+                        input_columns_##SUFFIX(u + i * line, target + 4 * i * plane, target + (4 * i + 1) * plane,\
+                                               target + (4 * i + 2) * plane, target + (4 * i + 3) * plane,        \
+                                               tile_cols);                                                        \
+                }                                                                                                 \
             }                                                                                                     \
+    }                                                                                                             \
+                                                                                                                  \
+    /* A^T m A of a row of `count` tiles, their 16 products `plane` apart, plus the bias and through the ReLU     \
+     * with `rectify`, into two contiguous rows of 2 * count outputs. */                                          \
+    NOINLINE static void output_tiles_##SUFFIX(const T *restrict m, Py_ssize_t plane, const T *bias, int rectify, \
+                                               T *restrict top, T *restrict bottom, Py_ssize_t count) {           \
+        for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
+            T s[2][4];                                                                                            \
+            for (int j = 0; j < 4; j++) {                                                                         \
+                T m0 = m[j * plane + t], m1 = m[(4 + j) * plane + t];                                             \
+                T m2 = m[(8 + j) * plane + t], m3 = m[(12 + j) * plane + t];                                      \
+                s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;                                                   \
+            }                                                                                                     \
+            top[2 * t] = s[0][0] + s[0][1] + s[0][2], top[2 * t + 1] = s[0][1] - s[0][2] - s[0][3];               \
+            bottom[2 * t] = s[1][0] + s[1][1] + s[1][2], bottom[2 * t + 1] = s[1][1] - s[1][2] - s[1][3];         \
+        }                                                                                                         \
+        /* then, on both rows, each a loop of its own that the compiler vectorizes: */                            \
+        for (T *row = top; row; row = row == top ? bottom : NULL) {                                               \
+            if (bias)                                                                                             \
+                for (Py_ssize_t k = 0; k < 2 * count; k++) row[k] += *bias;                                       \
+            if (rectify) /* v where v > 0 or NaN, else +0: np.maximum(v, 0), a vector select */                   \
+                for (Py_ssize_t k = 0; k < 2 * count; k++) row[k] = row[k] > 0 || row[k] != row[k] ? row[k] : 0;  \
+        }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
     static void winograd_output_##SUFFIX(const T *restrict m, const T *bias, int rectify, Py_ssize_t first,       \
                                          Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,          \
-                                         const Images *y) {                                                       \
-        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                             \
-        Py_ssize_t plane = y->shape[0] * tiles;                                                                   \
+                                         const Images *y, T *restrict rows) {                                     \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                              \
+        Py_ssize_t plane = y->shape[0] * tiles, width = 2 * tile_cols;                                            \
         for (Py_ssize_t f = 0; f < y->shape[0]; f++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++)                                                              \
-                for (Py_ssize_t tr = 0; tr < tile_rows; tr++)                                                     \
-                    for (Py_ssize_t tc = 0; tc < tile_cols; tc++) {                                               \
-                        const T *source = m + f * tiles + n * per_sample + tr * tile_cols + tc;                   \
-                        T s[2][4], out[2][2];                                                                     \
-                        for (int j = 0; j < 4; j++) {                                                             \
-                            T m0 = source[j * plane], m1 = source[(4 + j) * plane];                               \
-                            T m2 = source[(8 + j) * plane], m3 = source[(12 + j) * plane];                        \
-                            s[0][j] = m0 + m1 + m2, s[1][j] = m1 - m2 - m3;                                       \
-                        }                                                                                         \
-                        for (int i = 0; i < 2; i++) {                                                             \
-                            out[i][0] = s[i][0] + s[i][1] + s[i][2], out[i][1] = s[i][1] - s[i][2] - s[i][3];     \
-                            for (int j = 0; j < 2; j++) {                                                         \
-                                T v = bias ? out[i][j] + bias[f] : out[i][j];                                     \
-                                int keep = (v > 0) | (v != v) | !rectify; /* bitwise: a select, no branch */      \
-                                out[i][j] = keep ? v : 0;                                                         \
-                            }                                                                                     \
-                        }                                                                                         \
-                        T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1];                     \
-                        for (int i = 0; i < 2 && 2 * tr + i < y->shape[2]; i++)                                   \
-                            for (int j = 0; j < 2 && 2 * tc + j < y->shape[3]; j++)                               \
-                                target[(2 * tr + i) * y->step[2] + (2 * tc + j) * y->step[3]] = out[i][j];        \
+                for (Py_ssize_t tr = 0; tr < tile_rows; tr++) {                                                   \
+                    const T *products = m + f * tiles + n * per_sample + tr * tile_cols;                          \
+                    output_tiles_##SUFFIX(products, plane, bias ? bias + f : NULL,                                \
+                                          rectify, rows, rows + width, tile_cols);                                \
+                    for (Py_ssize_t i = 0; i < 2 && 2 * tr + i < y->shape[2]; i++) {                              \
+                        T *target = (T *)y->data + f * y->step[0] + (first + n) * y->step[1] +                    \
+                                    (2 * tr + i) * y->step[2];                                                    \
+                        if (y->step[3] == 1)                                                                      \
+                            memcpy(target, rows + i * width, (size_t)y->shape[3] * sizeof(T));                    \
+                        else                                                                                      \
+                            for (Py_ssize_t k = 0; k < y->shape[3]; k++)                                          \
+                                target[k * y->step[3]] = rows[i * width + k];                                     \
                     }                                                                                             \
+                }                                                                                                 \
     }                                                                                                             \
-                                                                                                                      \
+                                                                                                                  \
     /* The output gradient's transform A g A^T (the output transform's adjoint): each 2x2 block of grad (zeros  \
      * past the edge) as 16 values per tile, (16, filters, tiles), for the weight gradient's products. */        \
     static void winograd_gradient_##SUFFIX(const Images *grad, Py_ssize_t first, Py_ssize_t samples,              \
@@ -132,7 +164,7 @@ PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
         2 * tile_cols + 2 < cols.before + x.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_input: the tiles do not match the images");
     } else {
-        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 2) * (2 * tile_cols + 2)) * out.itemsize);
+        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 6) * (2 * tile_cols + 2)) * out.itemsize);
         if (padded == NULL) {
             PyErr_NoMemory();
         } else {
@@ -180,14 +212,20 @@ PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
         2 * tile_rows < y.shape[2] || 2 * tile_cols < y.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_output: the products do not match the images");
     } else {
-        Py_BEGIN_ALLOW_THREADS
-        if (format[0] == 'f')
-            winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
-                                    &y);
-        else
-            winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows, tile_cols,
-                                    &y);
-        Py_END_ALLOW_THREADS
+        void *rows = PyMem_RawMalloc((size_t)(4 * tile_cols) * in.itemsize);
+        if (rows == NULL) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (format[0] == 'f')
+                winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
+                                        tile_cols, &y, rows);
+            else
+                winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
+                                        tile_cols, &y, rows);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(rows);
+        }
     }
     if (has_bias) PyBuffer_Release(&bias);
     PyBuffer_Release(&in);

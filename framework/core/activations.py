@@ -15,6 +15,15 @@ class ReLU(Layer):
     preferred_init = "he_normal"
     #: Set by a layer before it in a model that rectifies its own output (``Layer.fuse_following``).
     input_rectified = False
+    #: Whether the layer after it multiplies the gradient by this layer's mask (:meth:`fuse_following`).
+    masked_by_following = False
+
+    def fuse_following(self, following) -> None:
+        """A following layer that can (``MaxPool2D``) multiplies its input gradient by ``y > 0`` in its own
+        backward pass, and this layer passes the gradient on: one pass over the gradient fewer, the same bits."""
+        self.masked_by_following = getattr(following, "can_rectify_input_gradient", False)
+        if self.masked_by_following:
+            following.rectifies_input_gradient = True
 
     def forward(self, x, training=False):
         if self.input_rectified:
@@ -32,16 +41,22 @@ class ReLU(Layer):
         return y
 
     def backward(self, grad):
-        if grad.ndim == 4 and kernels.accepts_images(grad, self.y):
-            _by_channels(kernels.relu_backward, grad, self.y)
+        if self.masked_by_following:
             return grad
-        if grad.ndim < 2 or parallel.workers() == 1:
-            return np.multiply(grad, self.y > 0, out=grad)
-        y = self.y
-        parallel.over_slices(
-            lambda part: np.multiply(grad[:, part], y[:, part] > 0, out=grad[:, part]), grad.shape[1], grad.size
-        )
+        return rectify_gradient(grad, self.y)
+
+
+def rectify_gradient(grad: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``grad * (y > 0)``, in place: the backward pass of a ReLU whose output is ``y``."""
+    if grad.ndim == 4 and kernels.accepts_images(grad, y):
+        _by_channels(kernels.relu_backward, grad, y)
         return grad
+    if grad.ndim < 2 or parallel.workers() == 1:
+        return np.multiply(grad, y > 0, out=grad)
+    parallel.over_slices(
+        lambda part: np.multiply(grad[:, part], y[:, part] > 0, out=grad[:, part]), grad.shape[1], grad.size
+    )
+    return grad
 
 
 def _by_channels(kernel, *images: np.ndarray) -> None:

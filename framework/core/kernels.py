@@ -16,7 +16,7 @@ import numpy as np
 
 #: The interface version this module calls; a compiled file left from an older
 #: checkout (``pip install -e .`` not re-run after an update) is not used.
-KERNEL_VERSION = 2
+KERNEL_VERSION = 3
 
 try:
     from framework.core import _kernels
@@ -126,9 +126,11 @@ def max_pool(x, y, index, rows, cols) -> None:
     _kernels.max_pool((x, y, index), rows.kernel, rows.stride, cols.kernel, cols.stride)
 
 
-def max_pool_backward(grad, index, input_grad, rows, cols) -> None:
-    """``input_grad``: each window's gradient at its ``index`` tap (grad * 0 at the others); zero elsewhere."""
-    _kernels.max_pool_backward((grad, index, input_grad), rows.kernel, rows.stride, cols.kernel, cols.stride)
+def max_pool_backward(grad, index, input_grad, rows, cols, rectified=None) -> None:
+    """``input_grad``: each window's gradient at its ``index`` tap (grad * 0 at the others); zero elsewhere. With
+    ``rectified`` (the pooling's input, a ReLU's output), then times ``rectified > 0``: that ReLU's backward pass."""
+    arrays = (grad, index, input_grad) if rectified is None else (grad, index, input_grad, rectified)
+    _kernels.max_pool_backward(arrays, rows.kernel, rows.stride, cols.kernel, cols.stride)
 
 
 def average_pool(x, y, rows, cols, share: float) -> None:
@@ -139,6 +141,12 @@ def average_pool(x, y, rows, cols, share: float) -> None:
 def average_pool_backward(grad, input_grad, rows, cols, share: float) -> None:
     """``input_grad``: zero, plus ``grad * share`` of every window over it, tap by tap."""
     _kernels.average_pool_backward((grad, input_grad), rows.kernel, rows.stride, cols.kernel, cols.stride, share)
+
+
+def bias_relu(x: np.ndarray, bias: np.ndarray | None, rectify: bool) -> None:
+    """In place, ``x += bias`` per channel (``bias`` None: nothing added), then with ``rectify`` ``x = max(x, 0)``:
+    NumPy's two passes, in one."""
+    _kernels.bias_relu(x, bias, rectify)
 
 
 def relu(x: np.ndarray, y: np.ndarray) -> None:

@@ -7,6 +7,7 @@ and gives the same values."""
 import numpy as np
 
 from framework.core import kernels, parallel
+from framework.core.activations import rectify_gradient
 from framework.core.layer import Layer
 from framework.core.windows import (
     Scratch,
@@ -60,14 +61,17 @@ class _Pool2D(Layer):
         parallel.over_slices(part, channels, x.size)
         return y.transpose(1, 0, 2, 3)
 
-    def _compiled_backward(self, grad: np.ndarray, kernel, *extra) -> np.ndarray:
-        """``kernel(grad, *extra, input_grad, rows, cols)`` on channel-major views, a slice of channels per worker."""
+    def _compiled_backward(self, grad: np.ndarray, kernel, *extra, rectified=None) -> np.ndarray:
+        """``kernel(grad, *extra, input_grad, rows, cols[, rectified])`` on channel-major views, a slice of channels
+        per worker."""
         channels, height, width = self.input_shape
         input_grad = self._input_grad.get((channels, len(grad), height, width), self.dtype)
         upstream = grad.transpose(1, 0, 2, 3)
+        inputs = None if rectified is None else rectified.transpose(1, 0, 2, 3)
 
         def part(span):
-            kernel(upstream[span], *(a[span] for a in extra), input_grad[span], self.rows, self.cols)
+            more = () if inputs is None else (inputs[span],)
+            kernel(upstream[span], *(a[span] for a in extra), input_grad[span], self.rows, self.cols, *more)
 
         parallel.over_slices(part, channels, input_grad.size)
         return input_grad.transpose(1, 0, 2, 3)
@@ -92,8 +96,14 @@ class MaxPool2D(_Pool2D):
     Otherwise each kernel tap is compared with the output, one strided view at a time."""
 
     name = "max_pool2d"
+    #: A ``ReLU`` right before it has its gradient mask applied here (``ReLU.fuse_following``), in the same pass
+    #: as the routing with the compiled kernels.
+    can_rectify_input_gradient = True
+    rectifies_input_gradient = False
 
     def forward(self, x, training=False):
+        if self.rectifies_input_gradient:
+            self.x = x
         if self._uses_kernels(x):
             self._index = np.empty((self.input_shape[0], len(x), self.rows.out, self.cols.out), np.int32)
             return self._compiled_forward(x, kernels.max_pool, self._index)
@@ -108,8 +118,13 @@ class MaxPool2D(_Pool2D):
         return self.y
 
     def backward(self, grad):
+        rectified = self.x if self.rectifies_input_gradient else None
         if self._compiled:
-            return self._compiled_backward(grad, kernels.max_pool_backward, self._index)
+            return self._compiled_backward(grad, kernels.max_pool_backward, self._index, rectified=rectified)
+        input_grad = self._routed_backward(grad)
+        return input_grad if rectified is None else rectify_gradient(input_grad, rectified)
+
+    def _routed_backward(self, grad):
         if self.stride == self.kernel_size:
             return self._tiled_backward(grad)
         input_grad = self._zeroed_input_grad(len(grad))

@@ -106,13 +106,14 @@ POOLS = [
 
 
 @needs_kernels
+@pytest.mark.parametrize("width", [8, 14])  # 2x2 windows: 4 per row, or 7 (4 at once, then 3)
 @pytest.mark.parametrize("workers", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("layer_class", "config"), POOLS, ids=lambda v: str(v))
-def test_pooling_and_relu_give_the_numpy_bits(layer_class, config, dtype, workers, monkeypatch):
+def test_pooling_and_relu_give_the_numpy_bits(layer_class, config, dtype, workers, width, monkeypatch):
     monkeypatch.setattr(parallel, "workers", lambda: workers)
     monkeypatch.setattr(parallel, "SPLIT_ELEMENTS", 0)
-    x = images((4, 5, 9, 8), dtype)
+    x = images((4, 5, 9, width), dtype)
     x[:, :, 0, :4] = x[:, :, 1, :4]  # ties: the first largest input gets the gradient
     x[0, 0] = 0.0  # whole windows of zeros, and ReLU's 0 and -0
     x[0, 1, :, :3] = -0.0
@@ -207,6 +208,56 @@ def test_a_relu_after_a_convolution_is_applied_by_it_with_the_same_values(path, 
         same_bits(ours, theirs)
 
 
+@needs_kernels
+@pytest.mark.parametrize("rectify", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_bias_and_a_fused_relu_give_the_numpy_bits(dtype, rectify, monkeypatch):
+    x = images((5, 2, 9, 8), dtype)
+
+    def output():
+        layers = [Conv2D(3, 3, padding=1), ReLU() if rectify else Flatten()]
+        model = Sequential(layers, input_shape=(2, 9, 8), rng=np.random.default_rng(0), dtype=np.dtype(dtype).name)
+        layers[0].bias.value[...] = images((3,), dtype, seed=2)
+        return model.forward(x, training=True).copy()
+
+    compiled, reference = run_both_paths(monkeypatch, output)
+    assert (compiled == 0).any() == rectify
+    same_bits(compiled, reference)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("config", [{"kernel_size": 2}, {"kernel_size": 3}, {"kernel_size": 3, "stride": 2}])
+@pytest.mark.parametrize("path", ["compiled", "numpy"])
+def test_a_relu_before_max_pooling_is_differentiated_by_the_pooling_with_the_same_bits(
+    path, config, workers, monkeypatch
+):
+    from framework.core import Identity
+
+    if path == "numpy":
+        monkeypatch.setattr(kernels, "_kernels", None)
+    elif not kernels.available():
+        pytest.skip("the compiled kernels are not built here")
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(parallel, "SPLIT_ELEMENTS", 0)
+    x = images((4, 3, 9, 8), np.float32)
+    x[0, 0] = 0.0  # windows of zeros: ReLU's 0 and -0, ties
+    x[0, 1, :, :3] = -0.0
+    x[1, 2, 2:5, 2:5] = np.nan
+    x = x.transpose(1, 0, 2, 3).copy().transpose(1, 0, 2, 3)  # channel-major, as a convolution leaves it
+    upstream = images((4, 3, *MaxPool2D(**config).setup((3, 9, 8), np.float32, None)[1:]), np.float32, 1)
+
+    def step(*layers):
+        model = Sequential(list(layers), input_shape=(3, 9, 8), rng=np.random.default_rng(0), dtype="float32")
+        y = model.forward(x, training=True)
+        return model, [y.copy(), model.backward(upstream.copy()).copy()]
+
+    fused_model, fused = step(Identity(), ReLU(), MaxPool2D(**config))
+    _, separate = step(Identity(), ReLU(), Identity(), MaxPool2D(**config))  # not adjacent: not fused
+    assert fused_model.layers[1].masked_by_following and fused_model.layers[2].rectifies_input_gradient
+    for ours, theirs in zip(fused, separate, strict=True):
+        same_bits(ours, theirs)
+
+
 WINOGRAD_CASES = [(1, 28, 28), ("same", 7, 10), (2, 5, 6), (0, 9, 8)]  # the last without padding: col2im
 
 
@@ -246,3 +297,25 @@ def test_winograd_agrees_with_the_window_matrix_within_the_rounding_of_its_sums(
     for ours, theirs, sums, terms in zip(fast, reference, magnitudes, (9 * 16, 9 * 12, 5 * y[1] * y[2])):
         assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 4 * terms * unit * sums)
         assert not np.array_equal(ours, theirs) or padding == 0  # Winograd's own route, not the window matrix
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_applies_a_following_relu_with_the_bits_of_a_separate_relu(dtype):
+    """The output transform rectifies on the bits, without a branch on the sign: +0 for negatives and -0, NaN kept."""
+    from framework.core import Identity
+
+    x = images((3, 16, 9, 10), dtype)
+    x[0, :, :4, :4] = np.nan
+
+    def output(*layers):
+        model = Sequential(
+            list(layers), input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=np.dtype(dtype).name
+        )
+        assert model.layers[0]._winograd
+        return model.forward(x, training=True).copy()
+
+    fused = output(Conv2D(12, 3, padding=1), ReLU())
+    separate = output(Conv2D(12, 3, padding=1), Identity(), ReLU())  # not adjacent: not fused
+    assert np.isnan(fused).any() and (fused == 0).any() and (fused > 0).any()
+    same_bits(fused, separate)
