@@ -319,3 +319,43 @@ def test_winograd_applies_a_following_relu_with_the_bits_of_a_separate_relu(dtyp
     separate = output(Conv2D(12, 3, padding=1), Identity(), ReLU())  # not adjacent: not fused
     assert np.isnan(fused).any() and (fused == 0).any() and (fused > 0).any()
     same_bits(fused, separate)
+
+
+@needs_kernels
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("config", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2}])
+@pytest.mark.parametrize("conv", [{"kernel_size": 5, "padding": 2}, {"kernel_size": 3, "stride": 2}])
+def test_max_pooling_done_in_the_convolutions_chunks_gives_the_bits_of_pooling_on_its_own(
+    conv, config, workers, monkeypatch
+):
+    """Conv2D, ReLU, MaxPool2D: the convolution pools each chunk of its output (several chunks, 1 and 2 workers),
+    with the bits of the pooling layer kept apart by an ``Identity``, compiled and NumPy; forward and backward."""
+    from framework.core import Identity
+    from framework.core import conv as conv_module
+
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(conv_module, "CHUNK_BYTES", 4096)
+    x = images((7, 2, 12, 11), np.float32)
+    x[0] = -1.0  # an image whose outputs are all negative: every window's maximum a ReLU zero
+
+    def step(*layers):
+        model = Sequential(list(layers), input_shape=(2, 12, 11), rng=np.random.default_rng(0), dtype="float32")
+        model.layers[0].bias.value[...] = images((4,), np.float32, 2)
+        y = model.forward(x, training=True)
+        dx = model.backward(images(y.shape, np.float32, 1))
+        return model, [y.copy(), dx.copy(), *(p.grad.copy() for p in model.parameters())]
+
+    pooled_ahead = []
+    pool_ahead = MaxPool2D.pool_ahead
+    monkeypatch.setattr(MaxPool2D, "pool_ahead", lambda *a: pooled_ahead.append(1) or pool_ahead(*a))
+    fused_model, fused = step(Conv2D(4, **conv), ReLU(), MaxPool2D(**config))
+    assert pooled_ahead and len(fused_model.layers[0]._chunks()) > 1
+    _, separate = step(Conv2D(4, **conv), ReLU(), Identity(), MaxPool2D(**config))  # not fused: pooled on its own
+    assert len(pooled_ahead) == 1
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "_kernels", None)
+        _, reference = step(Conv2D(4, **conv), ReLU(), MaxPool2D(**config))
+    same_bits(fused[0], reference[0])  # the pooled output; the gradients' sums may differ in a zero's sign only
+    for ours, theirs, numpy_values in zip(fused, separate, reference, strict=True):
+        same_bits(ours, theirs)
+        np.testing.assert_array_equal(ours, numpy_values)
