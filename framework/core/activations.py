@@ -17,8 +17,6 @@ class ReLU(Layer):
     input_rectified = False
     #: Whether the layer after it multiplies the gradient by this layer's mask (:meth:`fuse_following`).
     masked_by_following = False
-    #: The layer after it when that layer applies this one's gradient mask, else None.
-    following = None
 
     def fuse_following(self, following) -> None:
         """A following layer that can (``MaxPool2D``) multiplies its input gradient by ``y > 0`` in its own
@@ -26,7 +24,6 @@ class ReLU(Layer):
         self.masked_by_following = getattr(following, "can_rectify_input_gradient", False)
         if self.masked_by_following:
             following.rectifies_input_gradient = True
-            self.following = following
 
     def forward(self, x, training=False):
         if self.input_rectified:

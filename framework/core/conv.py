@@ -34,7 +34,6 @@ from framework.core.activations import ReLU
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.parameter import Parameter
-from framework.core.pooling import MaxPool2D
 from framework.core.validation import check_bool, check_positive_int
 from framework.core.windows import (
     Scratch,
@@ -105,7 +104,6 @@ class Conv2D(Layer):
         self._worker_scratch: dict[tuple[str, int], Scratch] = {}
         self._source: np.ndarray | None = None
         self._compiled = self._rectify = False
-        self._relu: ReLU | None = None
         self._batch = 0
 
     def build(self, input_shape, rng):
@@ -143,8 +141,6 @@ class Conv2D(Layer):
         y = np.empty((filters, len(x), self.rows.out, self._width), self.dtype)
         weights, rows = self.weight.value.reshape(-1, filters).T, y.reshape(filters, -1)
         bias = None if self.bias is None else self.bias.value
-        output = y[..., : self.cols.out].transpose(1, 0, 2, 3)
-        pool_chunk = self._pool_ahead(output)
 
         def work(worker, chunks):
             for samples, windows in self._window_chunks(chunks, worker):
@@ -152,7 +148,6 @@ class Conv2D(Layer):
                 np.matmul(weights, windows, out=out)
                 if self._compiled:
                     kernels.bias_relu(out[:, None, None], bias, self._rectify)
-                    pool_chunk(y[:, samples, :, : self.cols.out], samples)
                     continue
                 if bias is not None:
                     out += bias[:, None]
@@ -160,28 +155,14 @@ class Conv2D(Layer):
                     np.maximum(out, 0, out=out)
 
         parallel.split(work, self._chunks(), parallel.workers())
-        return output
+        return y[..., : self.cols.out].transpose(1, 0, 2, 3)
 
     def fuse_following(self, following: Layer) -> None:
         """A following ``ReLU`` is applied here, to each chunk of the output while it is in cache, and that
-        layer passes its input on: one pass over the output in memory fewer, the same values. With the compiled
-        kernels, a ``MaxPool2D`` after that ``ReLU`` pools each chunk here too (:meth:`_pool_ahead`)."""
+        layer passes its input on: one pass over the output in memory fewer, the same values."""
         self._rectify = isinstance(following, ReLU)
-        self._relu = following if self._rectify else None
         if self._rectify:
             following.input_rectified = True
-
-    def _pool_ahead(self, output: np.ndarray):
-        """A function pooling a chunk of the output, ``(filters, samples, rows, cols)``, into the arrays of the max
-        pooling after this layer's fused ReLU, while the chunk is in cache: that pooling's forward pass then hands
-        them on instead of reading ``output`` again. Does nothing without such a pooling or the compiled kernels."""
-        pool = getattr(self._relu, "following", None)
-        if not (self._compiled and isinstance(pool, MaxPool2D)):
-            return lambda chunk, samples: None
-        pooled, index = pool.pool_ahead(output)
-        return lambda chunk, samples: kernels.max_pool(
-            chunk, pooled[:, samples], index[:, samples], pool.rows, pool.cols
-        )
 
     def _chunks(self) -> list[slice]:
         """The batch's chunks of samples whose window matrix is small enough to stay in cache while it is multiplied."""

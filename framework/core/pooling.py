@@ -100,24 +100,10 @@ class MaxPool2D(_Pool2D):
     #: as the routing with the compiled kernels.
     can_rectify_input_gradient = True
     rectifies_input_gradient = False
-    #: ``(input, output, index)`` filled by the layer before it as it computed ``input`` (:meth:`pool_ahead`).
-    _ahead: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-    def pool_ahead(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The channel-major output and index arrays for the input ``x`` that the caller, computing ``x``, fills
-        with the compiled ``max_pool`` a chunk of samples at a time; ``forward(x)`` then returns that output."""
-        pooled = np.empty((self.input_shape[0], len(x), self.rows.out, self.cols.out), self.dtype)
-        index = np.empty(pooled.shape, np.int32)
-        self._ahead = (x, pooled, index)
-        return pooled, index
 
     def forward(self, x, training=False):
         if self.rectifies_input_gradient:
             self.x = x
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead[0] is x:
-            self._compiled, self._index = True, ahead[2]
-            return ahead[1].transpose(1, 0, 2, 3)
         if self._uses_kernels(x):
             self._index = np.empty((self.input_shape[0], len(x), self.rows.out, self.cols.out), np.int32)
             return self._compiled_forward(x, kernels.max_pool, self._index)
