@@ -81,7 +81,7 @@ def train(cfg: Mapping, *, plugins: Plugins | None = None, log=print, context: J
     job, checkpoint = resumed(job, context, plugins, log)
     run, names, rng = describe_run(job, context, checkpoint, plugins), job.names(), np.random.default_rng(job.seed)
     with blas_threads(job.threads, log):
-        components = build_components(plugins, job.nodes, job.model, job.trainer)
+        components = build_components(plugins, job.nodes, job.model, job.trainer_arguments, job.trainer.get("metrics"))
         run = with_components(run, plugins, names, components)
         callbacks = [*components.callbacks.values(), *trial_callbacks(context.trial, job.monitor)]
         if checkpoint is not None:
@@ -115,8 +115,8 @@ def resumed(job: JobConfig, context: JobContext, plugins: Plugins, log) -> tuple
     this run's config tracks to."""
     if job.resume is None and job.resume_uri is None:
         return job, None
-    logger, output_dir = section(job.whole, "logger"), output_dir_of(job, context)
     if job.resume_uri is not None:
+        logger, output_dir = section(job.whole, "logger"), output_dir_of(job, context)
         launch_dir = Path(logger.get("launch_dir") or context.launch_dir)
         checkpoint = fetch_checkpoint(job.resume_uri, logger.get("tracking_uri"), launch_dir, output_dir)
         log(f"resume: {checkpoint.source} fetched to {checkpoint.path}")

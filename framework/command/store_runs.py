@@ -66,19 +66,14 @@ def find_run(client, run_id: str, where: str):
     """The run ``run_id`` of the store ``client`` opens, or :class:`Refused` starting with ``where``."""
     from mlflow.exceptions import MlflowException
 
+    store = masked(str(client.tracking_uri))
     if not RUN_ID.fullmatch(str(run_id)):
         raise Refused(f"{where}: {run_id!r} is not a run id; {WHERE_IDS_ARE}")
     try:
         return client.get_run(run_id)
     except MlflowException as exc:
         if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            raise Refused(f"{where}: there is no run {run_id} in {_shown(client)}; {WHERE_IDS_ARE}") from None
-        raise Refused(f"{where}: {_shown(client)} did not give the run ({short_error(exc)}); try again") from exc
+            raise Refused(f"{where}: there is no run {run_id} in {store}; {WHERE_IDS_ARE}") from None
+        raise Refused(f"{where}: {store} did not give the run ({short_error(exc)}); try again") from exc
     except OSError as exc:  # the server went away (requests' errors are OSErrors)
-        raise Refused(
-            f"{where}: {_shown(client)} stopped answering ({short_error(exc)}); try again when it is up"
-        ) from exc
-
-
-def _shown(client) -> str:
-    return masked(str(client.tracking_uri))
+        raise Refused(f"{where}: {store} stopped answering ({short_error(exc)}); try again when it is up") from exc

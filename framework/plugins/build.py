@@ -16,7 +16,7 @@ from framework.core.validation import check_float_dtype
 from framework.plugins import Plugins
 from framework.plugins.construct import construct, instantiate, registered_class
 from framework.training.run import ComponentOrigin, Run
-from framework.training.trainer import TRAINER_KEYS, TrainerSettings
+from framework.training.trainer import TrainerSettings
 
 DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mse", "mae"]}
 DEFAULT_INIT = "glorot_uniform"
@@ -37,19 +37,20 @@ class Components:
 
 
 def build_components(
-    plugins: Plugins, nodes: Mapping[str, tuple[str, dict]], model_cfg: Mapping, trainer_cfg: Mapping
+    plugins: Plugins, nodes: Mapping[str, tuple[str, dict]], model_cfg: Mapping, trainer_arguments: Mapping, metrics
 ) -> Components:
     """The components the config's ``nodes`` (:attr:`JobConfig.nodes`) name, with the schedule's own
-    callback (when it has one) before the configured callbacks; the trainer's settings, the model's
-    dtype and the names of its layers and metrics are checked first, before any data loads."""
-    check_settings(model_cfg, {key: trainer_cfg[key] for key in TRAINER_KEYS if key in trainer_cfg})
+    callback (when it has one) before the configured callbacks; the trainer's settings
+    (``trainer_arguments``), the model's dtype and the names of its layers and ``metrics`` are
+    checked too, all before any data loads."""
+    check_settings(model_cfg, trainer_arguments)
     built = {label: instantiate(plugins, kind, node, label) for label, (kind, node) in nodes.items()}
     components = Components(built.pop("optimizer"), built.pop("loss"), built.pop("data"), built.pop("schedule"))
     scheduler = components.schedule.callback()
     if scheduler is not None:
         components.callbacks[f"callbacks.{scheduler.name}"] = scheduler
     components.callbacks.update(built)
-    check_model_and_metric_names(plugins, model_cfg, trainer_cfg.get("metrics", "auto"))
+    check_model_and_metric_names(plugins, model_cfg, metrics)
     return components
 
 

@@ -73,9 +73,10 @@ def process_alive(host, pid) -> bool | None:
     if host != socket.gethostname():
         return None
     try:
-        if int(pid) == os.getpid():
+        pid = int(pid)
+        if pid == os.getpid():
             return None
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except (TypeError, ValueError, ProcessLookupError):
         return False
     except PermissionError:

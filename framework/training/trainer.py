@@ -10,7 +10,7 @@ Usable from a notebook with no Hydra or MLflow::
 import functools
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ class TrainerSettings:
 
 
 #: The trainer's settings a config may give (``trainer.<key>``).
-TRAINER_KEYS = ("epochs", "batch_size", "eval_batch_size", "grad_clip_norm")
+TRAINER_KEYS = tuple(setting.name for setting in fields(TrainerSettings))
 
 
 class Trainer:
