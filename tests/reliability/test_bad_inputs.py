@@ -652,6 +652,7 @@ BAD_INPUTS = [
     Bad("dropout-too-big", "value", ("model.dropout=1.5",), ("model.dropout.rate=1.5", "[0, 1)")),
     Bad("dropout-text", "value", ("model.dropout=abc",), ("model.dropout.rate='abc'", "finite number")),
     Bad("dtype-half", "value", ("model.dtype=float16",), ("model.dtype='float16'", "float32 or float64")),
+    Bad("dtype-unparsable", "value", ("model.dtype='f8,(2'",), ("model.dtype='f8,(2'", "float32 or float64")),
     Bad("hidden-zero", "value", ("model.hidden=[0]",), ("model.hidden=[0]", "positive layer widths")),
     Bad(
         "every-n-epochs-zero",
