@@ -3,7 +3,8 @@
 Forward copies the windows of the (padded) input, a strided view, into a reused
 ``(channels * kernel_rows * kernel_cols, samples * positions)`` matrix, a chunk of samples
 at a time so that it stays in cache, and multiplies the weights by it. Backward copies
-each chunk's windows again for the weight gradient. The input gradient is either the
+each chunk's windows again for the weight gradient (laid out by output positions when the gradient has
+more rows than the windows, so that the gradient is read where it is). The input gradient is either the
 window gradients scattered onto the input with one strided addition per kernel tap
 (col2im), or, with stride 1 and at most "same" padding, the convolution of the output
 gradient with the flipped kernels (one window copy and one product, no scattering).
@@ -173,16 +174,18 @@ class Conv2D(Layer):
             step = -(-self._batch // (-(-chunks // count) * count))
         return [slice(start, min(start + step, self._batch)) for start in range(0, self._batch, step)]
 
-    def _window_chunks(self, chunks: list[slice], worker: int = 0):
+    def _window_chunks(self, chunks: list[slice], worker: int = 0, row_runs: bool | None = None):
         """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
-        array reused by ``worker``."""
+        array reused by ``worker``; as runs of whole padded rows if ``row_runs`` (default: the layer's layout)."""
+        row_runs = self._row_runs if row_runs is None else row_runs
+        width = self.cols.padded if row_runs else self.cols.out
         for samples in chunks:
             count = samples.stop - samples.start
-            matrix = self._scratch("_cols", worker).get((self._window_size, count * self._positions), self.dtype)
+            matrix = self._scratch("_cols", worker).get((self._window_size, count * self.rows.out * width), self.dtype)
             if self._compiled:
-                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, self._width)
+                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, width)
             else:
-                view = self._windows(self._source, samples)
+                view = self._windows(self._source, samples, row_runs=row_runs)
                 np.copyto(matrix.reshape(view.shape), view)
             yield samples, matrix
 
@@ -192,11 +195,15 @@ class Conv2D(Layer):
             return getattr(self, name)
         return self._worker_scratch.setdefault((name, worker), Scratch())
 
-    def _windows(self, source: np.ndarray, samples: slice, writeable: bool = False) -> np.ndarray:
-        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``."""
-        if self._row_runs:
+    def _windows(
+        self, source: np.ndarray, samples: slice, writeable: bool = False, row_runs: bool | None = None
+    ) -> np.ndarray:
+        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``,
+        as runs of whole padded rows if ``row_runs`` (default: the layer's layout)."""
+        if self._row_runs if row_runs is None else row_runs:
             return row_windows(source, samples, self.rows, self.cols, writeable)
-        return channel_major_windows(source[:, samples], self.rows, self.cols, writeable)
+        grid = self._grid(source, self._batch) if self._row_runs else source
+        return channel_major_windows(grid[:, samples], self.rows, self.cols, writeable)
 
     def _padded_source(self, x: np.ndarray) -> np.ndarray:
         """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
@@ -261,13 +268,18 @@ class Conv2D(Layer):
         sums = [weight_grad] if self.bias is None else [weight_grad, self.bias.grad]
         for total in sums:
             total[...] = 0
-        grad_rows = self._grad_rows(grad)
+        # Without col2im, a gradient with more rows than the windows is read where it is, the windows copied
+        # by output positions, rather than copied itself into runs of whole padded rows.
+        row_runs = self._row_runs and (input_grad is not None or self.filters <= self._window_size)
+        grad_rows = self._grad_rows(grad, row_runs)
 
         def work(worker, chunks):
             totals = self._worker_sums(worker, sums)
-            for samples, windows in self._window_chunks(chunks, worker):
+            for samples, windows in self._window_chunks(chunks, worker, row_runs):
                 part = grad_rows(samples)
-                totals[0] += windows @ part.T
+                # np.dot, not matmul: matmul holds the GIL when its output has under 500 elements (LeNet-5's
+                # first layer: 25 x 6), which kept the chunk threads waiting on each other.
+                totals[0] += np.dot(part, windows.T).T
                 if len(totals) > 1:
                     totals[1] += np.add.reduce(part, axis=1)
                 if input_grad is not None:
@@ -317,11 +329,12 @@ class Conv2D(Layer):
         self._transposed.weight.value[...] = self.weight.value[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)
         return self._transposed.forward(grad)
 
-    def _grad_rows(self, grad: np.ndarray):
+    def _grad_rows(self, grad: np.ndarray, row_runs: bool):
         """A function of a chunk of samples giving their part of ``grad`` as ``(filters, samples * positions)``: a
-        view when it is channel-major; with row runs, copied into a reused array whose extra columns are zero."""
-        positions, channel_major = self._positions, grad.transpose(1, 0, 2, 3)
-        if not self._row_runs:
+        view when it is channel-major; with ``row_runs``, copied into a reused array whose extra columns are zero."""
+        channel_major = grad.transpose(1, 0, 2, 3)
+        if not row_runs:
+            positions = self.rows.out * self.cols.out
             matrix = channel_major.reshape(self.filters, -1)
             return lambda samples: matrix[:, samples.start * positions : samples.stop * positions]
         rows = self._grad_rows_buffer.get((self.filters, len(grad), self.rows.out, self._width), self.dtype)

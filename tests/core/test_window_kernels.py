@@ -94,6 +94,20 @@ def test_convolutions_give_the_numpy_values(setting, dtype, workers, monkeypatch
         np.testing.assert_array_equal(ours, theirs)
 
 
+@needs_kernels
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_convolution_with_more_filters_than_window_rows_gives_the_numpy_values(dtype, workers, monkeypatch):
+    from framework.core import conv
+
+    monkeypatch.setattr(parallel, "workers", lambda: workers)
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 600)  # several chunks
+    x = images((6, 1, 9, 8), dtype)
+    compiled, reference = run_both_paths(monkeypatch, lambda: layer_step(lambda: Conv2D(12, 3, padding=1), x))
+    for ours, theirs in zip(compiled, reference, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 POOLS = [
     (MaxPool2D, {"kernel_size": 2}),
     (MaxPool2D, {"kernel_size": 3}),  # 9x8 images: a row and columns left over
