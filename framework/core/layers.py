@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from framework.core import initializers
+from framework.core import initializers, parallel
 from framework.core.errors import ShapeError
 from framework.core.layer import Layer
 from framework.core.validation import check_bool, check_number, check_positive_int
@@ -43,16 +43,20 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         self.x = x
-        y = x @ self.weight.value
+        weight = self.weight.value
+        y = parallel.matmul(x, weight, np.empty((len(x), self.units), np.result_type(x, weight)))
         if self.bias is not None:
             y += self.bias.value
         return y
 
     def backward(self, grad):
-        np.matmul(self.x.T, grad, out=self.weight.grad)
+        parallel.matmul(self.x.T, grad, self.weight.grad)
         if self.bias is not None:
             np.add.reduce(grad, axis=0, out=self.bias.grad)
-        return grad @ self.weight.value.T if self.input_grad else None
+        if not self.input_grad:
+            return None
+        weight = self.weight.value.T
+        return parallel.matmul(grad, weight, np.empty((len(grad), weight.shape[1]), np.result_type(grad, weight)))
 
     def get_config(self):
         return {

@@ -267,6 +267,7 @@ def test_chunks_split_among_threads_give_the_results_of_one_thread_every_time(mo
     x = np.random.default_rng(0).normal(size=(9, 1, 10, 10))
     upstream = np.random.default_rng(1).normal(size=(9, 3))
     monkeypatch.setattr(conv, "CHUNK_BYTES", 2 * 9 * 10 * 12 * 8)  # several chunks per convolution
+    monkeypatch.setattr(parallel, "SPLIT_PRODUCT", 1)  # the dense layers' products split too
 
     def run(workers):
         monkeypatch.setattr(parallel, "workers", lambda: workers)
