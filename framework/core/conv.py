@@ -174,19 +174,25 @@ class Conv2D(Layer):
             step = -(-self._batch // (-(-chunks // count) * count))
         return [slice(start, min(start + step, self._batch)) for start in range(0, self._batch, step)]
 
-    def _window_chunks(self, chunks: list[slice], worker: int = 0, row_runs: bool | None = None):
-        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
-        array reused by ``worker``; as runs of whole padded rows if ``row_runs`` (default: the layer's layout)."""
+    def _window_chunks(
+        self, chunks: list[slice], worker: int = 0, row_runs: bool | None = None, ones_row: bool = False
+    ):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one array reused
+        by ``worker``; as runs of whole padded rows if ``row_runs`` (default: the layer's layout); with
+        ``ones_row``, a row of ones after the windows."""
         row_runs = self._row_runs if row_runs is None else row_runs
         width = self.cols.padded if row_runs else self.cols.out
         for samples in chunks:
-            count = samples.stop - samples.start
-            matrix = self._scratch("_cols", worker).get((self._window_size, count * self.rows.out * width), self.dtype)
+            columns = (samples.stop - samples.start) * self.rows.out * width
+            matrix = self._scratch("_cols", worker).get((self._window_size + ones_row, columns), self.dtype)
+            windows = matrix[: self._window_size]
             if self._compiled:
-                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, width)
+                kernels.im2col(self._source, windows, self.rows, self.cols, samples.start, width)
             else:
                 view = self._windows(self._source, samples, row_runs=row_runs)
-                np.copyto(matrix.reshape(view.shape), view)
+                np.copyto(windows.reshape(view.shape), view)
+            if ones_row:
+                matrix[-1] = 1
             yield samples, matrix
 
     def _scratch(self, name: str, worker: int) -> Scratch:
@@ -275,13 +281,14 @@ class Conv2D(Layer):
 
         def work(worker, chunks):
             totals = self._worker_sums(worker, sums)
-            for samples, windows in self._window_chunks(chunks, worker, row_runs):
+            for samples, windows in self._window_chunks(chunks, worker, row_runs, ones_row=len(sums) > 1):
                 part = grad_rows(samples)
                 # np.dot, not matmul: matmul holds the GIL when its output has under 500 elements (LeNet-5's
                 # first layer: 25 x 6), which kept the chunk threads waiting on each other.
-                totals[0] += np.dot(part, windows.T).T
-                if len(totals) > 1:
-                    totals[1] += np.add.reduce(part, axis=1)
+                product = np.dot(part, windows.T)
+                totals[0] += product[:, : self._window_size].T
+                if len(totals) > 1:  # the row of ones: the bias gradient, without a pass of its own over part
+                    totals[1] += product[:, -1]
                 if input_grad is not None:
                     self._col2im(part, input_grad, samples, worker)
             return totals
