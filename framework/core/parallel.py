@@ -94,7 +94,11 @@ SPLIT_ELEMENTS = 2**16
 def over_slices(function, size: int, elements: int) -> None:
     """``function(part)`` for near-equal slices ``part`` of ``range(size)``, one per worker: an elementwise pass
     over an array of ``elements`` split along an axis of length ``size`` (on the calling thread alone when small)."""
-    count = workers() if elements >= SPLIT_ELEMENTS else 1
+    _over_parts(function, size, workers() if elements >= SPLIT_ELEMENTS else 1)
+
+
+def _over_parts(function, size: int, count: int) -> None:
+    """``function(part)`` for ``count`` near-equal slices ``part`` of ``range(size)``, one per worker."""
     bounds = [size * k // count for k in range(count + 1)]
     parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
     split(lambda worker, items: [function(part) for part in items], parts, count)
@@ -110,8 +114,7 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
     product is large enough: inside :func:`chunk_threads`, where BLAS runs on one thread, a dense layer's products
     then still use every core."""
     rows, inner = a.shape
-    count = workers() if rows * inner * b.shape[1] >= SPLIT_PRODUCT else 1
-    bounds = [rows * k // count for k in range(count + 1)]
-    parts = [slice(start, stop) for start, stop in itertools.pairwise(bounds) if stop > start]
-    split(lambda worker, items: [np.matmul(a[part], b, out=out[part]) for part in items], parts, count)
+    if workers() == 1 or rows * inner * b.shape[1] < SPLIT_PRODUCT:
+        return np.matmul(a, b, out=out)
+    _over_parts(lambda part: np.matmul(a[part], b, out=out[part]), rows, workers())
     return out
