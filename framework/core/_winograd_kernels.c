@@ -1,6 +1,8 @@
-/* Winograd kernels: the transforms of Conv2D's F(2x2, 3x3) route (framework/core/winograd.py); the matrix
- * products between them are the caller's. Images are (channels, batch, rows, cols) views with any strides, as
- * in _window_kernels.c, whose padded rows the input transform reads. The kernels release the GIL.
+/* Winograd kernels: the transforms of Conv2D's F(2x2, 3x3) route (framework/core/winograd.py), and the Python
+ * functions of both routes, F(2x2, 3x3) and F(4x4, 3x3) (_winograd4_kernels.c), chosen by their `block` argument
+ * (outputs per side of a tile, 2 or 4); the matrix products between the transforms are the caller's. Images are
+ * (channels, batch, rows, cols) views with any strides, as in _window_kernels.c, whose padded rows the input
+ * transform reads. The kernels release the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -139,14 +141,21 @@
 DEFINE_WINOGRAD_KERNELS(float, float32)
 DEFINE_WINOGRAD_KERNELS(double, float64)
 
-/* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols) */
+/* The block of outputs per tile side, 2 or 4: 0, or -1 with an exception set. */
+static int check_block(Py_ssize_t block) {
+    if (block == 2 || block == 4) return 0;
+    PyErr_SetString(PyExc_ValueError, "winograd kernels: block must be 2 or 4");
+    return -1;
+}
+
+/* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *target, *row_tuple, *col_tuple;
-    Py_ssize_t first, tile_rows, tile_cols;
+    Py_ssize_t first, tile_rows, tile_cols, block;
     Axis rows, cols;
-    if (!PyArg_ParseTuple(args, "OOO!O!nnn", &source, &target, &PyTuple_Type, &row_tuple, &PyTuple_Type, &col_tuple,
-                          &first, &tile_rows, &tile_cols) ||
-        parse_axis(row_tuple, &rows) < 0 || parse_axis(col_tuple, &cols) < 0)
+    if (!PyArg_ParseTuple(args, "OOO!O!nnnn", &source, &target, &PyTuple_Type, &row_tuple, &PyTuple_Type, &col_tuple,
+                          &first, &tile_rows, &tile_cols, &block) ||
+        parse_axis(row_tuple, &rows) < 0 || parse_axis(col_tuple, &cols) < 0 || check_block(block) < 0)
         return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
@@ -157,19 +166,23 @@ PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
         PyBuffer_Release(&in);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * x.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t size = block + 2, per_sample = size * size * x.shape[0] * tile_rows * tile_cols;
     Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
     if (strcmp(out.format, format) != 0 || first < 0 || first + samples > x.shape[1] || tile_rows < 1 ||
         tile_cols < 1 || samples * per_sample * out.itemsize != out.len || rows.before < 0 || cols.before < 0 ||
-        2 * tile_cols + 2 < cols.before + x.shape[3]) {
+        block * tile_cols + 2 < cols.before + x.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_input: the tiles do not match the images");
     } else {
-        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 6) * (2 * tile_cols + 2)) * out.itemsize);
+        /* the padded rows of an image, then `size` rows of B^T d */
+        size_t lines = (size_t)(block * tile_rows + 2 + size);
+        void *padded = PyMem_RawMalloc(lines * (size_t)(block * tile_cols + 2) * out.itemsize);
         if (padded == NULL) {
             PyErr_NoMemory();
         } else {
             Py_BEGIN_ALLOW_THREADS
-            if (format[0] == 'f')
+            if (block == 4)
+                winograd4_input(format[0], &x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
+            else if (format[0] == 'f')
                 winograd_input_float32(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
             else
                 winograd_input_float64(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
@@ -182,12 +195,14 @@ PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
-/* winograd_output(products, bias or None, rectify, images, first_sample, tile_rows, tile_cols) */
+/* winograd_output(products, bias or None, rectify, images, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *bias_object, *target;
     int rectify;
-    Py_ssize_t first, tile_rows, tile_cols;
-    if (!PyArg_ParseTuple(args, "OOpOnnn", &source, &bias_object, &rectify, &target, &first, &tile_rows, &tile_cols))
+    Py_ssize_t first, tile_rows, tile_cols, block;
+    if (!PyArg_ParseTuple(args, "OOpOnnnn", &source, &bias_object, &rectify, &target, &first, &tile_rows, &tile_cols,
+                          &block) ||
+        check_block(block) < 0)
         return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
@@ -204,20 +219,23 @@ PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
         PyBuffer_Release(&out);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * y.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t size = block + 2, per_sample = size * size * y.shape[0] * tile_rows * tile_cols;
     Py_ssize_t samples = per_sample ? in.len / in.itemsize / per_sample : 0;
     if (strcmp(in.format, format) != 0 || (has_bias && (strcmp(bias.format, format) != 0 ||
                                                         bias.len != y.shape[0] * in.itemsize)) ||
         first < 0 || first + samples > y.shape[1] || samples * per_sample * in.itemsize != in.len ||
-        2 * tile_rows < y.shape[2] || 2 * tile_cols < y.shape[3]) {
+        block * tile_rows < y.shape[2] || block * tile_cols < y.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_output: the products do not match the images");
     } else {
-        void *rows = PyMem_RawMalloc((size_t)(4 * tile_cols) * in.itemsize);
+        void *rows = PyMem_RawMalloc((size_t)(block * block * tile_cols) * in.itemsize); /* a row of tiles */
         if (rows == NULL) {
             PyErr_NoMemory();
         } else {
             Py_BEGIN_ALLOW_THREADS
-            if (format[0] == 'f')
+            if (block == 4)
+                winograd4_output(format[0], in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
+                                 tile_cols, &y, rows);
+            else if (format[0] == 'f')
                 winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
                                         tile_cols, &y, rows);
             else
@@ -233,11 +251,13 @@ PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
-/* winograd_gradient(grad_images, out, first_sample, tile_rows, tile_cols) */
+/* winograd_gradient(grad_images, out, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_gradient(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *target;
-    Py_ssize_t first, tile_rows, tile_cols;
-    if (!PyArg_ParseTuple(args, "OOnnn", &source, &target, &first, &tile_rows, &tile_cols)) return NULL;
+    Py_ssize_t first, tile_rows, tile_cols, block;
+    if (!PyArg_ParseTuple(args, "OOnnnn", &source, &target, &first, &tile_rows, &tile_cols, &block) ||
+        check_block(block) < 0)
+        return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
     Py_buffer in, out;
@@ -247,19 +267,28 @@ PyObject *window_winograd_gradient(PyObject *Py_UNUSED(self), PyObject *args) {
         PyBuffer_Release(&in);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * grad.shape[0] * tile_rows * tile_cols;
+    Py_ssize_t size = block + 2, per_sample = size * size * grad.shape[0] * tile_rows * tile_cols;
     Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
     if (strcmp(out.format, format) != 0 || first < 0 || first + samples > grad.shape[1] ||
-        samples * per_sample * out.itemsize != out.len || 2 * tile_rows < grad.shape[2] ||
-        2 * tile_cols < grad.shape[3]) {
+        samples * per_sample * out.itemsize != out.len || block * tile_rows < grad.shape[2] ||
+        block * tile_cols < grad.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_gradient: the tiles do not match the gradient");
     } else {
-        Py_BEGIN_ALLOW_THREADS
-        if (format[0] == 'f')
-            winograd_gradient_float32(&grad, first, samples, tile_rows, tile_cols, out.buf);
-        else
-            winograd_gradient_float64(&grad, first, samples, tile_rows, tile_cols, out.buf);
-        Py_END_ALLOW_THREADS
+        /* F(4x4, 3x3): 4 rows of the gradient, then 6 rows of A g */
+        void *rows = block == 4 ? PyMem_RawMalloc((size_t)(10 * block * tile_cols) * out.itemsize) : NULL;
+        if (block == 4 && rows == NULL) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (block == 4)
+                winograd4_gradient(format[0], &grad, first, samples, tile_rows, tile_cols, out.buf, rows);
+            else if (format[0] == 'f')
+                winograd_gradient_float32(&grad, first, samples, tile_rows, tile_cols, out.buf);
+            else
+                winograd_gradient_float64(&grad, first, samples, tile_rows, tile_cols, out.buf);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(rows);
+        }
     }
     PyBuffer_Release(&in);
     PyBuffer_Release(&out);
