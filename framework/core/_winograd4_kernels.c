@@ -57,9 +57,9 @@
                                                                                                                   \
     static void input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,             \
                                Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, T *restrict out,   \
-                               T *restrict padded) {                                                              \
+                               Py_ssize_t plane, T *restrict padded) {                                            \
         Py_ssize_t line = 4 * tile_cols + 2, height = 4 * tile_rows + 2, per_sample = tile_rows * tile_cols;      \
-        Py_ssize_t tiles = samples * per_sample, plane = x->shape[0] * tiles;                                     \
+        Py_ssize_t tiles = samples * per_sample;                                                                  \
         T *u = padded + height * line; /* the caller's buffer holds 6 more lines */                               \
         for (Py_ssize_t c = 0; c < x->shape[0]; c++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
@@ -104,11 +104,10 @@
             for (Py_ssize_t k = 0; k < 4 * width; k++) out[k] = out[k] > 0 || out[k] != out[k] ? out[k] : 0;      \
     }                                                                                                             \
                                                                                                                   \
-    static void output_##SUFFIX(const T *restrict m, const T *bias, int rectify, Py_ssize_t first,                \
-                                Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, const Images *y,  \
-                                T *restrict rows) {                                                               \
-        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                              \
-        Py_ssize_t plane = y->shape[0] * tiles, width = 4 * tile_cols;                                            \
+    static void output_##SUFFIX(const T *restrict m, Py_ssize_t plane, const T *bias, int rectify,                \
+                                Py_ssize_t first, Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, \
+                                const Images *y, T *restrict rows) {                                              \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample, width = 4 * tile_cols;       \
         for (Py_ssize_t f = 0; f < y->shape[0]; f++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++)                                                              \
                 for (Py_ssize_t tr = 0; tr < tile_rows; tr++) {                                                   \
@@ -149,9 +148,8 @@
     /* A g A^T of every 4x4 block g of grad (zeros past its edge) as 36 values per tile, (36, filters, tiles), for \
      * the weight gradient's products; `rows` holds 10 rows of 4 * tile_cols. */                                  \
     static void gradient_##SUFFIX(const Images *grad, Py_ssize_t first, Py_ssize_t samples, Py_ssize_t tile_rows,  \
-                                  Py_ssize_t tile_cols, T *restrict out, T *restrict rows) {                      \
-        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                              \
-        Py_ssize_t plane = grad->shape[0] * tiles, width = 4 * tile_cols;                                         \
+                                  Py_ssize_t tile_cols, T *restrict out, Py_ssize_t plane, T *restrict rows) {    \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample, width = 4 * tile_cols;       \
         T *r = rows + 4 * width;                                                                                  \
         for (Py_ssize_t f = 0; f < grad->shape[0]; f++)                                                           \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
@@ -170,25 +168,26 @@ DEFINE_WINOGRAD4_KERNELS(float, float32)
 DEFINE_WINOGRAD4_KERNELS(double, float64)
 
 void winograd4_input(char type, const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,
-                     Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, void *out, void *padded) {
+                     Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, void *out, Py_ssize_t plane,
+                     void *padded) {
     if (type == 'f')
-        input_float32(x, rows, cols, first, samples, tile_rows, tile_cols, out, padded);
+        input_float32(x, rows, cols, first, samples, tile_rows, tile_cols, out, plane, padded);
     else
-        input_float64(x, rows, cols, first, samples, tile_rows, tile_cols, out, padded);
+        input_float64(x, rows, cols, first, samples, tile_rows, tile_cols, out, plane, padded);
 }
 
-void winograd4_output(char type, const void *m, const void *bias, int rectify, Py_ssize_t first, Py_ssize_t samples,
-                      Py_ssize_t tile_rows, Py_ssize_t tile_cols, const Images *y, void *rows) {
+void winograd4_output(char type, const void *m, Py_ssize_t plane, const void *bias, int rectify, Py_ssize_t first,
+                      Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, const Images *y, void *rows) {
     if (type == 'f')
-        output_float32(m, bias, rectify, first, samples, tile_rows, tile_cols, y, rows);
+        output_float32(m, plane, bias, rectify, first, samples, tile_rows, tile_cols, y, rows);
     else
-        output_float64(m, bias, rectify, first, samples, tile_rows, tile_cols, y, rows);
+        output_float64(m, plane, bias, rectify, first, samples, tile_rows, tile_cols, y, rows);
 }
 
 void winograd4_gradient(char type, const Images *grad, Py_ssize_t first, Py_ssize_t samples, Py_ssize_t tile_rows,
-                        Py_ssize_t tile_cols, void *out, void *rows) {
+                        Py_ssize_t tile_cols, void *out, Py_ssize_t plane, void *rows) {
     if (type == 'f')
-        gradient_float32(grad, first, samples, tile_rows, tile_cols, out, rows);
+        gradient_float32(grad, first, samples, tile_rows, tile_cols, out, plane, rows);
     else
-        gradient_float64(grad, first, samples, tile_rows, tile_cols, out, rows);
+        gradient_float64(grad, first, samples, tile_rows, tile_cols, out, plane, rows);
 }
