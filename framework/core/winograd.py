@@ -19,7 +19,7 @@ import numpy as np
 from framework.core import kernels, parallel
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Scheme:
     """Winograd's F(block x block, 3x3): its filter transform G, ``(block + 2) x 3``; the compiled kernels hold
     B^T and A^T."""
@@ -31,6 +31,9 @@ class Scheme:
     def planes(self) -> int:
         """Elements of a tile, so matrix products per layer and chunk."""
         return (self.block + 2) ** 2
+
+    def __repr__(self) -> str:
+        return f"F({self.block}x{self.block}, 3x3)"
 
     def tiles(self, layer) -> tuple[int, int]:
         """Rows and columns of tiles covering ``layer``'s output (the last ones partly past its edge)."""
