@@ -3,15 +3,15 @@
 Forward copies the windows of the (padded) input, a strided view, into a reused
 ``(channels * kernel_rows * kernel_cols, samples * positions)`` matrix, a chunk of samples
 at a time so that it stays in cache, and multiplies the weights by it. Backward copies
-each chunk's windows again for the weight gradient (laid out by output positions when the gradient has
-more rows than the windows, so that the gradient is read where it is). The input gradient is either the
+each chunk's windows again, with a row of ones under them, for the weight and bias gradients (one
+product). The input gradient is either the
 window gradients scattered onto the input with one strided addition per kernel tap
 (col2im), or, with stride 1 and at most "same" padding, the convolution of the output
 gradient with the flipped kernels (one window copy and one product, no scattering).
 
-With stride 1, the windows are read as runs of whole padded rows: one contiguous copy per
-channel, tap and sample; the padded columns past the output width give extra product
-columns, dropped from the output (and zero in the gradient).
+On the NumPy path, with stride 1, the windows are read as runs of whole padded rows: one
+contiguous copy per channel, tap and sample; the padded columns past the output width give extra
+product columns, dropped from the output (and zero in the gradient).
 
 Inside, images are stored channel-major, ``(channels, batch, rows, cols)`` in memory,
 and handed on as ``(batch, channels, rows, cols)`` views of it: then the product's
@@ -20,8 +20,11 @@ no transposing copy is made. Elementwise layers and pooling keep that memory ord
 ``Flatten`` gives dense layers the features in ``(channels, rows, cols)`` order.
 
 With the compiled kernels (:mod:`framework.core.kernels`), the window copy reads the unpadded input
-(padding as zeros) instead of a padded copy of it, and col2im adds onto the unpadded input gradient; the
-NumPy code here is their reference, and both give the same arrays.
+(padding as zeros) instead of a padded copy of it, one window matrix column per output position (no
+extra columns: LeNet-5's layers 5-25% faster than with row runs, which the NumPy path needs for
+contiguous copies), and col2im adds onto the unpadded input gradient; the NumPy code here is their
+reference. Both give the same outputs and input gradients; the weight and bias gradients, sums over
+differently laid out positions, agree within their rounding.
 
 While a model with convolutions steps, BLAS runs on one thread and the chunks of a batch
 are split among as many Python threads as BLAS had (:mod:`framework.core.parallel`); each
@@ -55,8 +58,8 @@ from framework.core.windows import (
 #: second-level cache here: LeNet-5 per epoch 4-5% faster than with 4 MB on one thread, 11% on two).
 CHUNK_BYTES = 2**20
 
-#: With stride 1, the window matrix is read as runs of whole padded rows (one contiguous copy per
-#: channel, tap and sample), the product computing the few extra columns too, when the padded width
+#: With stride 1, on the NumPy path, the window matrix is read as runs of whole padded rows (one contiguous
+#: copy per channel, tap and sample), the product computing the few extra columns too, when the padded width
 #: is at most this many times the output width.
 ROW_RUN_WASTE = 1.5
 
@@ -121,7 +124,8 @@ class Conv2D(Layer):
         return (self.filters, self.rows.out, self.cols.out)
 
     def _choose_layout(self) -> None:
-        self._row_runs = self.stride == (1, 1) and self.cols.padded <= ROW_RUN_WASTE * self.cols.out
+        compiled = kernels.available() and self.dtype in kernels.KERNEL_DTYPES
+        self._row_runs = not compiled and self.stride == (1, 1) and self.cols.padded <= ROW_RUN_WASTE * self.cols.out
         self._width = self.cols.padded if self._row_runs else self.cols.out
 
     @property
@@ -174,19 +178,20 @@ class Conv2D(Layer):
             step = -(-self._batch // (-(-chunks // count) * count))
         return [slice(start, min(start + step, self._batch)) for start in range(0, self._batch, step)]
 
-    def _window_chunks(self, chunks: list[slice], worker: int = 0, row_runs: bool | None = None):
-        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one
-        array reused by ``worker``; as runs of whole padded rows if ``row_runs`` (default: the layer's layout)."""
-        row_runs = self._row_runs if row_runs is None else row_runs
-        width = self.cols.padded if row_runs else self.cols.out
+    def _window_chunks(self, chunks: list[slice], worker: int = 0, ones_row: bool = False):
+        """``(samples, windows)`` per chunk of samples: the im2col matrix of those samples, in one array reused
+        by ``worker``; with ``ones_row``, a row of ones after the windows."""
         for samples in chunks:
-            count = samples.stop - samples.start
-            matrix = self._scratch("_cols", worker).get((self._window_size, count * self.rows.out * width), self.dtype)
+            columns = (samples.stop - samples.start) * self._positions
+            matrix = self._scratch("_cols", worker).get((self._window_size + ones_row, columns), self.dtype)
+            windows = matrix[: self._window_size]
             if self._compiled:
-                kernels.im2col(self._source, matrix, self.rows, self.cols, samples.start, width)
+                kernels.im2col(self._source, windows, self.rows, self.cols, samples.start, self._width)
             else:
-                view = self._windows(self._source, samples, row_runs=row_runs)
-                np.copyto(matrix.reshape(view.shape), view)
+                view = self._windows(self._source, samples)
+                np.copyto(windows.reshape(view.shape), view)
+            if ones_row:
+                matrix[-1] = 1
             yield samples, matrix
 
     def _scratch(self, name: str, worker: int) -> Scratch:
@@ -195,15 +200,11 @@ class Conv2D(Layer):
             return getattr(self, name)
         return self._worker_scratch.setdefault((name, worker), Scratch())
 
-    def _windows(
-        self, source: np.ndarray, samples: slice, writeable: bool = False, row_runs: bool | None = None
-    ) -> np.ndarray:
-        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``,
-        as runs of whole padded rows if ``row_runs`` (default: the layer's layout)."""
-        if self._row_runs if row_runs is None else row_runs:
+    def _windows(self, source: np.ndarray, samples: slice, writeable: bool = False) -> np.ndarray:
+        """The windows of ``samples`` in ``source`` (or its gradient), ``(channels, kernel_rows, kernel_cols, ...)``."""
+        if self._row_runs:
             return row_windows(source, samples, self.rows, self.cols, writeable)
-        grid = self._grid(source, self._batch) if self._row_runs else source
-        return channel_major_windows(grid[:, samples], self.rows, self.cols, writeable)
+        return channel_major_windows(source[:, samples], self.rows, self.cols, writeable)
 
     def _padded_source(self, x: np.ndarray) -> np.ndarray:
         """``x`` channel-major, ``(channels, batch, rows, cols)``: a view when there is no padding to add,
@@ -262,32 +263,30 @@ class Conv2D(Layer):
         """The weight and bias gradients, sums over chunks (each worker's own, added up at the end), and with
         ``input_grad`` the chunks' window gradients added onto it (col2im). Each chunk's gradient rows are
         copied (with row runs) by its worker, just before its products use them. Neighbouring chunks' windows
-        share a few pixels with row runs, so on several workers col2im runs the even chunks, then the odd (the
-        compiled col2im needs no such care, but sums the gradients in the same order)."""
+        share a few pixels with row runs, so then, on several workers, col2im runs the even chunks, then the odd."""
         weight_grad = self.weight.grad.reshape(-1, self.filters)
         sums = [weight_grad] if self.bias is None else [weight_grad, self.bias.grad]
         for total in sums:
             total[...] = 0
-        # Without col2im, a gradient with more rows than the windows is read where it is, the windows copied
-        # by output positions, rather than copied itself into runs of whole padded rows.
-        row_runs = self._row_runs and (input_grad is not None or self.filters <= self._window_size)
-        grad_rows = self._grad_rows(grad, row_runs)
+        grad_rows = self._grad_rows(grad)
 
         def work(worker, chunks):
             totals = self._worker_sums(worker, sums)
-            for samples, windows in self._window_chunks(chunks, worker, row_runs):
+            for samples, windows in self._window_chunks(chunks, worker, ones_row=len(sums) > 1):
                 part = grad_rows(samples)
                 # np.dot, not matmul: matmul holds the GIL when its output has under 500 elements (LeNet-5's
                 # first layer: 25 x 6), which kept the chunk threads waiting on each other.
-                totals[0] += np.dot(part, windows.T).T
-                if len(totals) > 1:
-                    totals[1] += np.add.reduce(part, axis=1)
+                product = np.dot(part, windows.T)
+                totals[0] += product[:, : self._window_size].T
+                if len(totals) > 1:  # the row of ones: the bias gradient, without a pass of its own over part
+                    totals[1] += product[:, -1]
                 if input_grad is not None:
                     self._col2im(part, input_grad, samples, worker)
             return totals
 
         chunks, count = self._chunks(), parallel.workers()
-        phases = [chunks[0::2], chunks[1::2]] if input_grad is not None and count > 1 else [chunks]
+        overlap = input_grad is not None and count > 1 and self._row_runs
+        phases = [chunks[0::2], chunks[1::2]] if overlap else [chunks]
         for phase in phases:
             for totals in parallel.split(work, phase, count)[1:]:
                 for total, part in zip(sums, totals, strict=True):
@@ -329,12 +328,11 @@ class Conv2D(Layer):
         self._transposed.weight.value[...] = self.weight.value[:, ::-1, ::-1, :].transpose(3, 1, 2, 0)
         return self._transposed.forward(grad)
 
-    def _grad_rows(self, grad: np.ndarray, row_runs: bool):
+    def _grad_rows(self, grad: np.ndarray):
         """A function of a chunk of samples giving their part of ``grad`` as ``(filters, samples * positions)``: a
-        view when it is channel-major; with ``row_runs``, copied into a reused array whose extra columns are zero."""
-        channel_major = grad.transpose(1, 0, 2, 3)
-        if not row_runs:
-            positions = self.rows.out * self.cols.out
+        view when it is channel-major; with row runs, copied into a reused array whose extra columns are zero."""
+        positions, channel_major = self._positions, grad.transpose(1, 0, 2, 3)
+        if not self._row_runs:
             matrix = channel_major.reshape(self.filters, -1)
             return lambda samples: matrix[:, samples.start * positions : samples.stop * positions]
         rows = self._grad_rows_buffer.get((self.filters, len(grad), self.rows.out, self._width), self.dtype)

@@ -134,22 +134,6 @@ def test_conv_matches_explicit_loops(setting, batch):
     np.testing.assert_allclose(layer.bias.grad, ref_db, rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("padding", ["same", 1])
-def test_conv_with_more_filters_than_window_rows_matches_explicit_loops(padding):
-    """The weight gradient then reads the output gradient where it is (no copy into runs of padded rows)."""
-    x = np.random.default_rng(0).normal(size=(3, 1, 7, 6))
-    layer = Conv2D(12, 3, padding=padding)
-    y, dx, upstream = run(layer, x)
-    assert layer._row_runs and layer.filters > layer._window_size
-    ref_y, ref_dx, ref_dw, ref_db = reference_conv(
-        x, layer.weight.value, layer.bias.value, upstream, (1, 1), padding, (1, 1)
-    )
-    np.testing.assert_allclose(y, ref_y, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(dx, ref_dx, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(layer.weight.grad, ref_dw, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(layer.bias.grad, ref_db, rtol=0, atol=1e-10)
-
-
 @pytest.mark.parametrize("kind, layer_class", [("max", MaxPool2D), ("avg", AvgPool2D)])
 @pytest.mark.parametrize("kernel, stride", [(2, None), (3, 2), ([2, 3], 1), (3, [1, 2])])
 @pytest.mark.parametrize("batch", [1, 2])

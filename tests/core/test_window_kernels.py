@@ -1,10 +1,13 @@
 """The compiled window, pooling and ReLU kernels against their NumPy reference paths.
 
-Copies and pooling must give the same bits. The convolution's sums give the same values too:
-both paths multiply the same window matrices with the same products, and col2im adds each
-pixel's window gradients in the same order (taps row-major) onto zero; the only difference
-allowed is the sign of a zero sum, where the NumPy path also adds the (zero) gradients of the
-extra row-run columns, which the compiled one skips. ``assert_array_equal`` counts -0 == 0.
+Copies and pooling must give the same bits. A convolution's output and input gradient give the same
+values too: each is a sum over the same window rows (or filters) of the same products, and col2im
+adds each pixel's window gradients in the same order (taps row-major) onto zero; the only difference
+allowed is the sign of a zero sum (``assert_array_equal`` counts -0 == 0). The weight and bias
+gradients are sums over the batch's positions, which the two paths lay out differently (the NumPy
+path copies runs of whole padded rows, with extra columns of zero gradient; the compiled one the
+output positions alone), so their sums may round differently: within the bound of
+:func:`assert_within_rounding`.
 """
 
 import os
@@ -81,13 +84,22 @@ def test_window_copies_are_the_numpy_copies_bit_for_bit(setting, dtype, monkeypa
         same_bits(ours, theirs)
 
 
-def layer_step(make_layer, x, seed=1):
-    """Output, input gradient and parameter gradients of one layer for a random upstream gradient."""
+def layer_step(make_layer, x, seed=1, absolute=False):
+    """Output, input gradient and parameter gradients of one layer for a random upstream gradient; with
+    ``absolute``, for its magnitudes (and x's, which the caller gives)."""
     layer = make_layer()
     model = Sequential([layer], input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=x.dtype.name)
     y = model.forward(x, training=True)
-    dx = model.backward(images(y.shape, x.dtype, seed))
+    upstream = images(y.shape, x.dtype, seed)
+    dx = model.backward(np.abs(upstream) if absolute else upstream)
     return [y.copy(), dx.copy(), *(p.grad.copy() for p in model.parameters())]
+
+
+def assert_within_rounding(ours, theirs, magnitudes, terms: int, dtype) -> None:
+    """Two sums of the same ``terms`` products added in different orders: each is within ``(terms - 1) u`` times
+    the sum of the products' magnitudes of the exact sum (u the unit roundoff), so they differ by at most twice that."""
+    unit = np.finfo(dtype).eps / 2
+    assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 2 * terms * unit * magnitudes)
 
 
 @needs_kernels
@@ -99,25 +111,16 @@ def test_convolutions_give_the_numpy_values(setting, dtype, workers, monkeypatch
 
     monkeypatch.setattr(parallel, "workers", lambda: workers)
     monkeypatch.setattr(conv, "CHUNK_BYTES", 2000)  # several chunks
-    x = images((6, 3, 9, 8), dtype)
-    compiled, reference = run_both_paths(monkeypatch, lambda: layer_step(lambda: Conv2D(4, **setting), x))
-    for ours, theirs in zip(compiled, reference, strict=True):
+    x, make = images((6, 3, 9, 8), dtype), lambda: Conv2D(4, **setting)
+    compiled, reference = run_both_paths(monkeypatch, lambda: layer_step(make, x))
+    for ours, theirs in zip(compiled[:2], reference[:2], strict=True):  # output and input gradient
         np.testing.assert_array_equal(ours, theirs)
-
-
-@needs_kernels
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_convolution_with_more_filters_than_window_rows_gives_the_numpy_values(dtype, workers, monkeypatch):
-    from framework.core import conv
-
-    monkeypatch.setattr(parallel, "workers", lambda: workers)
-    monkeypatch.setattr(conv, "CHUNK_BYTES", 600)  # several chunks
-    monkeypatch.setattr(winograd, "choose", lambda layer: None)  # its transposed convolution: 12 channels
-    x = images((6, 1, 9, 8), dtype)
-    compiled, reference = run_both_paths(monkeypatch, lambda: layer_step(lambda: Conv2D(12, 3, padding=1), x))
-    for ours, theirs in zip(compiled, reference, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+    with monkeypatch.context() as patch:
+        patch.setattr(kernels, "_kernels", None)
+        magnitudes = layer_step(make, np.abs(x.astype(np.float64)), absolute=True)[2:]
+    terms = len(x) * compiled[0].shape[2] * compiled[0].shape[3] * 2  # positions, and as many extra columns at most
+    for ours, theirs, sums in zip(compiled[2:], reference[2:], magnitudes, strict=True):
+        assert_within_rounding(ours, theirs, sums, terms, dtype)
 
 
 POOLS = [
@@ -170,14 +173,16 @@ def train_small_network(steps=3) -> list[np.ndarray]:
 
 @needs_kernels
 def test_a_network_trains_to_the_same_values_on_both_paths(monkeypatch):
+    """Float64: the weight gradients' sums, added in another order on each path, differ by a few units in the
+    last place (see the module's docstring); after three steps the parameters agree far below any learning."""
     compiled, reference = run_both_paths(monkeypatch, train_small_network)
     for ours, theirs in zip(compiled, reference, strict=True):
-        np.testing.assert_array_equal(ours, theirs)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
 
 
 def test_with_the_kernels_disabled_everything_runs_on_numpy_with_the_same_values(monkeypatch):
     """FRAMEWORK_DISABLE_KERNELS=1 in a fresh process: no kernel is loaded, and training gives the values
-    of the NumPy path here (which with the kernels built are the compiled path's too)."""
+    of the NumPy path here (which with the kernels built agree with the compiled path's within rounding)."""
     script = (
         "import sys; import numpy as np; from framework.core import kernels; "
         "assert not kernels.available(), 'kernels loaded'; "
