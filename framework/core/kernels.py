@@ -101,11 +101,12 @@ def col2im(window_grads: np.ndarray, images_grad: np.ndarray, rows, cols, first_
     _kernels.col2im(window_grads, images_grad, _axis(rows), _axis(cols), first_sample, width)
 
 
-# The Winograd transforms of F(block x block, 3x3), ``block`` 2 or 4: tiles of (block + 2)^2 pixels, block apart.
+# The Winograd transforms of F(block x block, 3x3), ``block`` 2 or 4: tiles of (block + 2)^2 pixels, block apart,
+# as arrays ``((block + 2)^2, rows, tiles)`` whose planes' rows are contiguous and the planes any distance apart.
 
 
 def winograd_input(images: np.ndarray, tiles: np.ndarray, rows, cols, first_sample: int, tile_rows, tile_cols, block):
-    """Into the contiguous ``tiles`` ``((block + 2)^2, channels, samples * tile_rows * tile_cols)``, ``B^T d B`` of
+    """Into ``tiles`` ``((block + 2)^2, channels, samples * tile_rows * tile_cols)``, ``B^T d B`` of
     every input tile ``d`` (padding read as zeros) of the samples from ``first_sample`` of ``images``."""
     _kernels.winograd_input(images, tiles, _axis(rows), _axis(cols), first_sample, tile_rows, tile_cols, block)
 

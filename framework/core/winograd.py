@@ -63,18 +63,18 @@ CHUNK_BYTES = 4 * 2**20
 
 #: Input channels from which Winograd's products are worth their transforms (fewer: the window matrix). Forward /
 #: backward of a batch of 128 28x28 images, padding 1, one thread, window matrix against F(4x4, 3x3)
-#: (``benchmarks/winograd_shapes.py``): 4 channels to 16 filters 1.84 / 6.97 against 2.23 / 6.90 ms, 8 to 8
-#: 2.33 / 5.67 against 1.87 / 4.37 ms, 8 to 16 3.48 / 9.89 against 3.03 / 7.77 ms, 32 to 32 22.1 / 46.7 against
-#: 11.8 / 27.2 ms.
+#: (``benchmarks/winograd_shapes.py``; benchmarks/README.md, "Winograd F(4x4, 3x3)"): 4 channels to 16 filters
+#: 1.84 / 6.97 against 2.23 / 6.90 ms, 8 to 8 2.33 / 5.67 against 1.87 / 4.37 ms, 8 to 16 3.42 / 9.84 against
+#: 2.97 / 7.86 ms, 32 to 32 21.45 / 46.61 against 11.44 / 24.98 ms.
 MIN_CHANNELS = 8
 
 #: Where F(4x4, 3x3) is faster than F(2x2, 3x3) (:func:`choose`). Forward / backward of 128 images by 64 channels to
-#: 64 filters, padding 1, one thread, F(2x2) against F(4x4) (``benchmarks/winograd_shapes.py``), by output size
-#: (F(4x4)'s multiplications as a share of F(2x2)'s): 4x4 1.59 / 2.92 against 1.88 / 3.66 ms (0.56), 6x6
-#: 2.66 / 5.14 against 3.78 / 7.39 (1.0), 7x7 3.97 / 8.15 against 3.90 / 8.09 (0.56), 8x8 4.10 / 8.68 against
-#: 3.90 / 7.83 (0.56), 9x9 5.77 / 11.80 against 6.73 / 13.31 (0.81), 10x10 6.25 / 12.91 against 7.23 / 15.55 (0.81),
-#: 12x12 8.42 / 17.62 against 7.22 / 15.58 (0.56), 14x14 11.41 / 24.10 against 10.61 / 22.38 (0.73); 32 to 32 at
-#: 28x28 13.47 / 30.96 against 11.30 / 25.67 (0.56).
+#: 64 filters, padding 1, one thread, F(2x2) against F(4x4), by output size (F(4x4)'s multiplications as a share of
+#: F(2x2)'s): 4x4 1.59 / 2.92 against 1.88 / 3.66 ms (0.56), 6x6 2.66 / 5.14 against 3.78 / 7.39 (1.0), 7x7
+#: 4.04 / 8.44 against 3.95 / 8.14 (0.56), 8x8 4.10 / 8.68 against 3.90 / 7.83 (0.56), 9x9 5.77 / 11.80 against
+#: 6.73 / 13.31 (0.81), 10x10 6.25 / 12.91 against 7.23 / 15.55 (0.81), 12x12 8.42 / 17.62 against 7.22 / 15.58
+#: (0.56), 14x14 11.07 / 24.68 against 10.64 / 23.43 (0.73); 32 to 32 at 28x28 13.94 / 31.13 against
+#: 11.44 / 24.98 (0.56).
 F4_MIN_SIZE = 8
 F4_MAX_SHARE = 0.75
 
