@@ -11,7 +11,7 @@
  *         [0  4  0 -5 0 1]                               [  0     0    1 ]
  *
  * The input transform writes B^T d B of every tile as (36, channels, tiles), element (i, j) of the tile in plane
- * 6 i + j; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output; the output
+ * 6 i + j, the planes `plane` elements apart; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output; the output
  * gradient's transform A g A^T is the output transform's adjoint. The filter transform G g G^T and the products
  * are the caller's. Every transform runs a row of tiles at a time, loops over the tiles the compiler vectorizes;
  * the argument checks are _winograd_kernels.c's, shared with F(2x2, 3x3).
