@@ -55,7 +55,7 @@ setup(
             "framework.core._kernels",
             [
                 f"framework/core/{name}.c"
-                for name in ("_kernels", "_window_kernels", "_winograd_kernels", "_pool_kernels")
+                for name in ("_kernels", "_window_kernels", "_winograd_kernels", "_winograd4_kernels", "_pool_kernels")
             ],
             depends=["framework/core/_kernels.h"],
             optional=True,

@@ -14,7 +14,7 @@
 #include "_kernels.h"
 
 /* The interface version framework/core/kernels.py expects (KERNEL_VERSION). */
-#define KERNELS_VERSION 3
+#define KERNELS_VERSION 4
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 #define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
@@ -125,11 +125,13 @@ static PyMethodDef methods[] = {
     {"col2im", window_col2im, METH_VARARGS,
      "col2im(window_grads, images_grad, rows, cols, first_sample, width): adds window gradients onto the pixels read."},
     {"winograd_input", window_winograd_input, METH_VARARGS,
-     "winograd_input(images, tiles, rows, cols, first_sample, tile_rows, tile_cols): B^T d B of every 4x4 tile."},
+     "winograd_input(images, tiles, rows, cols, first_sample, tile_rows, tile_cols, block): B^T d B of every tile "
+     "(block + 2 pixels a side, block apart)."},
     {"winograd_output", window_winograd_output, METH_VARARGS,
-     "winograd_output(products, bias, rectify, images, first_sample, tile_rows, tile_cols): A^T m A, bias, ReLU."},
+     "winograd_output(products, bias, rectify, images, first_sample, tile_rows, tile_cols, block): A^T m A, bias, "
+     "ReLU."},
     {"winograd_gradient", window_winograd_gradient, METH_VARARGS,
-     "winograd_gradient(grad_images, tiles, first_sample, tile_rows, tile_cols): A g A^T of every 2x2 block."},
+     "winograd_gradient(grad_images, tiles, first_sample, tile_rows, tile_cols, block): A g A^T of every block."},
     {"max_pool", pool_max_forward, METH_VARARGS, "max_pool((x, y, index), kr, sr, kc, sc)"},
     {"max_pool_backward", pool_max_backward, METH_VARARGS, "max_pool_backward((grad, index, input_grad), kr, sr, kc, sc)"},
     {"average_pool", pool_average_forward, METH_VARARGS, "average_pool((x, y), kr, sr, kc, sc, share)"},

@@ -31,6 +31,16 @@ int get_images(PyObject *object, Py_buffer *view, Images *images, int writable, 
 /* "f" or "d" for a float32 or float64 array, else NULL with an exception set. */
 const char *float_format(PyObject *object);
 
+/* Winograd F(4x4, 3x3)'s transforms (_winograd4_kernels.c) for `type` 'f' (float32) or 'd' (float64), the 36
+ * planes of tiles `plane` elements apart; the checks and buffers are the callers' in _winograd_kernels.c. */
+void winograd4_input(char type, const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,
+                     Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, void *out, Py_ssize_t plane,
+                     void *padded);
+void winograd4_output(char type, const void *m, Py_ssize_t plane, const void *bias, int rectify, Py_ssize_t first,
+                      Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols, const Images *y, void *rows);
+void winograd4_gradient(char type, const Images *grad, Py_ssize_t first, Py_ssize_t samples, Py_ssize_t tile_rows,
+                        Py_ssize_t tile_cols, void *out, Py_ssize_t plane, void *rows);
+
 PyObject *window_im2col(PyObject *self, PyObject *args);
 PyObject *window_col2im(PyObject *self, PyObject *args);
 PyObject *window_winograd_input(PyObject *self, PyObject *args);

@@ -1,6 +1,8 @@
-/* Winograd kernels: the transforms of Conv2D's F(2x2, 3x3) route (framework/core/winograd.py); the matrix
- * products between them are the caller's. Images are (channels, batch, rows, cols) views with any strides, as
- * in _window_kernels.c, whose padded rows the input transform reads. The kernels release the GIL.
+/* Winograd kernels: the transforms of Conv2D's F(2x2, 3x3) route (framework/core/winograd.py), and the Python
+ * functions of both routes, F(2x2, 3x3) and F(4x4, 3x3) (_winograd4_kernels.c), chosen by their `block` argument
+ * (outputs per side of a tile, 2 or 4); the matrix products between the transforms are the caller's. Images are
+ * (channels, batch, rows, cols) views with any strides, as in _window_kernels.c, whose padded rows the input
+ * transform reads. The kernels release the GIL.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -39,9 +41,9 @@
                                                                                                                   \
     static void winograd_input_##SUFFIX(const Images *x, const Axis *rows, const Axis *cols, Py_ssize_t first,    \
                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,           \
-                                        T *restrict out, T *restrict padded) {                                    \
+                                        T *restrict out, Py_ssize_t plane, T *restrict padded) {                  \
         Py_ssize_t line = 2 * tile_cols + 2, height = 2 * tile_rows + 2, per_sample = tile_rows * tile_cols;      \
-        Py_ssize_t tiles = samples * per_sample, plane = x->shape[0] * tiles;                                     \
+        Py_ssize_t tiles = samples * per_sample;                                                                  \
         T *u = padded + height * line; /* the caller's buffer holds 4 more lines */                               \
         for (Py_ssize_t c = 0; c < x->shape[0]; c++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
@@ -82,11 +84,10 @@
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
-    static void winograd_output_##SUFFIX(const T *restrict m, const T *bias, int rectify, Py_ssize_t first,       \
-                                         Py_ssize_t samples, Py_ssize_t tile_rows, Py_ssize_t tile_cols,          \
-                                         const Images *y, T *restrict rows) {                                     \
-        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                              \
-        Py_ssize_t plane = y->shape[0] * tiles, width = 2 * tile_cols;                                            \
+    static void winograd_output_##SUFFIX(const T *restrict m, Py_ssize_t plane, const T *bias, int rectify,       \
+                                         Py_ssize_t first, Py_ssize_t samples, Py_ssize_t tile_rows,              \
+                                         Py_ssize_t tile_cols, const Images *y, T *restrict rows) {               \
+        Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample, width = 2 * tile_cols;       \
         for (Py_ssize_t f = 0; f < y->shape[0]; f++)                                                              \
             for (Py_ssize_t n = 0; n < samples; n++)                                                              \
                 for (Py_ssize_t tr = 0; tr < tile_rows; tr++) {                                                   \
@@ -108,9 +109,9 @@
     /* The output gradient's transform A g A^T (the output transform's adjoint): each 2x2 block of grad (zeros  \
      * past the edge) as 16 values per tile, (16, filters, tiles), for the weight gradient's products. */        \
     static void winograd_gradient_##SUFFIX(const Images *grad, Py_ssize_t first, Py_ssize_t samples,              \
-                                           Py_ssize_t tile_rows, Py_ssize_t tile_cols, T *restrict out) {         \
+                                           Py_ssize_t tile_rows, Py_ssize_t tile_cols, T *restrict out,           \
+                                           Py_ssize_t plane) {                                                    \
         Py_ssize_t per_sample = tile_rows * tile_cols, tiles = samples * per_sample;                             \
-        Py_ssize_t plane = grad->shape[0] * tiles;                                                                \
         for (Py_ssize_t f = 0; f < grad->shape[0]; f++)                                                           \
             for (Py_ssize_t n = 0; n < samples; n++) {                                                            \
                 const T *image = (const T *)grad->data + f * grad->step[0] + (first + n) * grad->step[1];         \
@@ -139,129 +140,181 @@
 DEFINE_WINOGRAD_KERNELS(float, float32)
 DEFINE_WINOGRAD_KERNELS(double, float64)
 
-/* winograd_input(images, out, rows, cols, first_sample, tile_rows, tile_cols) */
+/* The block of outputs per tile side, 2 or 4: 0, or -1 with an exception set. */
+static int check_block(Py_ssize_t block) {
+    if (block == 2 || block == 4) return 0;
+    PyErr_SetString(PyExc_ValueError, "winograd kernels: block must be 2 or 4");
+    return -1;
+}
+
+/* An array of transformed tiles, (planes, rows, tiles), each plane's rows contiguous: the planes may be further
+ * apart (a caller spreads them over the cache's sets). */
+typedef struct {
+    Py_buffer view;
+    Py_ssize_t samples, plane; /* the samples it holds; elements from one plane to the next */
+} Tiles;
+
+/* `object` as Tiles of `planes` planes of `rows` rows of `per_sample` tiles per sample in `format`; 0, or -1 with
+ * an exception set. */
+static int get_tiles(PyObject *object, Tiles *tiles, int writable, const char *format, Py_ssize_t planes,
+                     Py_ssize_t rows, Py_ssize_t per_sample) {
+    Py_buffer *view = &tiles->view;
+    if (PyObject_GetBuffer(object, view, PyBUF_STRIDES | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
+        return -1;
+    Py_ssize_t item = view->itemsize;
+    if (view->ndim != 3 || strcmp(view->format, format) != 0 || view->shape[0] != planes || view->shape[1] != rows ||
+        per_sample < 1 || view->shape[2] % per_sample != 0 || (view->shape[2] > 1 && view->strides[2] != item) ||
+        (rows > 1 && view->strides[1] != view->shape[2] * item) || view->strides[0] % item != 0 ||
+        view->strides[0] < rows * view->shape[2] * item) {
+        PyErr_SetString(PyExc_ValueError, "winograd kernels: the tiles do not match the images");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    tiles->samples = view->shape[2] / per_sample;
+    tiles->plane = view->strides[0] / item;
+    return 0;
+}
+
+/* winograd_input(images, tiles, rows, cols, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_input(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *target, *row_tuple, *col_tuple;
-    Py_ssize_t first, tile_rows, tile_cols;
+    Py_ssize_t first, tile_rows, tile_cols, block;
     Axis rows, cols;
-    if (!PyArg_ParseTuple(args, "OOO!O!nnn", &source, &target, &PyTuple_Type, &row_tuple, &PyTuple_Type, &col_tuple,
-                          &first, &tile_rows, &tile_cols) ||
-        parse_axis(row_tuple, &rows) < 0 || parse_axis(col_tuple, &cols) < 0)
+    if (!PyArg_ParseTuple(args, "OOO!O!nnnn", &source, &target, &PyTuple_Type, &row_tuple, &PyTuple_Type, &col_tuple,
+                          &first, &tile_rows, &tile_cols, &block) ||
+        parse_axis(row_tuple, &rows) < 0 || parse_axis(col_tuple, &cols) < 0 || check_block(block) < 0)
         return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
-    Py_buffer in, out;
+    Py_buffer in;
     Images x;
+    Tiles out;
     if (get_images(source, &in, &x, 0, format) < 0) return NULL;
-    if (PyObject_GetBuffer(target, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+    if (get_tiles(target, &out, 1, format, (block + 2) * (block + 2), x.shape[0], tile_rows * tile_cols) < 0) {
         PyBuffer_Release(&in);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * x.shape[0] * tile_rows * tile_cols;
-    Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
-    if (strcmp(out.format, format) != 0 || first < 0 || first + samples > x.shape[1] || tile_rows < 1 ||
-        tile_cols < 1 || samples * per_sample * out.itemsize != out.len || rows.before < 0 || cols.before < 0 ||
-        2 * tile_cols + 2 < cols.before + x.shape[3]) {
+    Py_ssize_t samples = out.samples, plane = out.plane, item = out.view.itemsize;
+    void *buffer = out.view.buf;
+    if (first < 0 || first + samples > x.shape[1] || tile_rows < 1 || tile_cols < 1 || rows.before < 0 ||
+        cols.before < 0 || block * tile_cols + 2 < cols.before + x.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_input: the tiles do not match the images");
     } else {
-        void *padded = PyMem_RawMalloc((size_t)((2 * tile_rows + 6) * (2 * tile_cols + 2)) * out.itemsize);
+        /* the padded rows of an image, then block + 2 rows of B^T d */
+        size_t lines = (size_t)(block * tile_rows + 4 + block);
+        void *padded = PyMem_RawMalloc(lines * (size_t)(block * tile_cols + 2) * item);
         if (padded == NULL) {
             PyErr_NoMemory();
         } else {
             Py_BEGIN_ALLOW_THREADS
-            if (format[0] == 'f')
-                winograd_input_float32(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
+            if (block == 4)
+                winograd4_input(format[0], &x, &rows, &cols, first, samples, tile_rows, tile_cols, buffer, plane,
+                                padded);
+            else if (format[0] == 'f')
+                winograd_input_float32(&x, &rows, &cols, first, samples, tile_rows, tile_cols, buffer, plane, padded);
             else
-                winograd_input_float64(&x, &rows, &cols, first, samples, tile_rows, tile_cols, out.buf, padded);
+                winograd_input_float64(&x, &rows, &cols, first, samples, tile_rows, tile_cols, buffer, plane, padded);
             Py_END_ALLOW_THREADS
             PyMem_RawFree(padded);
         }
     }
     PyBuffer_Release(&in);
-    PyBuffer_Release(&out);
+    PyBuffer_Release(&out.view);
     return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
-/* winograd_output(products, bias or None, rectify, images, first_sample, tile_rows, tile_cols) */
+/* winograd_output(products, bias or None, rectify, images, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_output(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *bias_object, *target;
     int rectify;
-    Py_ssize_t first, tile_rows, tile_cols;
-    if (!PyArg_ParseTuple(args, "OOpOnnn", &source, &bias_object, &rectify, &target, &first, &tile_rows, &tile_cols))
+    Py_ssize_t first, tile_rows, tile_cols, block;
+    if (!PyArg_ParseTuple(args, "OOpOnnnn", &source, &bias_object, &rectify, &target, &first, &tile_rows, &tile_cols,
+                          &block) ||
+        check_block(block) < 0)
         return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
-    Py_buffer in, out, bias = {0};
+    Py_buffer out, bias = {0};
     Images y;
-    if (PyObject_GetBuffer(source, &in, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) return NULL;
-    if (get_images(target, &out, &y, 1, format) < 0) {
-        PyBuffer_Release(&in);
+    Tiles in;
+    if (get_images(target, &out, &y, 1, format) < 0) return NULL;
+    if (get_tiles(source, &in, 0, format, (block + 2) * (block + 2), y.shape[0], tile_rows * tile_cols) < 0) {
+        PyBuffer_Release(&out);
         return NULL;
     }
     int has_bias = bias_object != Py_None;
     if (has_bias && PyObject_GetBuffer(bias_object, &bias, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
-        PyBuffer_Release(&in);
+        PyBuffer_Release(&in.view);
         PyBuffer_Release(&out);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * y.shape[0] * tile_rows * tile_cols;
-    Py_ssize_t samples = per_sample ? in.len / in.itemsize / per_sample : 0;
-    if (strcmp(in.format, format) != 0 || (has_bias && (strcmp(bias.format, format) != 0 ||
-                                                        bias.len != y.shape[0] * in.itemsize)) ||
-        first < 0 || first + samples > y.shape[1] || samples * per_sample * in.itemsize != in.len ||
-        2 * tile_rows < y.shape[2] || 2 * tile_cols < y.shape[3]) {
+    Py_ssize_t samples = in.samples, plane = in.plane, item = in.view.itemsize;
+    const void *m = in.view.buf, *b = has_bias ? bias.buf : NULL;
+    if ((has_bias && (strcmp(bias.format, format) != 0 || bias.len != y.shape[0] * item)) || first < 0 ||
+        first + samples > y.shape[1] || block * tile_rows < y.shape[2] || block * tile_cols < y.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_output: the products do not match the images");
     } else {
-        void *rows = PyMem_RawMalloc((size_t)(4 * tile_cols) * in.itemsize);
+        void *rows = PyMem_RawMalloc((size_t)(block * block * tile_cols) * item); /* a row of tiles */
         if (rows == NULL) {
             PyErr_NoMemory();
         } else {
             Py_BEGIN_ALLOW_THREADS
-            if (format[0] == 'f')
-                winograd_output_float32(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
-                                        tile_cols, &y, rows);
+            if (block == 4)
+                winograd4_output(format[0], m, plane, b, rectify, first, samples, tile_rows, tile_cols, &y, rows);
+            else if (format[0] == 'f')
+                winograd_output_float32(m, plane, b, rectify, first, samples, tile_rows, tile_cols, &y, rows);
             else
-                winograd_output_float64(in.buf, has_bias ? bias.buf : NULL, rectify, first, samples, tile_rows,
-                                        tile_cols, &y, rows);
+                winograd_output_float64(m, plane, b, rectify, first, samples, tile_rows, tile_cols, &y, rows);
             Py_END_ALLOW_THREADS
             PyMem_RawFree(rows);
         }
     }
     if (has_bias) PyBuffer_Release(&bias);
-    PyBuffer_Release(&in);
+    PyBuffer_Release(&in.view);
     PyBuffer_Release(&out);
     return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }
 
-/* winograd_gradient(grad_images, out, first_sample, tile_rows, tile_cols) */
+/* winograd_gradient(grad_images, tiles, first_sample, tile_rows, tile_cols, block) */
 PyObject *window_winograd_gradient(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *source, *target;
-    Py_ssize_t first, tile_rows, tile_cols;
-    if (!PyArg_ParseTuple(args, "OOnnn", &source, &target, &first, &tile_rows, &tile_cols)) return NULL;
+    Py_ssize_t first, tile_rows, tile_cols, block;
+    if (!PyArg_ParseTuple(args, "OOnnnn", &source, &target, &first, &tile_rows, &tile_cols, &block) ||
+        check_block(block) < 0)
+        return NULL;
     const char *format = float_format(source);
     if (format == NULL) return NULL;
-    Py_buffer in, out;
+    Py_buffer in;
     Images grad;
+    Tiles out;
     if (get_images(source, &in, &grad, 0, format) < 0) return NULL;
-    if (PyObject_GetBuffer(target, &out, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE) < 0) {
+    if (get_tiles(target, &out, 1, format, (block + 2) * (block + 2), grad.shape[0], tile_rows * tile_cols) < 0) {
         PyBuffer_Release(&in);
         return NULL;
     }
-    Py_ssize_t per_sample = 16 * grad.shape[0] * tile_rows * tile_cols;
-    Py_ssize_t samples = per_sample ? out.len / out.itemsize / per_sample : 0;
-    if (strcmp(out.format, format) != 0 || first < 0 || first + samples > grad.shape[1] ||
-        samples * per_sample * out.itemsize != out.len || 2 * tile_rows < grad.shape[2] ||
-        2 * tile_cols < grad.shape[3]) {
+    Py_ssize_t samples = out.samples, plane = out.plane;
+    void *buffer = out.view.buf;
+    if (first < 0 || first + samples > grad.shape[1] || block * tile_rows < grad.shape[2] ||
+        block * tile_cols < grad.shape[3]) {
         PyErr_SetString(PyExc_ValueError, "winograd_gradient: the tiles do not match the gradient");
     } else {
-        Py_BEGIN_ALLOW_THREADS
-        if (format[0] == 'f')
-            winograd_gradient_float32(&grad, first, samples, tile_rows, tile_cols, out.buf);
-        else
-            winograd_gradient_float64(&grad, first, samples, tile_rows, tile_cols, out.buf);
-        Py_END_ALLOW_THREADS
+        /* F(4x4, 3x3): 4 rows of the gradient, then 6 rows of A g */
+        void *rows = block == 4 ? PyMem_RawMalloc((size_t)(10 * block * tile_cols) * out.view.itemsize) : NULL;
+        if (block == 4 && rows == NULL) {
+            PyErr_NoMemory();
+        } else {
+            Py_BEGIN_ALLOW_THREADS
+            if (block == 4)
+                winograd4_gradient(format[0], &grad, first, samples, tile_rows, tile_cols, buffer, plane, rows);
+            else if (format[0] == 'f')
+                winograd_gradient_float32(&grad, first, samples, tile_rows, tile_cols, buffer, plane);
+            else
+                winograd_gradient_float64(&grad, first, samples, tile_rows, tile_cols, buffer, plane);
+            Py_END_ALLOW_THREADS
+            PyMem_RawFree(rows);
+        }
     }
     PyBuffer_Release(&in);
-    PyBuffer_Release(&out);
+    PyBuffer_Release(&out.view);
     return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
 }

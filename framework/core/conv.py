@@ -119,7 +119,7 @@ class Conv2D(Layer):
         self.weight = self.add_parameter("weight", (channels, *self.kernel_size, self.filters), self.init)
         self.bias = self.add_parameter("bias", (self.filters,), self.bias_init) if self.use_bias else None
         self._choose_layout()
-        self._winograd = winograd.suits(self)
+        self._winograd = winograd.choose(self)
         self._transposed = self._transposed_convolution()
         return (self.filters, self.rows.out, self.cols.out)
 
@@ -321,7 +321,7 @@ class Conv2D(Layer):
         transposed.weight = Parameter("weight", shape, None, np.empty(shape, self.dtype))
         transposed.bias, transposed.output_shape = None, self.input_shape
         transposed._choose_layout()
-        transposed._winograd = winograd.suits(transposed)
+        transposed._winograd = winograd.choose(transposed)
         return transposed if transposed._positions <= self._positions else None
 
     def _transposed_product(self, grad: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import numpy as np
 
 #: The interface version this module calls; a compiled file left from an older
 #: checkout (``pip install -e .`` not re-run after an update) is not used.
-KERNEL_VERSION = 3
+KERNEL_VERSION = 4
 
 try:
     from framework.core import _kernels
@@ -101,24 +101,26 @@ def col2im(window_grads: np.ndarray, images_grad: np.ndarray, rows, cols, first_
     _kernels.col2im(window_grads, images_grad, _axis(rows), _axis(cols), first_sample, width)
 
 
-def winograd_input(
-    images: np.ndarray, tiles: np.ndarray, rows, cols, first_sample: int, tile_rows: int, tile_cols: int
-):
-    """Into the contiguous ``tiles`` ``(16, channels, samples * tile_rows * tile_cols)``, ``B^T d B`` of every 4x4
-    input tile ``d`` (2 pixels apart, padding read as zeros) of the samples from ``first_sample`` of ``images``."""
-    _kernels.winograd_input(images, tiles, _axis(rows), _axis(cols), first_sample, tile_rows, tile_cols)
+# The Winograd transforms of F(block x block, 3x3), ``block`` 2 or 4: tiles of (block + 2)^2 pixels, block apart,
+# as arrays ``((block + 2)^2, rows, tiles)`` whose planes' rows are contiguous and the planes any distance apart.
 
 
-def winograd_output(products, bias, rectify: bool, images: np.ndarray, first_sample: int, tile_rows, tile_cols):
-    """``A^T m A`` of every tile's products ``(16, filters, tiles)``, plus ``bias`` (or None), through a ReLU with
-    ``rectify``, into the 2x2 blocks of ``images`` (channel-major) from ``first_sample``."""
-    _kernels.winograd_output(products, bias, rectify, images, first_sample, tile_rows, tile_cols)
+def winograd_input(images: np.ndarray, tiles: np.ndarray, rows, cols, first_sample: int, tile_rows, tile_cols, block):
+    """Into ``tiles`` ``((block + 2)^2, channels, samples * tile_rows * tile_cols)``, ``B^T d B`` of
+    every input tile ``d`` (padding read as zeros) of the samples from ``first_sample`` of ``images``."""
+    _kernels.winograd_input(images, tiles, _axis(rows), _axis(cols), first_sample, tile_rows, tile_cols, block)
 
 
-def winograd_gradient(grad: np.ndarray, tiles: np.ndarray, first_sample: int, tile_rows: int, tile_cols: int):
-    """Into ``tiles`` ``(16, filters, samples * tile_rows * tile_cols)``, ``A g A^T`` of every 2x2 block ``g`` of
-    the output gradient ``grad`` (channel-major; zeros past its edge) of the samples from ``first_sample``."""
-    _kernels.winograd_gradient(grad, tiles, first_sample, tile_rows, tile_cols)
+def winograd_output(products, bias, rectify: bool, images: np.ndarray, first_sample: int, tile_rows, tile_cols, block):
+    """``A^T m A`` of every tile's products ``((block + 2)^2, filters, tiles)``, plus ``bias`` (or None), through a
+    ReLU with ``rectify``, into the blocks of ``images`` (channel-major) from ``first_sample``."""
+    _kernels.winograd_output(products, bias, rectify, images, first_sample, tile_rows, tile_cols, block)
+
+
+def winograd_gradient(grad: np.ndarray, tiles: np.ndarray, first_sample: int, tile_rows: int, tile_cols: int, block):
+    """Into ``tiles`` ``((block + 2)^2, filters, samples * tile_rows * tile_cols)``, ``A g A^T`` of every block ``g``
+    of the output gradient ``grad`` (channel-major; zeros past its edge) of the samples from ``first_sample``."""
+    _kernels.winograd_gradient(grad, tiles, first_sample, tile_rows, tile_cols, block)
 
 
 def max_pool(x, y, index, rows, cols) -> None:

@@ -17,7 +17,18 @@ import sys
 import numpy as np
 import pytest
 
-from framework.core import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, kernels, parallel
+from framework.core import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Flatten,
+    MaxPool2D,
+    ReLU,
+    Sequential,
+    kernels,
+    parallel,
+    winograd,
+)
 
 needs_kernels = pytest.mark.skipif(not kernels.available(), reason="the compiled kernels are not built here")
 
@@ -281,18 +292,21 @@ def test_a_relu_before_max_pooling_is_differentiated_by_the_pooling_with_the_sam
 WINOGRAD_CASES = [(1, 28, 28), ("same", 7, 10), (2, 5, 6), (0, 9, 8)]  # the last without padding: col2im
 
 
-def winograd_or_windows(use_winograd, padding, x, upstream, absolute=False):
+def winograd_or_windows(scheme, padding, x, upstream, absolute=False, filters=12, use_bias=False, rectify=False):
     """Output, input gradient and weight gradient of a 3x3 convolution (the layer after an Identity, so that its
-    input gradient is computed) with Winograd's F(2x2, 3x3) or the window matrix; with ``absolute``, of |x|, |W| and
-    |upstream|: the sums of the products' magnitudes."""
+    input gradient is computed; with ``rectify``, a ReLU after it) by Winograd's ``scheme`` (``winograd.F2`` or
+    ``winograd.F4``) or, None, the window matrix; with ``absolute``, of |x|, |W| and |upstream|: the sums of the
+    products' magnitudes."""
     from framework.core import Identity
 
-    layers = [Identity(), Conv2D(12, 3, padding=padding, use_bias=False)]
+    layers = [Identity(), Conv2D(filters, 3, padding=padding, use_bias=use_bias)] + ([ReLU()] if rectify else [])
     model = Sequential(layers, input_shape=x.shape[1:], rng=np.random.default_rng(0), dtype=x.dtype.name)
     conv = layers[1]
+    if use_bias:
+        conv.bias.value[...] = np.random.default_rng(2).standard_normal(filters)
     for layer in (conv, conv._transposed):
         if layer is not None:
-            layer._winograd = use_winograd
+            layer._winograd = scheme
     if absolute:
         conv.weight.value[...] = np.abs(conv.weight.value)
         x, upstream = np.abs(x), np.abs(upstream)
@@ -311,8 +325,9 @@ def test_winograd_agrees_with_the_window_matrix_within_the_rounding_of_its_sums(
     x = images((5, 16, height, width), dtype)
     y = Conv2D(12, 3, padding=padding).setup(x.shape[1:], np.dtype(dtype), np.random.default_rng(0))
     upstream = images((5, *y), dtype, seed=1)
-    fast, reference = winograd_or_windows(True, padding, x, upstream), winograd_or_windows(False, padding, x, upstream)
-    magnitudes = winograd_or_windows(False, padding, x.astype(np.float64), upstream.astype(np.float64), absolute=True)
+    fast = winograd_or_windows(winograd.F2, padding, x, upstream)
+    reference = winograd_or_windows(None, padding, x, upstream)
+    magnitudes = winograd_or_windows(None, padding, x.astype(np.float64), upstream.astype(np.float64), absolute=True)
     unit = np.finfo(dtype).eps / 2
     for ours, theirs, sums, terms in zip(fast, reference, magnitudes, (9 * 16, 9 * 12, 5 * y[1] * y[2])):
         assert np.all(np.abs(ours.astype(np.float64) - theirs) <= 4 * terms * unit * sums)
