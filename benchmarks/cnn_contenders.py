@@ -3,6 +3,8 @@ the same network on the same synthetic MNIST-shaped images, one permutation per 
 Adam at lr 1e-3. Each returns the seconds of every epoch. Imported by ``cnn_worker.py``
 in a fresh process per measurement."""
 
+import math
+
 import numpy as np
 
 #: name -> convolution blocks (filters, kernel, padding, pool after it) and dense widths.
@@ -105,25 +107,43 @@ def _filled(rng, *shape):
 
 def conv_products(layer, size: int, input_grad: bool, rng) -> list:
     """``(a, b, out)`` of a ``Conv2D``'s forward, weight gradient and (with ``input_grad``) input gradient for
-    ``size`` samples: ``weights @ windows``, ``windows @ grad.T``, and either the transposed convolution's
-    ``flipped weights @ gradient windows`` or col2im's ``weights.T @ grad``, as the layer computes it."""
+    ``size`` samples, as the layer computes them: the window matrix's ``weights @ windows`` and
+    ``windows @ grad.T``, or Winograd's products per element of the tile; for the input gradient, the
+    transposed convolution's forward products, or col2im's ``weights.T @ grad``."""
+    found = _weight_products(layer, size, rng)
+    if not input_grad:
+        return found
+    transposed = layer._transposed
+    if transposed is None:
+        window, filters, columns = layer._window_size, layer.filters, size * layer._positions
+        return [
+            *found,
+            (_filled(rng, window, filters), _filled(rng, filters, columns), np.empty((window, columns), np.float32)),
+        ]
+    return [*found, _weight_products(transposed, size, rng)[0]]
+
+
+def _weight_products(layer, size: int, rng) -> list:
+    """The forward and weight-gradient products of ``layer`` for ``size`` samples."""
+    if layer._winograd:  # per element of the tile: (filters x channels) @ (channels x tiles), and back
+        planes, channels, filters = layer._winograd.planes, layer.input_shape[0], layer.filters
+        tiles = size * math.prod(layer._winograd.tiles(layer))
+        transformed, inputs, grads = (
+            _filled(rng, planes, filters, channels),
+            _filled(rng, planes, channels, tiles),
+            _filled(rng, planes, filters, tiles),
+        )
+        return [
+            (transformed, inputs, np.empty_like(grads)),
+            (grads, inputs.transpose(0, 2, 1), np.empty_like(transformed)),
+        ]
     window, filters, columns = layer._window_size, layer.filters, size * layer._positions
     weights, windows, grad = (
         _filled(rng, filters, window),
         _filled(rng, window, columns),
         _filled(rng, filters, columns),
     )
-    found = [(weights, windows, np.empty_like(grad)), (windows, grad.T, np.empty((window, filters), np.float32))]
-    if not input_grad:
-        return found
-    transposed = layer._transposed
-    if transposed is None:
-        return [*found, (weights.T, grad, np.empty_like(windows))]
-    window, filters, columns = transposed._window_size, transposed.filters, size * transposed._positions
-    return [
-        *found,
-        (_filled(rng, filters, window), _filled(rng, window, columns), np.empty((filters, columns), np.float32)),
-    ]
+    return [(weights, windows, np.empty_like(grad)), (windows, grad.T, np.empty((window, filters), np.float32))]
 
 
 def dense_products(layer, size: int, rng) -> list:
