@@ -65,24 +65,32 @@ static inline void max_tap_4(__m128 v, int tap, __m128 *best, __m128i *first) {
     *best = _mm_or_ps(_mm_and_ps(keep, *best), _mm_andnot_ps(keep, v));
 }
 
+/* Windows k..k+3 of a row of 2x2 windows 2 apart over the rows `top` and `bottom`. */
+static inline void max_2x2_four_float32(const float *top, const float *bottom, float *out, int32_t *index,
+                                        Py_ssize_t k) {
+    __m128 t0 = _mm_loadu_ps(top + 2 * k), t1 = _mm_loadu_ps(top + 2 * k + 4);
+    __m128 b0 = _mm_loadu_ps(bottom + 2 * k), b1 = _mm_loadu_ps(bottom + 2 * k + 4);
+    __m128 best = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128i first = _mm_setzero_si128();
+    max_tap_4(_mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)), 1, &best, &first);
+    max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), 2, &best, &first);
+    max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)), 3, &best, &first);
+    _mm_storeu_ps(out + k, best);
+    _mm_storeu_si128((__m128i *)(index + k), first);
+}
+
 /* A row of 2x2 windows 2 apart over the contiguous rows `top` and `bottom` of float32: the taps in row-major
  * order with the operations of max_tap, 4 windows at a time (a window at a time, the compiler kept branches).
  * Returns how many windows it did: all of them, or none without SSE2 or for float64. */
 static Py_ssize_t max_2x2_row_float32(const float *top, const float *bottom, float *out, int32_t *index,
                                       Py_ssize_t count) {
     Py_ssize_t k = 0;
-    for (; k + 4 <= count; k += 4) {
-        __m128 t0 = _mm_loadu_ps(top + 2 * k), t1 = _mm_loadu_ps(top + 2 * k + 4);
-        __m128 b0 = _mm_loadu_ps(bottom + 2 * k), b1 = _mm_loadu_ps(bottom + 2 * k + 4);
-        __m128 best = _mm_shuffle_ps(t0, t1, _MM_SHUFFLE(2, 0, 2, 0));
-        __m128i first = _mm_setzero_si128();
-        max_tap_4(_mm_shuffle_ps(t0, t1, _MM_SHUFFLE(3, 1, 3, 1)), 1, &best, &first);
-        max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), 2, &best, &first);
-        max_tap_4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)), 3, &best, &first);
-        _mm_storeu_ps(out + k, best);
-        _mm_storeu_si128((__m128i *)(index + k), first);
+    for (; k + 4 <= count; k += 4) max_2x2_four_float32(top, bottom, out, index, k);
+    if (k < count && count >= 4) { /* the last 4 windows again: the ones done twice get the same values */
+        max_2x2_four_float32(top, bottom, out, index, count - 4);
+        return count;
     }
-    if (k < count) { /* the last 1-3 windows, through 4-wide copies of their taps */
+    if (k < count) { /* rows of 1-3 windows, through 4-wide copies of their taps */
         float taps[4][4] = {{0}}, best_out[4];
         int32_t first_out[4];
         for (Py_ssize_t w = 0; w < count - k; w++) {
