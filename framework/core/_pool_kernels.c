@@ -169,6 +169,7 @@ static Py_ssize_t max_2x2_row_float64(const double *top, const double *bottom, d
                                                                   y.shape[3]) : 0;                                \
                     Py_ssize_t count = y.shape[3] - done;                                                         \
                     out += done, index += done;                                                                   \
+                    if (count == 0) continue;                                                                     \
                     for (Py_ssize_t i = 0; i < rows.kernel; i++)                                                  \
                         for (Py_ssize_t j = 0; j < cols.kernel; j++, tap++) {                                     \
                             const T *source = AT(&x, const T, c, n, r * rows.stride + i, j) + done * step;        \
