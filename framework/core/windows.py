@@ -9,6 +9,7 @@ Python loop ever visits samples or positions.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -62,16 +63,16 @@ class WindowAxis:
     before: int = 0
     after: int = 0
 
-    @property
+    @cached_property  # read per chunk and kernel call: computed once (a frozen dataclass keeps no other state)
     def span(self) -> int:
         """How many input pixels one window covers."""
         return (self.kernel - 1) * self.dilation + 1
 
-    @property
+    @cached_property
     def padded(self) -> int:
         return self.size + self.before + self.after
 
-    @property
+    @cached_property
     def out(self) -> int:
         return (self.padded - self.span) // self.stride + 1
 
