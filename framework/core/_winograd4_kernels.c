@@ -11,9 +11,10 @@
  *         [0  4  0 -5 0 1]                               [  0     0    1 ]
  *
  * The input transform writes B^T d B of every tile as (36, channels, tiles), element (i, j) of the tile in plane
- * 6 i + j, the planes `plane` elements apart; the output transform A^T m A adds the bias, applies a fused ReLU and writes the output; the output
- * gradient's transform A g A^T is the output transform's adjoint. The filter transform G g G^T and the products
- * are the caller's. Every transform runs a row of tiles at a time, loops over the tiles the compiler vectorizes;
+ * 6 i + j, the planes `plane` elements apart; the output transform A^T m A adds the bias, applies a fused ReLU
+ * and writes the output; the output gradient's transform A g A^T is the output transform's adjoint. The filter
+ * transform G g G^T and the products are the caller's. Every transform runs a row of tiles at a time, loops over
+ * the tiles the compiler vectorizes;
  * the argument checks are _winograd_kernels.c's, shared with F(2x2, 3x3).
  */
 #define PY_SSIZE_T_CLEAN
@@ -33,15 +34,38 @@
 #define SIX(p, step) (p), (p) + (step), (p) + 2 * (step), (p) + 3 * (step), (p) + 4 * (step), (p) + 5 * (step)
 #define SIX_OUTPUTS(T) T *restrict o0, T *restrict o1, T *restrict o2, T *restrict o3, T *restrict o4, T *restrict o5
 
+/* Each matrix applied to one column (or row) of values, as both passes of a transform apply it. B^T: the six values
+ * x0..x5 into o0[k]..o5[k]. */
+#define APPLY_B_T(T, x0, x1, x2, x3, x4, x5, k)                                                                   \
+    do {                                                                                                          \
+        T even = (x4) - 4 * (x2), odd = (x3) - 4 * (x1), half_even = (x4) - (x2), half_odd = 2 * ((x3) - (x1));   \
+        o0[k] = 4 * (x0) - 5 * (x2) + (x4), o1[k] = even + odd, o2[k] = even - odd;                               \
+        o3[k] = half_even + half_odd, o4[k] = half_even - half_odd, o5[k] = 4 * (x1) - 5 * (x3) + (x5);           \
+    } while (0)
+
+/* A^T: the six values x0..x5 into the four y0..y3. */
+#define APPLY_A_T(T, x0, x1, x2, x3, x4, x5, y0, y1, y2, y3)                                                      \
+    do {                                                                                                          \
+        T sum12 = (x1) + (x2), difference12 = (x1) - (x2), sum34 = (x3) + (x4), difference34 = (x3) - (x4);       \
+        y0 = (x0) + sum12 + sum34, y1 = difference12 + 2 * difference34;                                          \
+        y2 = sum12 + 4 * sum34, y3 = difference12 + 8 * difference34 + (x5);                                      \
+    } while (0)
+
+/* A: the four values x0..x3 into o0[k]..o5[k]. */
+#define APPLY_A(T, x0, x1, x2, x3, k)                                                                             \
+    do {                                                                                                          \
+        T even = (x0) + (x2), odd = (x1) + (x3), far_even = (x0) + 4 * (x2), far_odd = 2 * (x1) + 8 * (x3);       \
+        o0[k] = (x0), o1[k] = even + odd, o2[k] = even - odd;                                                     \
+        o3[k] = far_even + far_odd, o4[k] = far_even - far_odd, o5[k] = (x3);                                     \
+    } while (0)
+
 #define DEFINE_WINOGRAD4_KERNELS(T, SUFFIX)                                                                       \
     /* B^T along the rows: from the 6 rows d (`line` apart), the 6 rows o, every column. */                      \
     NOINLINE static void input_rows_##SUFFIX(const T *restrict d, Py_ssize_t line, SIX_OUTPUTS(T)) {              \
         for (Py_ssize_t k = 0; k < line; k++) {                                                                   \
             T d0 = d[k], d1 = d[line + k], d2 = d[2 * line + k], d3 = d[3 * line + k], d4 = d[4 * line + k];       \
             T d5 = d[5 * line + k];                                                                               \
-            T even = d4 - 4 * d2, odd = d3 - 4 * d1, half_even = d4 - d2, half_odd = 2 * (d3 - d1);               \
-            o0[k] = 4 * d0 - 5 * d2 + d4, o1[k] = even + odd, o2[k] = even - odd;                                 \
-            o3[k] = half_even + half_odd, o4[k] = half_even - half_odd, o5[k] = 4 * d1 - 5 * d3 + d5;             \
+            APPLY_B_T(T, d0, d1, d2, d3, d4, d5, k);                                                              \
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
@@ -49,9 +73,7 @@
     NOINLINE static void input_columns_##SUFFIX(const T *restrict u, SIX_OUTPUTS(T), Py_ssize_t count) {          \
         for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
             const T *v = u + 4 * t;                                                                               \
-            T even = v[4] - 4 * v[2], odd = v[3] - 4 * v[1], half_even = v[4] - v[2], half_odd = 2 * (v[3] - v[1]);\
-            o0[t] = 4 * v[0] - 5 * v[2] + v[4], o1[t] = even + odd, o2[t] = even - odd;                           \
-            o3[t] = half_even + half_odd, o4[t] = half_even - half_odd, o5[t] = 4 * v[1] - 5 * v[3] + v[5];       \
+            APPLY_B_T(T, v[0], v[1], v[2], v[3], v[4], v[5], t);                                                  \
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
@@ -85,16 +107,11 @@
             for (int j = 0; j < 6; j++) {                                                                         \
                 T m0 = m[j * plane + t], m1 = m[(6 + j) * plane + t], m2 = m[(12 + j) * plane + t];               \
                 T m3 = m[(18 + j) * plane + t], m4 = m[(24 + j) * plane + t], m5 = m[(30 + j) * plane + t];       \
-                T sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4;               \
-                s[0][j] = m0 + sum12 + sum34, s[1][j] = difference12 + 2 * difference34;                          \
-                s[2][j] = sum12 + 4 * sum34, s[3][j] = difference12 + 8 * difference34 + m5;                      \
+                APPLY_A_T(T, m0, m1, m2, m3, m4, m5, s[0][j], s[1][j], s[2][j], s[3][j]);                         \
             }                                                                                                     \
             for (int i = 0; i < 4; i++) {                                                                         \
-                T sum12 = s[i][1] + s[i][2], difference12 = s[i][1] - s[i][2];                                    \
-                T sum34 = s[i][3] + s[i][4], difference34 = s[i][3] - s[i][4];                                    \
                 T *row = out + i * width + 4 * t;                                                                 \
-                row[0] = s[i][0] + sum12 + sum34, row[1] = difference12 + 2 * difference34;                       \
-                row[2] = sum12 + 4 * sum34, row[3] = difference12 + 8 * difference34 + s[i][5];                   \
+                APPLY_A_T(T, s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], s[i][5], row[0], row[1], row[2], row[3]); \
             }                                                                                                     \
         }                                                                                                         \
         /* then over the four rows, loops of their own that the compiler vectorizes: */                           \
@@ -129,9 +146,7 @@
     NOINLINE static void gradient_rows_##SUFFIX(const T *restrict g, Py_ssize_t width, SIX_OUTPUTS(T)) {          \
         for (Py_ssize_t k = 0; k < width; k++) {                                                                  \
             T g0 = g[k], g1 = g[width + k], g2 = g[2 * width + k], g3 = g[3 * width + k];                         \
-            T even = g0 + g2, odd = g1 + g3, far_even = g0 + 4 * g2, far_odd = 2 * g1 + 8 * g3;                  \
-            o0[k] = g0, o1[k] = even + odd, o2[k] = even - odd;                                                   \
-            o3[k] = far_even + far_odd, o4[k] = far_even - far_odd, o5[k] = g3;                                   \
+            APPLY_A(T, g0, g1, g2, g3, k);                                                                        \
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
@@ -139,9 +154,7 @@
     NOINLINE static void gradient_columns_##SUFFIX(const T *restrict r, SIX_OUTPUTS(T), Py_ssize_t count) {       \
         for (Py_ssize_t t = 0; t < count; t++) {                                                                  \
             const T *v = r + 4 * t;                                                                               \
-            T even = v[0] + v[2], odd = v[1] + v[3], far_even = v[0] + 4 * v[2], far_odd = 2 * v[1] + 8 * v[3];   \
-            o0[t] = v[0], o1[t] = even + odd, o2[t] = even - odd;                                                 \
-            o3[t] = far_even + far_odd, o4[t] = far_even - far_odd, o5[t] = v[3];                                 \
+            APPLY_A(T, v[0], v[1], v[2], v[3], t);                                                                \
         }                                                                                                         \
     }                                                                                                             \
                                                                                                                   \
