@@ -107,43 +107,50 @@ def _filled(rng, *shape):
 
 def conv_products(layer, size: int, input_grad: bool, rng) -> list:
     """``(a, b, out)`` of a ``Conv2D``'s forward, weight gradient and (with ``input_grad``) input gradient for
-    ``size`` samples, as the layer computes them: the window matrix's ``weights @ windows`` and
-    ``windows @ grad.T``, or Winograd's products per element of the tile; for the input gradient, the
-    transposed convolution's forward products, or col2im's ``weights.T @ grad``."""
-    found = _weight_products(layer, size, rng)
-    if not input_grad:
-        return found
-    transposed = layer._transposed
-    if transposed is None:
-        window, filters, columns = layer._window_size, layer.filters, size * layer._positions
-        return [
-            *found,
-            (_filled(rng, window, filters), _filled(rng, filters, columns), np.empty((window, columns), np.float32)),
-        ]
-    return [*found, _weight_products(transposed, size, rng)[0]]
+    ``size`` samples, as the layer computes them: the forward by Winograd's products per element of the tile or
+    the window matrix's ``weights @ windows``; the weight gradient by Winograd's products, unless the input
+    gradient takes col2im, or the window matrix's ``grad @ [windows; ones].T`` (the bias gradient's row of ones);
+    the input gradient by the transposed convolution's forward, or col2im's ``weights.T @ grad``."""
+    col2im = input_grad and layer._transposed is None
+    window = _window_products(layer, size, rng)
+    if layer._winograd:
+        forward, weight_gradient = _winograd_products(layer, size, rng)
+        found = [forward, window[1] if col2im else weight_gradient]
+    else:
+        found = window[:2]
+    if col2im:
+        return [*found, window[2]]
+    return [*found, _forward_product(layer._transposed, size, rng)] if input_grad else found
 
 
-def _weight_products(layer, size: int, rng) -> list:
-    """The forward and weight-gradient products of ``layer`` for ``size`` samples."""
-    if layer._winograd:  # per element of the tile: (filters x channels) @ (channels x tiles), and back
-        planes, channels, filters = layer._winograd.planes, layer.input_shape[0], layer.filters
-        tiles = size * math.prod(layer._winograd.tiles(layer))
-        transformed, inputs, grads = (
-            _filled(rng, planes, filters, channels),
-            _filled(rng, planes, channels, tiles),
-            _filled(rng, planes, filters, tiles),
-        )
-        return [
-            (transformed, inputs, np.empty_like(grads)),
-            (grads, inputs.transpose(0, 2, 1), np.empty_like(transformed)),
-        ]
-    window, filters, columns = layer._window_size, layer.filters, size * layer._positions
-    weights, windows, grad = (
-        _filled(rng, filters, window),
-        _filled(rng, window, columns),
-        _filled(rng, filters, columns),
+def _forward_product(layer, size: int, rng):
+    return (_winograd_products if layer._winograd else _window_products)(layer, size, rng)[0]
+
+
+def _winograd_products(layer, size: int, rng) -> list:
+    """Per element of the tile: the forward ``(filters x channels) @ (channels x tiles)``, and the weight gradient's
+    ``(filters x tiles) @ (tiles x channels)``."""
+    planes, channels, filters = layer._winograd.planes, layer.input_shape[0], layer.filters
+    tiles = size * math.prod(layer._winograd.tiles(layer))
+    transformed, inputs, grads = (
+        _filled(rng, planes, filters, channels),
+        _filled(rng, planes, channels, tiles),
+        _filled(rng, planes, filters, tiles),
     )
-    return [(weights, windows, np.empty_like(grad)), (windows, grad.T, np.empty((window, filters), np.float32))]
+    return [(transformed, inputs, np.empty_like(grads)), (grads, inputs.transpose(0, 2, 1), np.empty_like(transformed))]
+
+
+def _window_products(layer, size: int, rng) -> list:
+    """The window matrix's forward, weight gradient (with the bias's row of ones when the layer has a bias) and
+    col2im products."""
+    window, filters, columns = layer._window_size, layer.filters, size * layer._positions
+    rows = window + (layer.bias is not None)
+    weights, windows, grad = _filled(rng, filters, window), _filled(rng, rows, columns), _filled(rng, filters, columns)
+    return [
+        (weights, windows[:window], np.empty_like(grad)),
+        (grad, windows.T, np.empty((filters, rows), np.float32)),
+        (weights.T, grad, np.empty((window, columns), np.float32)),
+    ]
 
 
 def dense_products(layer, size: int, rng) -> list:

@@ -123,6 +123,28 @@ def test_convolutions_give_the_numpy_values(setting, dtype, workers, monkeypatch
         assert_within_rounding(ours, theirs, sums, terms, dtype)
 
 
+def unaligned(array: np.ndarray) -> np.ndarray:
+    """A copy of ``array`` whose data starts one byte past an aligned address: the compiled kernels refuse it."""
+    raw = np.zeros(array.nbytes + 1, np.uint8)
+    copy = np.frombuffer(raw[1:].data, dtype=array.dtype).reshape(array.shape)
+    copy[...] = array
+    return copy
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("setting", CONV_SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
+def test_a_batch_the_kernels_refuse_runs_on_numpy_in_the_layout_built_for_them_with_the_same_bits(setting, dtype):
+    """A layer built with the kernels lays its windows out for them (one column per output position); a batch they
+    cannot take (unaligned) goes through the NumPy copies in that same layout, so nothing differs but the copier."""
+    x = images((6, 3, 9, 8), dtype)
+    refused = unaligned(x)
+    assert not kernels.accepts_images(refused)
+    compiled = layer_step(lambda: Conv2D(4, **setting), x)
+    for ours, theirs in zip(layer_step(lambda: Conv2D(4, **setting), refused), compiled, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 POOLS = [
     (MaxPool2D, {"kernel_size": 2}),
     (MaxPool2D, {"kernel_size": 3}),  # 9x8 images: a row and columns left over
