@@ -7,6 +7,13 @@
 #define restrict __restrict
 #endif
 
+/* A loop kept a function of its own, where the compiler vectorizes it knowing its restrict arrays do not overlap. */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 /* An image array: its buffer, (channels, batch, rows, cols) shape, strides in elements. */
 typedef struct {
     char *data;

@@ -22,13 +22,6 @@ typedef struct {
     ((T *)(images)->data + (c) * (images)->step[0] + (n) * (images)->step[1] + (r) * (images)->step[2] + \
      (k) * (images)->step[3])
 
-/* The loops over one run stay functions of their own, where the compiler vectorizes them knowing that
- * their arrays do not overlap. */
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
 
 /* `body` over runs (`first`, `second`, `length`) of two arrays of one shape: as long as both are contiguous
  * together, or single elements when either has strided columns. */

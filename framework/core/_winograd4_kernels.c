@@ -23,12 +23,6 @@
 
 #include "_kernels.h"
 
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
-
 /* Six rows or planes from `p`, `step` apart, as six arguments: each a restrict parameter of its own, which lets the
  * compiler vectorize the loops writing them without a run-time check per pair. */
 #define SIX(p, step) (p), (p) + (step), (p) + 2 * (step), (p) + 3 * (step), (p) + 4 * (step), (p) + 5 * (step)

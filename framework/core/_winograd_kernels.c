@@ -10,12 +10,6 @@
 
 #include "_kernels.h"
 
-#if defined(__GNUC__)
-#define NOINLINE __attribute__((noinline))
-#else
-#define NOINLINE
-#endif
-
 /* Winograd F(2x2, 3x3): each 2x2 block of outputs of a 3x3 stride-1 convolution from the 4x4 input tile under
  * it, as 16 products per channel and filter instead of 36 (Lavin and Gray, 2016). The input transform writes
  * B^T d B of every tile as (16, channels, tiles); the products, one matrix product per element, are made by
